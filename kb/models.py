@@ -1,0 +1,313 @@
+"""The records of the knowledge base: a case (one analysis) and its failures.
+
+These pydantic models are the single source of truth for the on-disk format: the
+JSON Schemas in ``schemas/`` and the schema reference on the site are generated from
+them, and every field's docstring becomes its description.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=120)]
+"""A lowercase identifier: letters, digits and hyphens, starting with a letter or digit."""
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_LOCAL_HOSTS = {"localhost"}
+
+
+def _is_local_host(host: str) -> bool:
+    if host in _LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """Accept ``https`` links (and ``http`` to a local host); refuse every other scheme."""
+    if url != url.strip() or any(ord(c) < 33 for c in url):
+        raise ValueError("a URL may not contain spaces or control characters")
+    if not _SCHEME.match(url):
+        raise ValueError("a URL must be absolute and start with https://")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme == "http" and host and _is_local_host(host):
+        return url
+    if scheme != "https":
+        raise ValueError(f"URL scheme {scheme!r} is not allowed: use https://")
+    if not host:
+        raise ValueError("an https URL needs a host")
+    return url
+
+
+HttpsUrl = Annotated[str, AfterValidator(check_url)]
+"""An absolute ``https://`` URL (``http://`` only for a local host)."""
+
+
+def check_relative_path(path: str) -> str:
+    """Accept a forward-slash path relative to the project that stays inside it."""
+    if not path or path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path):
+        raise ValueError("the path must be relative to the project root")
+    if "\\" in path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError("the path must use '/' and may not contain '.', '..' or empty parts")
+    return path
+
+
+RelativePath = Annotated[str, AfterValidator(check_relative_path)]
+
+
+class Impact(StrEnum):
+    """How badly a failure hurts, most severe first."""
+
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical ... 3 for low: the order reports list failures in."""
+        return list(Impact).index(self)
+
+    @property
+    def label(self) -> str:
+        """The capitalised word used in reports ("Critical")."""
+        return self.value.capitalize()
+
+
+class Status(StrEnum):
+    """Whether a record is finished. Drafts are checked but never exported."""
+
+    draft = "draft"
+    published = "published"
+
+
+class Record(BaseModel):
+    """Base of every record: unknown keys are errors, docstrings document fields."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        str_strip_whitespace=False,
+        validate_default=False,
+    )
+
+
+class Section(Record):
+    """A labelled section kept verbatim: its label or heading, and its Markdown body."""
+
+    title: str
+    """The label or heading as written, without the Markdown markers (e.g. `Status`)."""
+    text: str = ""
+    """The section's Markdown body, verbatim."""
+    after: str | None = None
+    """The field this section followed in the source (e.g. `root_cause`, or `failures` in a case), so reports put it back in place; at the end when empty."""
+
+
+class DocLink(Record):
+    """A link to the documentation that explains the failure."""
+
+    title: str
+    """The link text (e.g. `AWS Config Limits`)."""
+    url: HttpsUrl
+    """The address; `https://` only."""
+
+
+class Reference(Record):
+    """A pointer into a runnable program under `examples/` that implements the fix."""
+
+    path: RelativePath
+    """The file, relative to the project root (the KB folder's parent), e.g. `examples/pulumi/compliance/compliance.py`."""
+    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+    """The function, class or variable in that file that holds the fix (dotted for a method: `Stack.build`)."""
+
+
+class Response(Record):
+    """What a response did: prose, and optionally one code snippet."""
+
+    text: str = ""
+    """Markdown prose (may itself hold code blocks when the section is richer than prose plus one snippet)."""
+    code: str | None = None
+    """The code snippet, without fences."""
+    language: str | None = None
+    """The snippet's language as a fence info word (`typescript`, `python`, `hcl`, ...)."""
+
+
+class IdealResponse(Response):
+    """The fix: prose, an optional snippet and an optional link to a runnable reference."""
+
+    reference: Reference | None = None
+    """Where the fix is implemented in a runnable example program."""
+
+
+class ImpactDetail(Record):
+    """One bullet of the Cost/Security/Performance Impact section."""
+
+    area: str | None = None
+    """What is affected (`Deployment`, `Security`, `Cost`, ...); empty for a plain bullet."""
+    text: str
+    """The consequence, in Markdown."""
+
+
+class TrainingValue(Record):
+    """What a model should learn from the failure."""
+
+    level: str | None = None
+    """How valuable the lesson is, as written (`High`, `Medium`, ...)."""
+    text: str = ""
+    """The explanation in Markdown (e.g. `The model must learn to:`)."""
+    lessons: list[str] = Field(default_factory=list)
+    """The individual lessons, one item each, in order."""
+
+
+class Failure(Record):
+    """One failure the model made: what it wrote, the fix, why, and what it cost.
+
+    Stored as `<kb>/<case-id>/<NN>-<id>.yaml`; NN orders failures within the case.
+    """
+
+    id: Slug
+    """Equals the file name after `NN-` (without `.yaml`)."""
+    title: str = Field(min_length=1)
+    """A one-line summary of the failure."""
+    impact: Impact | None = None
+    """`critical`, `high`, `medium` or `low`. Left out when the source gives no level (never guessed)."""
+    impact_label: str | None = None
+    """The impact as the source wrote it (`Critical (Deployment Blocker)`), when it differs from the level's word."""
+    status: Status = Status.published
+    """`draft` until the author completes it; drafts are never exported."""
+    not_a_failure: bool = False
+    """True for an entry that reports a success or a non-issue (`N/A (No Failure)`): kept, never exported as a failure."""
+    category: Slug | None = None
+    """A category key from the knowledge base's `taxonomy.yaml`."""
+    services: list[str] = Field(default_factory=list)
+    """The AWS services involved (`Lambda`, `IAM`, `SQS`, ...)."""
+    group: str | None = None
+    """The heading of the section the source listed this failure under, when it is not the default `<Impact> Failures`."""
+    description: str | None = None
+    """Markdown describing the problem, when the source states it apart from the model's response."""
+    location: str | None = None
+    """Where in the code the failure is (file, lines, resources)."""
+    model_response: Response | None = None
+    """What the MODEL_RESPONSE did wrong, with its faulty code."""
+    ideal_response: IdealResponse | None = None
+    """The IDEAL_RESPONSE fix, with its code and an optional runnable reference."""
+    error: str | None = None
+    """The error message seen when the faulty code ran (deployment, lint, test)."""
+    root_cause: str | None = None
+    """Why the model got it wrong, in Markdown."""
+    docs: list[DocLink] = Field(default_factory=list)
+    """Documentation links that explain the right behaviour."""
+    docs_note: str | None = None
+    """Text for the documentation section when it is not (only) links, e.g. `N/A - This is a code quality issue.`."""
+    impact_details: list[ImpactDetail] = Field(default_factory=list)
+    """The Cost/Security/Performance Impact bullets."""
+    training_value: TrainingValue | None = None
+    """What a model should learn from this failure."""
+    extra: list[Section] = Field(default_factory=list)
+    """Labelled sections the schema has no field for, verbatim and in order."""
+
+
+class Task(Record):
+    """The task the model was given, from its `metadata.json` (normalised) and `PROMPT.md`."""
+
+    platform: str | None = None
+    """The IaC tool, normalised: `cdk`, `cdktf`, `cfn`, `tf`, `pulumi`, `analysis`, `cicd`, ..."""
+    language: str | None = None
+    """The program's language, normalised: `ts`, `py`, `go`, `java`, `js`, `hcl`, `yaml`, `json`, ..."""
+    complexity: str | None = None
+    """The task's difficulty as labelled (`medium`, `hard`, `expert`)."""
+    subtask: str | None = None
+    """The task family (e.g. `Provisioning of Infrastructure Environments`)."""
+    aws_services: list[str] = Field(default_factory=list)
+    """The AWS services the task uses, normalised names."""
+    subject_labels: list[str] = Field(default_factory=list)
+    """Free labels of the task's subject."""
+    prompt: str | None = None
+    """The task prompt given to the model (`PROMPT.md`), verbatim."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """The raw `metadata.json`, unchanged."""
+
+
+class Source(Record):
+    """Where an imported case came from."""
+
+    path: str
+    """The path given to `kb import` for this document."""
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    """The SHA-256 of the document's bytes."""
+
+
+class Checklist(Record):
+    """A short lead-in and a list of items (e.g. the production readiness checklist)."""
+
+    text: str = ""
+    """The lead-in sentence in Markdown."""
+    items: list[str] = Field(default_factory=list)
+    """The items verbatim, with any ✅/❌ mark they carry."""
+
+
+class Summary(Record):
+    """The closing summary of a case. Totals are computed from the failures, never stored."""
+
+    written_totals: str | None = None
+    """A totals line written by hand in an imported document, kept as text so `kb check` can compare it with the records."""
+    knowledge_gaps: list[str] = Field(default_factory=list)
+    """The primary knowledge gaps the failures reveal, one item each."""
+    training_value: TrainingValue | None = None
+    """The case's overall training value."""
+    deployment_impact: str | None = None
+    """Markdown: what the failures did to deployment, and what the fixes changed."""
+    testing_impact: str | None = None
+    """Markdown: test coverage and results."""
+    production_readiness: Checklist | None = None
+    """The production readiness checklist after the fixes."""
+    sections: list[Section] = Field(default_factory=list)
+    """Other summary sections, verbatim and in order."""
+
+
+class Case(Record):
+    """One analysis (one MODEL_FAILURES.md document). Stored as `<kb>/<id>/case.yaml`."""
+
+    id: Slug
+    """Equals the case's folder name."""
+    title: str = Field(min_length=1)
+    """The document's title."""
+    intro: str = ""
+    """Markdown shown under the title, before the failures."""
+    task: Task | None = None
+    """The task the model was given."""
+    source: Source | None = None
+    """For an imported case: the document it came from."""
+    summary: Summary | None = None
+    """The closing summary."""
+    extra: list[Section] = Field(default_factory=list)
+    """Sections of the document the schema has no field for, verbatim and in order."""
+
+
+class Category(Record):
+    """One category of the failure taxonomy."""
+
+    id: Slug
+    """The key failures use in `category`."""
+    title: str
+    """A short human title."""
+    description: str
+    """What belongs in this category, in Markdown."""
+
+
+class Taxonomy(Record):
+    """The controlled vocabulary of failure categories (`<kb>/taxonomy.yaml`)."""
+
+    categories: list[Category]
+    """The categories, in display order."""
