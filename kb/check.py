@@ -99,9 +99,7 @@ def _check_case(case: LoadedCase, categories: set[str] | None, *, strict: bool) 
             )
         if failure.status is Status.draft:
             severity = Severity.error if strict else Severity.warning
-            problems.append(
-                _at_key(loaded.path, "status", "draft: complete it and set `status: published`", severity)
-            )
+            problems.append(_at_key(loaded.path, "status", "draft: complete it and set `status: published`", severity))
     for failure_id, paths in by_id.items():
         for path in paths[1:]:
             problems.append(

@@ -7,9 +7,9 @@ messages and exit codes in one place (``_fail``): 0 ok, 1 data or user errors,
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -39,6 +39,23 @@ DEFAULT_KB = Path("failures")
 
 def err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (hidden when stderr is not a terminal); yields `advance(n)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+
+        yield advance
 
 
 def _fail(exc: KbError) -> NoReturn:
@@ -133,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

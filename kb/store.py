@@ -144,7 +144,7 @@ def _load_taxonomy(root: Path, problems: list[Problem]) -> Taxonomy | None:
         return None
     taxonomy, found = load_record(path, Taxonomy)
     problems.extend(found)
-    return taxonomy  # type: ignore[no-any-return]
+    return taxonomy
 
 
 def _load_case(root: Path, folder: Path, problems: list[Problem]) -> LoadedCase | None:
@@ -163,9 +163,7 @@ def _load_case(root: Path, folder: Path, problems: list[Problem]) -> LoadedCase 
             continue
         match = FAILURE_FILE.match(path.name)
         if not match or not path.is_file():
-            problems.append(
-                Problem.at(path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`")
-            )
+            problems.append(Problem.at(path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`"))
             continue
         if not inside(root, path):
             problems.append(Problem.at(path, "links outside the knowledge base; refusing to read it"))
@@ -196,9 +194,7 @@ def dump_record(record: BaseModel) -> str:
 def check_id(value: str, *, what: str) -> str:
     """Refuse ids that are not slugs (and so could name a path outside the KB)."""
     if not SLUG.match(value) or len(value) > 120:
-        raise UnsafePathError(
-            value, reason=f"{what} ids are lowercase letters, digits and hyphens (e.g. `pr7060`)"
-        )
+        raise UnsafePathError(value, reason=f"{what} ids are lowercase letters, digits and hyphens (e.g. `pr7060`)")
     return value
 
 

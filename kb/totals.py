@@ -31,7 +31,9 @@ def totals_line(failures: Iterable[Failure]) -> str:
 
 
 _NUMBER_WORD = re.compile(r"(\d+)\s*(?:x\s*)?\**\s*(critical|high|medium|low)\b", re.IGNORECASE)
-_LEVEL_NUMBER = re.compile(r"\b(critical|high|medium|low)\b\**\s*(?:issues?|failures?)?\**\s*[:=(]\s*(\d+)", re.IGNORECASE)
+_LEVEL_NUMBER = re.compile(
+    r"\b(critical|high|medium|low)\b\**\s*(?:issues?|failures?)?\**\s*[:=(]\s*(\d+)", re.IGNORECASE
+)
 _TOTAL = re.compile(r"^\D*?(\d+)")
 
 
@@ -44,7 +46,9 @@ def parse_totals(text: str) -> tuple[int | None, dict[Impact, int]]:
         for word, number in _LEVEL_NUMBER.findall(text):
             by_level[Impact(word.lower())] = by_level.get(Impact(word.lower()), 0) + int(number)
     match = _TOTAL.match(text)
-    total = int(match.group(1)) if match and not text.lstrip().lower().startswith(tuple(i.value for i in Impact)) else None
+    total = (
+        int(match.group(1)) if match and not text.lstrip().lower().startswith(tuple(i.value for i in Impact)) else None
+    )
     return total, by_level
 
 

@@ -30,9 +30,7 @@ Loc = Sequence[str | int]
 def decode(path: Path | str, raw: bytes) -> str:
     """Decode record bytes as UTF-8 (a BOM is dropped, CRLF is accepted)."""
     if len(raw) > MAX_RECORD_BYTES:
-        raise RecordError(
-            Problem.at(path, f"file is {len(raw):,} bytes; records are limited to {MAX_RECORD_BYTES:,}")
-        )
+        raise RecordError(Problem.at(path, f"file is {len(raw):,} bytes; records are limited to {MAX_RECORD_BYTES:,}"))
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
     try:
@@ -41,7 +39,9 @@ def decode(path: Path | str, raw: bytes) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise RecordError(
-            Problem.at(path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8", line=line, col=col)
+            Problem.at(
+                path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8", line=line, col=col
+            )
         ) from None
     if "\x00" in text:
         offset = text.index("\x00")
@@ -61,7 +61,7 @@ def _mark_problem(path: Path | str, exc: yaml.MarkedYAMLError) -> Problem:
 def parse(path: Path | str, text: str) -> Any:
     """Parse one YAML document with libyaml. Aliases and absurd nesting are refused."""
     try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 (CSafeLoader is the safe loader)
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise RecordError(_mark_problem(path, exc)) from None
     except (yaml.YAMLError, RecursionError) as exc:
@@ -127,7 +127,7 @@ class _Dumper(yaml.CSafeDumper):
     """Block style; multi-line strings as literal blocks so records read like documents."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
