@@ -9,7 +9,9 @@ Layout (a contract)::
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 
 from kb import yamlio
 from kb.atomic import write_text
+from kb.cache import Entry, RecordCache, digest
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, Taxonomy
 from kb.validate import validate
@@ -74,7 +77,7 @@ class KnowledgeBase:
 
 
 def read_record(path: Path, model: type[Any]) -> Any:
-    """Read, parse and validate one record file; raise ``RecordError`` with every problem."""
+    """Read, parse and validate one record file; raise ``RecordError`` with its first problem."""
     record, problems = load_record(path, model)
     if record is None:
         raise RecordError(problems[0])
@@ -87,6 +90,11 @@ def load_record(path: Path, model: type[Any]) -> tuple[Any | None, list[Problem]
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Problem.at(path, f"cannot read: {exc.strerror or exc}")]
+    return parse_record(path, raw, model)
+
+
+def parse_record(path: Path, raw: bytes, model: type[Any]) -> tuple[Any | None, list[Problem]]:
+    """Decode, parse and validate a record's bytes."""
     try:
         text = yamlio.decode(path, raw)
         data = yamlio.parse(path, text)
@@ -104,78 +112,191 @@ def inside(root: Path, path: Path) -> bool:
 
 
 def case_dirs(root: Path) -> list[Path]:
-    """The case folders of a knowledge base, sorted (hidden folders are kb's own)."""
+    """The case folders of a knowledge base, sorted (folders starting with `.` or `_` are not cases)."""
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_kb(root: Path | str, *, cases: list[str] | None = None) -> KnowledgeBase:
+def load_kb(root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True) -> KnowledgeBase:
     """Load a knowledge base, raising ``InvalidKbError`` listing every error found."""
-    kb = scan_kb(root, cases=cases)
+    kb = scan_kb(root, cases=cases, use_cache=use_cache)
     if kb.errors:
         raise InvalidKbError(kb.errors)
     return kb
 
 
-def scan_kb(root: Path | str, *, cases: list[str] | None = None) -> KnowledgeBase:
-    """Load what can be loaded and collect a problem for everything else (never raises)."""
+def scan_kb(root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True) -> KnowledgeBase:
+    """Load what can be loaded and collect a problem for everything else (never raises).
+
+    Records come from the cache when their bytes are unchanged; the rest are parsed, in
+    parallel when there are many.
+    """
     root = Path(root)
     if not root.is_dir():
         problem = Problem.at(root, "knowledge base folder not found" if not root.exists() else "not a folder")
         return KnowledgeBase(root, None, [], [problem])
-    problems: list[Problem] = []
-    taxonomy = _load_taxonomy(root, problems)
-    wanted = set(cases) if cases is not None else None
+    layout = discover(root, cases)
+    entries = load_entries(root, layout.files(), use_cache=use_cache, prune=cases is None)
+    problems = list(layout.problems)
+    for entry in entries.values():
+        problems.extend(entry.problems)
+    taxonomy = entries[layout.taxonomy].record if layout.taxonomy else None
     loaded: list[LoadedCase] = []
-    for folder in case_dirs(root):
-        if wanted is not None and folder.name not in wanted:
-            continue
-        case = _load_case(root, folder, problems)
+    for folder in layout.cases:
+        case = entries[folder.case_file].record
+        failures = [
+            LoadedFailure(path, number, entries[path].record)
+            for number, path in folder.failures
+            if entries[path].record is not None
+        ]
         if case is not None:
-            loaded.append(case)
-    if wanted is not None:
-        for missing in sorted(wanted - {c.path.name for c in loaded} - {Path(p.path).parent.name for p in problems}):
-            problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
+            loaded.append(LoadedCase(folder.path, case, failures))
     return KnowledgeBase(root, taxonomy, loaded, problems)
 
 
-def _load_taxonomy(root: Path, problems: list[Problem]) -> Taxonomy | None:
-    path = root / TAXONOMY_FILE
-    if not path.exists():
-        return None
-    taxonomy, found = load_record(path, Taxonomy)
-    problems.extend(found)
-    return taxonomy
+@dataclass
+class CaseFolder:
+    path: Path
+    case_file: Path
+    failures: list[tuple[int, Path]]
 
 
-def _load_case(root: Path, folder: Path, problems: list[Problem]) -> LoadedCase | None:
-    if not inside(root, folder):
-        problems.append(Problem.at(folder, "links outside the knowledge base; refusing to read it"))
-        return None
-    case_path = folder / CASE_FILE
-    if not case_path.is_file():
-        problems.append(Problem.at(folder, f"case folder without {CASE_FILE}"))
-        return None
-    case, found = load_record(case_path, Case)
-    problems.extend(found)
-    failures: list[LoadedFailure] = []
-    for path in sorted(folder.iterdir()):
-        if path.name == CASE_FILE or path.name.startswith("."):
+@dataclass
+class Layout:
+    """The record files of a knowledge base, found without reading them."""
+
+    taxonomy: Path | None
+    cases: list[CaseFolder]
+    problems: list[Problem]
+
+    def files(self) -> list[tuple[Path, type[BaseModel]]]:
+        files: list[tuple[Path, type[BaseModel]]] = [(self.taxonomy, Taxonomy)] if self.taxonomy else []
+        for folder in self.cases:
+            files.append((folder.case_file, Case))
+            files.extend((path, Failure) for _, path in folder.failures)
+        return files
+
+
+def discover(root: Path, cases: list[str] | None = None) -> Layout:
+    """Find taxonomy, case folders and failure files; report strays and links leaving the KB."""
+    problems: list[Problem] = []
+    taxonomy = root / TAXONOMY_FILE
+    folders: list[CaseFolder] = []
+    wanted = set(cases) if cases is not None else None
+    for folder in case_dirs(root):
+        if wanted is not None and folder.name not in wanted:
             continue
-        match = FAILURE_FILE.match(path.name)
-        if not match or not path.is_file():
-            problems.append(Problem.at(path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`"))
+        if folder.is_symlink() and not inside(root, folder):
+            problems.append(Problem.at(folder, "links outside the knowledge base; refusing to read it"))
             continue
-        if not inside(root, path):
-            problems.append(Problem.at(path, "links outside the knowledge base; refusing to read it"))
+        case_file = folder / CASE_FILE
+        if not case_file.is_file():
+            problems.append(Problem.at(folder, f"case folder without {CASE_FILE}"))
             continue
-        failure, found = load_record(path, Failure)
-        problems.extend(found)
-        if failure is not None:
-            failures.append(LoadedFailure(path, int(match["nn"]), failure))
-    if case is None:
+        failures: list[tuple[int, Path]] = []
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and not inside(root, path):
+                problems.append(Problem.at(path, "links outside the knowledge base; refusing to read it"))
+                continue
+            if entry.name == CASE_FILE:
+                continue
+            match = FAILURE_FILE.match(entry.name)
+            if not match or not entry.is_file():
+                problems.append(Problem.at(path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`"))
+                continue
+            failures.append((int(match["nn"]), path))
+        failures.sort(key=lambda item: (item[0], item[1].name))
+        folders.append(CaseFolder(folder, case_file, failures))
+    if wanted is not None:
+        for missing in sorted(wanted - {f.path.name for f in folders}):
+            problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
+    if taxonomy.is_symlink() and not inside(root, taxonomy):
+        problems.append(Problem.at(taxonomy, "links outside the knowledge base; refusing to read it"))
+        return Layout(None, folders, problems)
+    return Layout(taxonomy if taxonomy.is_file() else None, folders, problems)
+
+
+POOL_MIN_FILES = 400
+"""Below this many files to parse, a process pool costs more than it saves."""
+
+
+def load_entries(
+    root: Path, files: list[tuple[Path, type[BaseModel]]], *, use_cache: bool = True, prune: bool = True
+) -> dict[Path, Entry]:
+    """Each file's record and problems: from the cache when unchanged, else parsed.
+
+    ``prune`` forgets cached files that are not in ``files`` (when ``files`` is the whole KB).
+    """
+    record_cache = RecordCache.open(root) if use_cache else None
+    entries: dict[Path, Entry] = {}
+    pending: list[tuple[Path, type[BaseModel]]] = []
+    for path, model in files:
+        hit = record_cache and _cached(record_cache, path)
+        if hit:
+            entries[path] = hit
+        else:
+            pending.append((path, model))
+    for path, entry in _parse_all(pending):
+        entries[path] = entry
+        if record_cache is not None:
+            record_cache.put(str(path), entry)
+    if record_cache is not None:
+        if prune:
+            record_cache.keep_only({str(path) for path, _ in files})
+        record_cache.save()
+    return entries
+
+
+def _cached(record_cache: RecordCache, path: Path) -> Entry | None:
+    entry = record_cache.entries.get(str(path))
+    if entry is None:
         return None
-    failures.sort(key=lambda f: (f.number, f.path.name))
-    return LoadedCase(folder, case, failures)
+    try:
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns):
+            return None
+        return record_cache.get(str(path), stat, digest(path.read_bytes()))
+    except OSError:
+        return None
+
+
+def load_entry(path: Path, model: type[BaseModel]) -> Entry:
+    """Read and validate one file into a cache entry (runs in worker processes too)."""
+    try:
+        with path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            raw = handle.read(yamlio.MAX_RECORD_BYTES + 1)
+    except OSError as exc:
+        problem = Problem.at(path, f"cannot read: {exc.strerror or exc}")
+        return Entry(0, 0, b"", None, (problem,))
+    if len(raw) > yamlio.MAX_RECORD_BYTES:
+        limit = f"file is {stat.st_size:,} bytes; records are limited to {yamlio.MAX_RECORD_BYTES:,}"
+        return Entry(stat.st_size, stat.st_mtime_ns, b"", None, (Problem.at(path, limit),))
+    record, problems = parse_record(path, raw, model)
+    return Entry(stat.st_size, stat.st_mtime_ns, digest(raw), record, tuple(problems))
+
+
+def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]]) -> list[Entry]:
+    return [load_entry(path, model) for path, model in chunk]
+
+
+def _parse_all(pending: list[tuple[Path, type[BaseModel]]]) -> list[tuple[Path, Entry]]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(pending) < POOL_MIN_FILES or workers < 2:
+        return [(path, load_entry(path, model)) for path, model in pending]
+    size = max(50, len(pending) // (workers * 8))
+    chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(_load_chunk, chunks)
+        return [
+            item
+            for chunk, entries in zip(chunks, results, strict=True)
+            for item in zip((p for p, _ in chunk), entries, strict=True)
+        ]
 
 
 # -- writing ---------------------------------------------------------------------------
