@@ -52,6 +52,8 @@ def decode(path: Path | str, raw: bytes) -> str:
 
 def _mark_problem(path: Path | str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and "end of stream" in (exc.problem or ""):
+        mark = exc.context_mark  # point at what was left open, not at the end of the file
     message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
     if mark is None:
         return Problem.at(path, f"invalid YAML: {message}")
