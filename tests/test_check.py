@@ -42,7 +42,9 @@ def test_schema_error_points_at_the_key(kb_copy: Path) -> None:
 
 def test_nested_error_points_at_the_nested_key(kb_copy: Path) -> None:
     path = kb_copy / SEED / "02-missing-iam-permission-for-lambda-dlq.yaml"
-    text = path.read_text().replace("url: https://docs.aws.amazon.com/lambda", "url: javascript://docs.aws.amazon.com/lambda")
+    text = path.read_text().replace(
+        "url: https://docs.aws.amazon.com/lambda", "url: javascript://docs.aws.amazon.com/lambda"
+    )
     write(path, text)
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "javascript:" in ln)
     (problem,) = check_kb(kb_copy).problems

@@ -131,7 +131,11 @@ def test_symlinks_leaving_the_kb_are_refused(kb_copy: Path, tmp_path: Path) -> N
 
 def test_commands_that_load_the_kb_report_problems_without_traceback(kb_copy: Path, tmp_path: Path) -> None:
     (kb_copy / SEED / "04-bad.yaml").write_text("id: bad\ntitle: [\n")
-    for args in (["render", "--out", str(tmp_path / "out")], ["stats"], ["export", "sft", "--out", str(tmp_path / "x")]):
+    for args in (
+        ["render", "--out", str(tmp_path / "out")],
+        ["stats"],
+        ["export", "sft", "--out", str(tmp_path / "x")],
+    ):
         result = runner.invoke(app, [*args[:1], "--kb", str(kb_copy), *args[1:]])
         if result.exit_code == 2 and "No such command" in result.output:
             continue  # command not built yet
@@ -149,8 +153,30 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 
 
 yaml_ish = st.lists(
-    st.sampled_from(["id: x", "title: t", "- a", "  - b", "key: [1, {a: b}]", "&a x", "*a", "? k", ": v", "|", "  text",
-                     "'q", '"q', "#c", "---", "...", "%YAML 1.1", "!!python/object:os.system", "!!binary AAAA", "\t"]),
+    st.sampled_from(
+        [
+            "id: x",
+            "title: t",
+            "- a",
+            "  - b",
+            "key: [1, {a: b}]",
+            "&a x",
+            "*a",
+            "? k",
+            ": v",
+            "|",
+            "  text",
+            "'q",
+            '"q',
+            "#c",
+            "---",
+            "...",
+            "%YAML 1.1",
+            "!!python/object:os.system",
+            "!!binary AAAA",
+            "\t",
+        ]
+    ),
     max_size=12,
 ).map("\n".join)
 
@@ -168,6 +194,7 @@ def test_no_python_object_construction(kb_copy: Path, tmp_path: Path) -> None:
     path.write_text(f"id: x\ntitle: !!python/object/apply:os.system ['touch {marker}']\n")
     code, lines = check_lines(kb_copy)
     assert code == 1 and not marker.exists()
+    assert "could not determine a constructor" in lines[0]
 
 
 def test_atomic_write_survives_kill_9(tmp_path: Path) -> None:

@@ -80,7 +80,9 @@ def test_https_and_local_http_accepted(url: str) -> None:
     assert DocLink(title="x", url=url).url == url
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../outside.py", "examples/../../x.py", "a//b.py", "C:/x.py", "a\\b.py"])
+@pytest.mark.parametrize(
+    "path", ["/etc/passwd", "../outside.py", "examples/../../x.py", "a//b.py", "C:/x.py", "a\\b.py"]
+)
 def test_reference_paths_stay_in_project(path: str) -> None:
     with pytest.raises(ValidationError):
         Reference(path=path, symbol="fix")
