@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import Problem, Severity
+from kb.examples import check_references
 from kb.models import Status
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
 from kb.totals import totals_disagreement
@@ -51,6 +52,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
         problems.extend(_duplicate_categories(kb))
     for case in kb.cases:
         problems.extend(_check_case(case, categories, strict=strict))
+    problems.extend(check_references(kb))
     return problems
 
 
