@@ -1,0 +1,254 @@
+"""Find and redact credentials in text before it leaves the knowledge base.
+
+A focused rule set rather than a general detector library: we evaluated
+`detect-secrets` 1.5 and it does not fit export, which needs the exact span of each
+credential to redact it. It reports a private key by its `BEGIN ... PRIVATE KEY`
+header only (redacting that leaves the key body in the output), a GitHub token by its
+`ghp` prefix only, and its AWS secret key rule needs a quoted value, so
+`AWS_SECRET_ACCESS_KEY: <key>` in YAML (how real records show it) goes unnoticed
+except by its noisy entropy plugins, which flag ordinary identifiers.
+
+Each rule here matches a whole credential. Placeholders stay unflagged where they
+are told apart reliably (a key header with `...` instead of a body, `${{ secrets.X }}`,
+`<your-token>`); AWS's documented example keys are flagged like any other, so a
+record that quotes one needs `--redact` to export.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Secret:
+    """One credential found in a text: where it is and what kind it is."""
+
+    start: int
+    end: int
+    kind: str
+    """A short slug naming the kind of credential (`aws-access-key-id`, `private-key`, ...)."""
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+KIND_LABELS = {
+    "aws-access-key-id": "AWS access key id",
+    "aws-secret-access-key": "AWS secret access key",
+    "private-key": "private key",
+    "github-token": "GitHub token",
+    "gitlab-token": "GitLab token",
+    "slack-token": "Slack token",
+    "slack-webhook": "Slack webhook URL",
+    "stripe-key": "Stripe secret key",
+    "google-api-key": "Google API key",
+    "openai-key": "OpenAI API key",
+    "anthropic-key": "Anthropic API key",
+    "npm-token": "npm token",
+    "pypi-token": "PyPI token",
+    "jwt": "JSON Web Token",
+    "token": "API token or secret",
+}
+
+_NOT_ALNUM_AFTER = r"(?![A-Za-z0-9])"
+
+# Prefixed tokens: the prefix makes them unambiguous, so the rule is the format itself.
+# Each pattern starts with its prefix, which `re` searches for quickly; the character before
+# a match is checked in code, since a leading look-behind makes `re` try every position
+# (15x slower). The literal prefixes document each rule.
+_PREFIXED: list[tuple[str, re.Pattern[str]]] = [
+    (kind, re.compile(rule))
+    for kind, _prefixes, rule in (
+        (
+            "aws-access-key-id",
+            ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+            r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}" + _NOT_ALNUM_AFTER,
+        ),
+        (
+            "github-token",
+            ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+            r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,})" + _NOT_ALNUM_AFTER,
+        ),
+        ("gitlab-token", ("glpat-",), r"glpat-[A-Za-z0-9_-]{20,}"),
+        (
+            "slack-token",
+            ("xox", "xapp-"),
+            r"(?:xox[abposre]-(?:[0-9]+-)+[A-Za-z0-9-]{8,}|xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{20,})",
+        ),
+        (
+            "slack-webhook",
+            ("hooks.slack.com",),
+            r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[AB][A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
+        ),
+        ("stripe-key", ("k_live_",), r"[sr]k_live_[A-Za-z0-9]{20,}" + _NOT_ALNUM_AFTER),
+        ("google-api-key", ("AIza",), r"AIza[0-9A-Za-z_-]{35}" + _NOT_ALNUM_AFTER),
+        ("anthropic-key", ("sk-ant-",), r"sk-ant-[a-z0-9]+-[A-Za-z0-9_-]{40,}"),
+        ("openai-key", ("T3BlbkFJ",), r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}"),
+        ("npm-token", ("npm_",), r"npm_[A-Za-z0-9]{36}" + _NOT_ALNUM_AFTER),
+        ("pypi-token", ("pypi-AgEI",), r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
+        ("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}"),
+    )
+]
+
+# `name: value`, `name = "value"`, `"name": "value"`, `--name value`, `name => value`.
+_ASSIGN = r"""[A-Za-z0-9_.-]*["']?\s*(?:[:=]|=>|:=|\s)\s*["']?"""
+
+_AWS_SECRET = re.compile(
+    r"(?i:secret[_.\- ]?(?:access[_.\- ]?)?key|(?<=aws)secret|(?<=aws[_.\- ])secret)"
+    + _ASSIGN
+    + r"(?P<value>(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))"
+)
+_AWS_SECRET_WORDS = (re.compile("secret"),)
+"""Where the rule can start, searched for in lowercased text: one literal a pass is the fast way."""
+
+_GENERIC = re.compile(
+    r"(?i:api[_.\-]?key|api[_.\-]?token|auth[_.\-]?token|access[_.\-]?token|secret[_.\-]?token|"
+    r"client[_.\-]?secret|private[_.\-]?token|bearer)"
+    + _ASSIGN
+    + r"(?P<value>(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/=]{20,200}(?![A-Za-z0-9_\-+/=]))"
+)
+_GENERIC_WORDS = tuple(re.compile(word) for word in ("api", "auth", "access", "secret", "client", "private", "bearer"))
+
+_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\n|\\r)+")
+_KEY_HEADER_LINE = re.compile(r"^[A-Za-z-]+: .*$", re.MULTILINE)
+_PUTTY = re.compile(r"PuTTY-User-Key-File-\d+: .*?(?:Private-MAC: [0-9a-fA-F]+|\Z)", re.DOTALL)
+MIN_KEY_BODY = 64
+"""Base64 characters a key block needs to count as a key (a header followed by `...` is a placeholder)."""
+MAX_KEY_BLOCK = 64 * 1024
+
+_PLACEHOLDER_WORDS = ("example", "your", "xxxx", "placeholder", "changeme", "dummy", "redacted", "replace")
+
+
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+|[^A-Za-z0-9]+")
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _mixed(value: str) -> bool:
+    """Upper and lower case letters, and digits or base64 symbols."""
+    return (
+        any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.isdigit() or c in "+/=_-" for c in value)
+    )
+
+
+def _looks_random(value: str) -> bool:
+    """Characters of mixed kinds in no pattern: a key, not a name.
+
+    A name like `someVeryLongVariableName123` reads as a few words (4.5 characters a
+    word); random characters break into pieces of under 3 (measured: 99% of random
+    20-character tokens, 99.8% of 40-character ones).
+    """
+    if not _mixed(value) or _entropy(value) < 3.5:
+        return False
+    return len(value) / len(_WORDS.findall(value)) < 3.0
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(value)) < 6
+
+
+def _private_keys(text: str) -> list[Secret]:
+    found: list[Secret] = []
+    for begin in _KEY_BEGIN.finditer(text):
+        if found and begin.start() < found[-1].end:
+            continue
+        window = text[begin.end() : begin.end() + MAX_KEY_BLOCK]
+        end = _KEY_END.search(window)
+        if end is not None:
+            body, stop = window[: end.start()], begin.end() + end.end()
+        else:
+            run = _KEY_BODY.match(window)
+            body = run.group(0) if run else ""
+            stop = begin.end() + len(body.rstrip())
+        base64 = re.sub(r"\\[nr]|\s", "", _KEY_HEADER_LINE.sub("", body))
+        if len(re.findall(r"[A-Za-z0-9+/]", base64)) >= MIN_KEY_BODY:
+            found.append(Secret(begin.start(), stop, "private-key"))
+    found.extend(Secret(m.start(), m.end(), "private-key") for m in _PUTTY.finditer(text))
+    return found
+
+
+def _prefixed(text: str) -> list[Secret]:
+    found = []
+    for kind, pattern in _PREFIXED:
+        for match in pattern.finditer(text):
+            start = match.start()
+            if start == 0 or not text[start - 1].isascii() or not text[start - 1].isalnum():
+                found.append(Secret(start, match.end(), kind))
+    return found
+
+
+def _assigned(
+    text: str,
+    lowered: str | None,
+    words: tuple[re.Pattern[str], ...],
+    rule: re.Pattern[str],
+    kind: str,
+    accept: Callable[[str], bool],
+) -> list[Secret]:
+    """Values assigned to a secret-ish name: find the names in lowercase text, then match the rule there."""
+    if lowered is None:  # lowercasing changed offsets (rare non-ASCII letters): scan the slow way
+        matches = list(rule.finditer(text))
+    else:
+        starts = sorted({w.start() for word in words for w in word.finditer(lowered)})
+        matches = [m for start in starts if (m := rule.match(text, start))]
+    found = []
+    for match in matches:
+        value = match.group("value")
+        if accept(value):
+            found.append(Secret(match.start("value"), match.end("value"), kind))
+    return found
+
+
+def _aws_secret(value: str) -> bool:
+    return _mixed(value) and len(set(value)) >= 12
+
+
+def _token(value: str) -> bool:
+    return _looks_random(value) and not _is_placeholder(value)
+
+
+def find_secrets(text: str) -> list[Secret]:
+    """Every credential in ``text``, in order, without overlaps (the earliest, longest match wins)."""
+    lowered: str | None = text.lower()
+    if lowered is not None and len(lowered) != len(text):
+        lowered = None
+    candidates = (_private_keys(text) if "PRIVATE KEY" in text or "PuTTY" in text else []) + _prefixed(text)
+    candidates += _assigned(text, lowered, _AWS_SECRET_WORDS, _AWS_SECRET, "aws-secret-access-key", _aws_secret)
+    candidates += _assigned(text, lowered, _GENERIC_WORDS, _GENERIC, "token", _token)
+    chosen: list[Secret] = []
+    for secret in sorted(candidates, key=lambda s: (s.start, -s.end)):
+        if chosen and secret.start < chosen[-1].end:
+            continue
+        chosen.append(secret)
+    return chosen
+
+
+def placeholder(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+def redact(text: str, secrets: list[Secret] | None = None) -> str:
+    """``text`` with each credential replaced by `[REDACTED:<kind>]`."""
+    if secrets is None:
+        secrets = find_secrets(text)
+    parts: list[str] = []
+    last = 0
+    for secret in sorted(secrets):
+        parts.append(text[last : secret.start])
+        parts.append(placeholder(secret.kind))
+        last = secret.end
+    parts.append(text[last:])
+    return "".join(parts)
