@@ -11,11 +11,17 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from kb.errors import ExistsError, InvalidKbError, KbError, RecordError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kb.scaffold import Added
+    from kb.stats import TableView
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -136,13 +142,361 @@ def schema(
 
 # -- render ------------------------------------------------------------------------
 
+
+@app.command()
+@reports_errors
+def render(
+    cases: Annotated[
+        list[str] | None, typer.Argument(help="Case ids to render (default: every case).", show_default=False)
+    ] = None,
+    kb: KbOption = DEFAULT_KB,
+    out: Annotated[Path, typer.Option("--out", help="Where reports go: OUT/<case-id>/MODEL_FAILURES.md.")] = Path(
+        "reports"
+    ),
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="Templates overriding the built-in ones (default: the project's templates/)."),
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; list each report that is stale or missing and exit 1.")
+    ] = False,
+) -> None:
+    """Render each case into OUT/<case-id>/MODEL_FAILURES.md (written only when it changed)."""
+    from generator.report import render_reports
+    from kb.store import case_dirs
+
+    total = len(cases) if cases else (len(case_dirs(kb)) if kb.is_dir() else 0)
+    with progress_bar("render", total) as advance:
+        result = render_reports(kb, out, cases or None, templates, check=check_only, on_progress=advance)
+    done = len(result.changed) + len(result.unchanged)
+    if check_only:
+        for path in result.created:
+            err(f"{path}: missing; run `kb render`")
+        for path in result.updated:
+            err(f"{path}: out of date; run `kb render`")
+        if result.changed:
+            err(f"{len(result.changed)} of {done} report(s) would change")
+            raise typer.Exit(1)
+        typer.echo(f"ok: {done} report(s) up to date")
+        return
+    for path in result.changed:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"rendered {done} case(s): {len(result.changed)} written, {len(result.unchanged)} unchanged")
+
+
 # -- add ---------------------------------------------------------------------------
+
+NoInputOption = Annotated[bool, typer.Option("--no-input", help="Never prompt; use only the options given.")]
+EditOption = Annotated[bool, typer.Option("--edit", help="Open the new file in $VISUAL or $EDITOR.")]
+TemplatesOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Templates that override the built-in ones (default: the project's templates/).", show_default=False
+    ),
+]
+
+
+@add_app.command("case")
+@reports_errors
+def add_case_command(
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="The case id: lowercase letters, digits, hyphens.")],
+    title: Annotated[str | None, typer.Option(help="The case's title.", show_default=False)] = None,
+    kb: KbOption = DEFAULT_KB,
+    from_task: Annotated[
+        Path | None,
+        typer.Option("--from-task", help="A task folder: fill `task` from its metadata.json and PROMPT.md."),
+    ] = None,
+    templates: TemplatesOption = None,
+    no_input: NoInputOption = False,
+    edit: EditOption = False,
+) -> None:
+    """Create `<kb>/<ID>/case.yaml` from the scaffold template and print its path. Never overwrites."""
+    from kb.scaffold import DEFAULT_CASE_TITLE, add_case
+
+    editor = _editor() if edit else None
+    if title is None and not no_input:
+        title = typer.prompt("Title", default=DEFAULT_CASE_TITLE)
+    _added(add_case(kb, case_id, title=title, from_task=from_task, templates=templates), editor)
+
+
+@add_app.command("failure")
+@reports_errors
+def add_failure_command(
+    case: Annotated[str, typer.Option("--case", help="The case to add the failure to.", show_default=False)],
+    title: Annotated[str | None, typer.Option(help="A one-line summary of the failure.", show_default=False)] = None,
+    impact: Annotated[
+        str | None, typer.Option(help="critical, high, medium or low (left out when unknown).", show_default=False)
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="A category key of taxonomy.yaml.", show_default=False)] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="An AWS service involved; repeatable.", show_default=False)
+    ] = None,
+    kb: KbOption = DEFAULT_KB,
+    templates: TemplatesOption = None,
+    no_input: NoInputOption = False,
+    edit: EditOption = False,
+) -> None:
+    """Create `<kb>/<case>/<NN>-<slug>.yaml`, a draft with the next free NN, and print its path.
+
+    Never overwrites; safe when many add at once. Without `--no-input`, asks for what is missing.
+    """
+    from kb.models import Impact
+    from kb.scaffold import add_failure, category_choices
+
+    editor = _editor() if edit else None
+    if not no_input:
+        if title is None:
+            title = typer.prompt("Title")
+        if impact is None:
+            impact = _choose("Impact", [level.value for level in Impact])
+        if category is None:
+            category = _choose("Category", category_choices(kb))
+    if title is None:
+        raise UsageError("--title is required with --no-input")
+    added = add_failure(
+        kb, case, title=title, impact=impact, category=category, services=service or (), templates=templates
+    )
+    _added(added, editor)
+
+
+def _choose(label: str, choices: list[str]) -> str | None:
+    """Ask for one of ``choices``; an empty answer leaves the field out (None)."""
+    if not choices:
+        return None
+    while True:
+        prompt = f"{label} ({', '.join(choices)}; empty: leave out)"
+        answer = str(typer.prompt(prompt, default="", show_default=False)).strip().lower()
+        if not answer:
+            return None
+        if answer in choices:
+            return answer
+        err(f"`{answer}` is not one of: {', '.join(choices)}")
+
+
+def _editor() -> list[str]:
+    import os
+    import shlex
+
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        raise UsageError("--edit needs $VISUAL or $EDITOR set to your editor's command")
+    return shlex.split(command)
+
+
+def _added(added: Added, editor: list[str] | None) -> None:
+    """Print the warnings and the path written; then open the editor and recheck the record."""
+    import subprocess
+
+    from kb.scaffold import recheck
+
+    for warning in added.warnings:
+        err(f"warning: {warning}")
+    typer.echo(str(added.path))
+    if editor is None:
+        return
+    subprocess.run([*editor, str(added.path)], check=False)
+    problems = recheck(added.path)
+    for problem in problems:
+        err(str(problem))
+    if problems:
+        raise typer.Exit(1)
+
 
 # -- import ------------------------------------------------------------------------
 
+
+@app.command("import")
+@reports_errors
+def import_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="MODEL_FAILURES.md files, task folders, or trees holding many.", show_default=False),
+    ],
+    into: Annotated[Path, typer.Option("--into", help="The knowledge base folder to create the cases in.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace existing case folders of the same id.")] = False,
+    output: Annotated[
+        str, typer.Option("--format", help="`text`, or `json` for the summary as one JSON object.")
+    ] = "text",
+) -> None:
+    """Import MODEL_FAILURES.md documents as cases: one case folder per document, nothing lost.
+
+    Never replaces an existing case without --force (that document is skipped and reported).
+    Exits 1 when any document could not be imported, 0 otherwise (warnings alone pass).
+    """
+    import json
+
+    from kb.importer import plan_import, run_import
+
+    if output not in ("text", "json"):
+        raise UsageError(f"--format must be `text` or `json`, not {output!r}")
+    plan = plan_import(paths)
+    with progress_bar("import", len(plan.jobs)) as advance:
+        result = run_import(plan, into, force=force, on_progress=advance)
+    if output == "json":
+        typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for problem in result.warnings:
+            err(str(problem))
+        for problem in result.errors:
+            err(str(problem))
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in result.warnings_by_kind.items())
+        typer.echo(
+            f"imported {len(result.documents)} document(s) -> {result.cases} case(s), "
+            f"{result.failures} failure(s) into {into}"
+        )
+        typer.echo(f"warnings: {sum(result.warnings_by_kind.values())}" + (f" ({kinds})" if kinds else ""))
+        if result.errors:
+            err(f"{len(result.errors)} error(s): those documents were not imported")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 # -- export ------------------------------------------------------------------------
 
+
+@app.command()
+@reports_errors
+def export(
+    fmt: Annotated[
+        str, typer.Argument(metavar="FORMAT", help="sft (chat messages), dpo (preference pairs) or classify (impact).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder: train/validation/test.jsonl and README.md.")],
+    kb: KbOption = DEFAULT_KB,
+    redact: Annotated[
+        bool, typer.Option("--redact", help="Replace credentials with [REDACTED:<kind>] instead of refusing.")
+    ] = False,
+    impact: Annotated[
+        list[str] | None, typer.Option("--impact", help="Only these impact levels (repeatable).", show_default=False)
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Only these categories (repeatable).", show_default=False)
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="Only failures involving these AWS services (repeatable).")
+    ] = None,
+    platform: Annotated[
+        list[str] | None, typer.Option("--platform", help="Only cases on these platforms (repeatable).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="Train/validation/test percentages, by case.")] = "80/10/10",
+    style: Annotated[
+        str, typer.Option("--style", help="conversational (role/content messages) or standard (plain strings).")
+    ] = "conversational",
+    license_id: Annotated[str, typer.Option("--license", help="The license named in the dataset card.")] = "unknown",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files in OUT that an earlier `kb export` did not write.")
+    ] = False,
+) -> None:
+    """Export the published failures as training data that loads in Hugging Face datasets and TRL.
+
+    Refuses, writing nothing, when a record holds a credential (each printed as path:line:col).
+    """
+    from kb.export import Filters, SecretsFoundError, export_dataset
+
+    filters = Filters.of(impacts=impact, categories=category, services=service, platforms=platform)
+    try:
+        result = export_dataset(
+            kb,
+            fmt,
+            out,
+            redact=redact,
+            filters=filters,
+            split=split,
+            style=style,
+            license=license_id,
+            force=force,
+            progress=progress_bar,
+        )
+    except SecretsFoundError as exc:
+        for problem in exc.problems:
+            err(str(problem))
+        places = len(exc.problems)
+        err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
+        raise typer.Exit(1) from None
+    per_split = ", ".join(f"{name} {count}" for name, count in result.splits.items())
+    typer.echo(f"exported {result.rows} {result.format} row(s) to {result.out}: {per_split}")
+    if result.skipped:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in result.skipped.items())
+        typer.echo(f"skipped {sum(result.skipped.values())} failure(s): {reasons}")
+    if result.redacted:
+        typer.echo(f"redacted {result.redacted} credential(s)")
+
+
 # -- stats -------------------------------------------------------------------------
+
+
+@app.command()
+@reports_errors
+def stats(
+    kb: KbOption = DEFAULT_KB,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="Count failures by impact, category, service, platform, language or case; twice for a cross-table.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with stable keys.")] = False,
+    details: Annotated[bool, typer.Option("--details", help="List the records behind the integrity figures.")] = False,
+    impact: Annotated[
+        list[str] | None, typer.Option(help="Only this impact (`none`: no level). Repeatable.", show_default=False)
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only this category key (`none`). Repeatable.", show_default=False)
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only failures involving this AWS service. Repeatable.", show_default=False)
+    ] = None,
+    platform: Annotated[
+        list[str] | None, typer.Option(help="Only cases on this platform (`cdk`, `tf`, ...).", show_default=False)
+    ] = None,
+    top: Annotated[int, typer.Option(min=0, help="Rows per table, and knowledge gaps listed.")] = 10,
+) -> None:
+    """Show the knowledge base at a glance: failures by impact, category, service, platform, language;
+    recurring knowledge gaps; records that disagree or lack a fix, root cause or docs.
+    """
+    import json
+
+    from rich.console import Console
+
+    from kb.stats import Filters, compute_stats, crosstab, crosstab_table, stats_tables
+    from kb.store import load_kb
+
+    if by and len(by) > 2:
+        raise UsageError("--by takes one or two dimensions (rows, then columns)")
+    filters = Filters(impact=impact or (), category=category or (), service=service or (), platform=platform or ())
+    console = Console(highlight=False, soft_wrap=False)
+    loaded = load_kb(kb)
+    lines: list[str] = []
+    if by:
+        fit = None if as_json else max(2, (console.width - 24) // 9)
+        table = crosstab(loaded, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=fit)
+        data, views = table.as_dict(), [crosstab_table(table, top=top)]
+    else:
+        result = compute_stats(loaded, filters=filters, top_gaps=top)
+        data, views = result.as_dict(details=details), stats_tables(result, top=top)
+        lines = result.integrity.lines() if details else []
+    if as_json:
+        typer.echo(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False))
+        return
+    _print_tables(console, views)
+    for line in lines:
+        typer.echo(line)
+
+
+def _print_tables(console: Console, views: list[TableView]) -> None:
+    """Rich tables; record text goes in as plain `Text`, so it can never be read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    for view in views:
+        caption = f"... and {view.more} more (--top N shows more, --json shows all)" if view.more else None
+        table = Table(title=view.title, title_justify="left", caption=caption, caption_justify="left")
+        for header, align in zip(view.headers, view.align, strict=True):
+            table.add_column(header, justify="right" if align == "r" else "left", overflow="fold")
+        for row in view.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
 
 
 def main() -> None:

@@ -1,0 +1,135 @@
+"""Normalised names: one spelling per AWS service, platform, language and knowledge gap.
+
+Records are written by many people (and imported from thousands of documents), so the
+same thing comes spelled many ways; counting and browsing group by these names.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+NONE = "none"
+"""The name of a missing value (no platform, no service, ...)."""
+
+_SERVICE_ALIASES = """
+ACM: acm certificatemanager
+API Gateway: apigateway apigatewayv2
+Application Auto Scaling: applicationautoscaling
+AppSync: appsync
+Athena: athena
+Auto Scaling: autoscaling asg
+Backup: backup
+Batch: batch
+Budgets: budgets
+Cloud Map: cloudmap servicediscovery
+CloudFormation: cloudformation
+CloudFront: cloudfront
+CloudTrail: cloudtrail
+CloudWatch: cloudwatch
+CloudWatch Logs: cloudwatchlog cloudwatchlogs logs
+CodeBuild: codebuild
+CodeCommit: codecommit
+CodeDeploy: codedeploy
+CodePipeline: codepipeline
+Cognito: cognito
+Config: config
+DynamoDB: dynamodb
+EBS: ebs
+EC2: ec2
+ECR: ecr
+ECS: ecs fargate
+EFS: efs
+EKS: eks
+ElastiCache: elasticache redis
+ELB: elb elbv2 alb nlb applicationloadbalancer networkloadbalancer elasticloadbalancing elasticloadbalancingv2
+EventBridge: cloudwatchevents events eventbridge
+Glue: glue
+GuardDuty: guardduty
+IAM: iam
+Kinesis: kinesis
+KMS: kms
+Lambda: lambda
+Neptune: neptune
+OpenSearch: opensearch
+RDS: aurora rds
+Route 53: route53
+S3: s3
+Secrets Manager: secretsmanager
+Security Hub: securityhub
+SES: ses
+Shield: shield
+SNS: sns
+SQS: sqs
+Step Functions: stepfunctions sfn
+Systems Manager: ssm systemsmanager parameterstore
+VPC: vpc
+WAF: waf wafv2
+X-Ray: xray
+"""
+"""`Canonical name: spellings` (lowercase letters and digits only), one service a line."""
+_SERVICES = {
+    alias: canonical.strip()
+    for canonical, aliases in (line.split(":") for line in _SERVICE_ALIASES.strip().splitlines())
+    for alias in aliases.split()
+}
+_SERVICE_PREFIX = re.compile(r"^(?:aws|amazon)(?:\s+|::)", re.IGNORECASE)
+_PARENTHESISED = re.compile(r"\s*\([^)]*\)")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_service(name: str) -> str:
+    """One spelling per AWS service: "AWS Lambda", "lambda", "Lambda" -> "Lambda".
+
+    Drops an ``AWS``/``Amazon`` prefix, a parenthesised aside and a CloudFormation
+    resource type (``AWS::S3::Bucket`` -> ``S3``); a known service followed by more
+    words maps to the service (``SNS Topic``, ``S3Bucket`` -> ``SNS``, ``S3``). Unknown
+    names are kept as written (spacing trimmed, first letter capitalised).
+    """
+    text = _SERVICE_PREFIX.sub("", " ".join(name.split()))
+    if "::" in text:
+        text = text.split("::", 1)[0]
+    text = _PARENTHESISED.sub("", text).strip() or text.strip()
+    key = _NOT_ALNUM.sub("", text.lower())
+    if key in _SERVICES:
+        return _SERVICES[key]
+    words = [w.lower() for w in _WORDS.findall(text)]
+    for length in range(len(words) - 1, 0, -1):
+        prefix = "".join(words[:length])
+        if prefix in _SERVICES:
+            return _SERVICES[prefix]
+    return text[:1].upper() + text[1:] if text else NONE
+
+
+_PLATFORMS = {"cloudformation": "cfn", "terraform": "tf", "cdk-tf": "cdktf"}
+_LANGUAGES = {"typescript": "ts", "python": "py", "yml": "yaml", "javascript": "js", "terraform": "hcl"}
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_platform(name: str | None) -> str:
+    """The platform's short spelling (`cfn`, `tf`, `cdk`, ...); `none` when missing."""
+    key = (name or "").strip().lower()
+    return _PLATFORMS.get(key, key) or NONE
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_language(name: str | None) -> str:
+    """The language's short spelling (`ts`, `py`, `yaml`, ...); `none` when missing."""
+    key = (name or "").strip().lower()
+    return _LANGUAGES.get(key, key) or NONE
+
+
+_MARKUP = re.compile(r"\*\*?|`+")
+
+
+@functools.lru_cache(maxsize=8192)
+def gap_text(text: str) -> str:
+    """A knowledge gap as shown: emphasis and code marks, extra spacing and end punctuation removed."""
+    return _MARKUP.sub("", " ".join(text.split())).strip(" .;:")
+
+
+def gap_key(text: str) -> str:
+    """The grouping key of a knowledge gap: like ``gap_text``, and case ignored."""
+    return gap_text(text).casefold()

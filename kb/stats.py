@@ -1,0 +1,525 @@
+"""Figures about a knowledge base: one computation for the terminal (`kb stats`) and the site.
+
+Everything is counted in one pass over a loaded ``KnowledgeBase``. "Failures" are the
+counted ones (entries marked ``not_a_failure`` are reported apart). Missing values are
+counted under ``none``, never guessed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kb.errors import UsageError
+from kb.models import Failure, Impact, Status
+from kb.names import NONE as NONE  # re-exported: the site and the CLI take names from here
+from kb.names import gap_key as gap_key
+from kb.names import gap_text as gap_text
+from kb.names import normalise_language as normalise_language
+from kb.names import normalise_platform as normalise_platform
+from kb.names import normalise_service as normalise_service
+from kb.store import CASE_FILE, KnowledgeBase, LoadedCase
+from kb.totals import totals_disagreement
+
+UNCATEGORISED = "Uncategorised"
+OTHER = "(other)"
+"""The column that gathers what does not fit when a table is narrowed."""
+
+
+class Dimension(StrEnum):
+    """What failures can be counted by (`kb stats --by`)."""
+
+    impact = "impact"
+    category = "category"
+    service = "service"
+    platform = "platform"
+    language = "language"
+    case = "case"
+
+
+# -- filters ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which failures to count. Values of one filter are alternatives; filters combine with AND.
+
+    ``none`` selects a missing value (e.g. ``impact=["none"]``: failures with no level).
+    """
+
+    impact: Sequence[str] = ()
+    category: Sequence[str] = ()
+    service: Sequence[str] = ()
+    platform: Sequence[str] = ()
+
+    @property
+    def on_failures(self) -> bool:
+        """True when a filter looks at the failure itself, not only at its case."""
+        return bool(self.impact or self.category or self.service)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    impact: frozenset[str]
+    category: frozenset[str]
+    service: frozenset[str]
+    platform: frozenset[str]
+    on_failures: bool
+
+
+def _selection(kb: KnowledgeBase, filters: Filters | None) -> _Selection:
+    filters = filters or Filters()
+    impacts = {value.strip().lower() for value in filters.impact}
+    _refuse_unknown("impact", impacts, [level.value for level in Impact] + [NONE])
+    categories = {value.strip().lower() for value in filters.category}
+    known = [c.id for c in kb.taxonomy.categories] if kb.taxonomy else []
+    used = {f.failure.category for c in kb.cases for f in c.failures if f.failure.category}
+    _refuse_unknown("category", categories, [*known, *sorted(used - set(known)), NONE])
+    return _Selection(
+        impact=frozenset(impacts),
+        category=frozenset(categories),
+        service=frozenset(NONE if v.strip().lower() == NONE else normalise_service(v) for v in filters.service),
+        platform=frozenset(normalise_platform(v) for v in filters.platform),
+        on_failures=filters.on_failures,
+    )
+
+
+def _refuse_unknown(what: str, values: Iterable[str], choices: list[str]) -> None:
+    for value in sorted(values):
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"choose from {', '.join(choices)}"
+            raise UsageError(f"unknown {what} `{value}` in the filter; {hint}")
+
+
+def _case_values(case: LoadedCase) -> dict[Dimension, tuple[str, ...]]:
+    task = case.case.task
+    return {
+        Dimension.platform: (normalise_platform(task.platform if task else None),),
+        Dimension.language: (normalise_language(task.language if task else None),),
+        Dimension.case: (case.id,),
+    }
+
+
+def _failure_values(
+    failure: Failure, case_values: dict[Dimension, tuple[str, ...]]
+) -> dict[Dimension, tuple[str, ...]]:
+    services = tuple(dict.fromkeys(normalise_service(s) for s in failure.services if s.strip()))
+    return {
+        Dimension.impact: (failure.impact.value if failure.impact else NONE,),
+        Dimension.category: (failure.category or NONE,),
+        Dimension.service: services or (NONE,),
+        **case_values,
+    }
+
+
+def _matches(values: dict[Dimension, tuple[str, ...]], sel: _Selection) -> bool:
+    for wanted, dimension in (
+        (sel.impact, Dimension.impact),
+        (sel.category, Dimension.category),
+        (sel.service, Dimension.service),
+        (sel.platform, Dimension.platform),
+    ):
+        if wanted and wanted.isdisjoint(values[dimension]):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One selected failure with its values along every dimension."""
+
+    case: LoadedCase
+    path: str
+    failure: Failure
+    values: dict[Dimension, tuple[str, ...]]
+
+
+def _select(kb: KnowledgeBase, sel: _Selection) -> Iterable[tuple[LoadedCase, list[_Row], list[_Row]]]:
+    """Each selected case with its selected counted failures and its selected non-failures."""
+    for case in kb.cases:
+        case_values = _case_values(case)
+        if sel.platform and sel.platform.isdisjoint(case_values[Dimension.platform]):
+            continue
+        counted: list[_Row] = []
+        others: list[_Row] = []
+        for loaded in case.failures:
+            values = _failure_values(loaded.failure, case_values)
+            if _matches(values, sel):
+                row = _Row(case, str(loaded.path), loaded.failure, values)
+                (others if loaded.failure.not_a_failure else counted).append(row)
+        if sel.on_failures and not counted and not others:
+            continue
+        yield case, counted, others
+
+
+# -- the figures -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    """A category's title (from the taxonomy; the key itself when it is not there) and failure count."""
+
+    title: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Failures per case: the median and the largest."""
+
+    median: float
+    max: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A record that lacks something: its path and, for totals, the disagreement."""
+
+    path: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """Records that disagree with themselves or lack what a complete analysis has."""
+
+    totals_disagree: list[Finding] = field(default_factory=list)
+    without_fix: list[Finding] = field(default_factory=list)
+    without_root_cause: list[Finding] = field(default_factory=list)
+    without_docs: list[Finding] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One `path: what is wrong` line per finding, in the order of ``items``."""
+        return [f"{f.path}: {f.note or name.replace('_', ' ')}" for name, found in self.items() for f in found]
+
+    def items(self) -> list[tuple[str, list[Finding]]]:
+        return [
+            ("totals_disagree", self.totals_disagree),
+            ("without_fix", self.without_fix),
+            ("without_root_cause", self.without_root_cause),
+            ("without_docs", self.without_docs),
+        ]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The knowledge base at a glance. Dicts are in display order (most first, or the natural order)."""
+
+    cases: int
+    failures: int
+    published: int
+    drafts: int
+    not_failures: int
+    by_impact: dict[str, int]
+    by_category: dict[str, CategoryCount]
+    by_service: dict[str, int]
+    by_platform: dict[str, int]
+    by_language: dict[str, int]
+    knowledge_gaps: dict[str, int]
+    failures_per_case: Spread
+    integrity: Integrity
+
+    def as_dict(self, *, details: bool = False) -> dict[str, Any]:
+        """Plain data with stable keys (for `--json` and the site); paths only with ``details``."""
+        data: dict[str, Any] = {
+            "cases": self.cases,
+            "failures": self.failures,
+            "published": self.published,
+            "drafts": self.drafts,
+            "not_failures": self.not_failures,
+            "by_impact": dict(self.by_impact),
+            "by_category": {k: {"title": v.title, "count": v.count} for k, v in self.by_category.items()},
+            "by_service": dict(self.by_service),
+            "by_platform": dict(self.by_platform),
+            "by_language": dict(self.by_language),
+            "knowledge_gaps": dict(self.knowledge_gaps),
+            "failures_per_case": {"median": self.failures_per_case.median, "max": self.failures_per_case.max},
+            "integrity": {name: len(found) for name, found in self.integrity.items()},
+        }
+        if details:
+            data["integrity_details"] = {
+                name: [{"path": f.path, "note": f.note} if f.note else {"path": f.path} for f in found]
+                for name, found in self.integrity.items()
+            }
+        return data
+
+
+def compute_stats(kb: KnowledgeBase, *, filters: Filters | None = None, top_gaps: int = 10) -> Stats:
+    """Count everything in one pass over the loaded knowledge base."""
+    if top_gaps < 0:
+        raise UsageError(f"the number of knowledge gaps to show must be 0 or more, not {top_gaps}")
+    sel = _selection(kb, filters)
+    counts: dict[Dimension, Counter[str]] = {d: Counter() for d in Dimension}
+    gaps: Counter[str] = Counter()
+    gap_spellings: dict[str, Counter[str]] = {}
+    per_case: list[int] = []
+    status: Counter[Status] = Counter()
+    not_failures = 0
+    integrity = Integrity()
+    for case, rows, others in _select(kb, sel):
+        per_case.append(len(rows))
+        not_failures += len(others)
+        summary = case.case.summary
+        if summary is not None:
+            in_case = {gap_key(g): gap_text(g) for g in reversed(summary.knowledge_gaps)}  # first spelling wins
+            for key, text in in_case.items():
+                if key:
+                    gaps[key] += 1
+                    gap_spellings.setdefault(key, Counter())[text] += 1
+            if summary.written_totals:
+                reason = totals_disagreement(summary.written_totals, (f.failure for f in case.failures))
+                if reason:
+                    integrity.totals_disagree.append(Finding(str(case.path / CASE_FILE), reason))
+        for row in rows:
+            status[row.failure.status] += 1
+            for dimension, values in row.values.items():
+                counter = counts[dimension]
+                for value in values:
+                    counter[value] += 1
+            _check_complete(row, integrity)
+    return Stats(
+        cases=len(per_case),
+        failures=sum(per_case),
+        published=status[Status.published],
+        drafts=status[Status.draft],
+        not_failures=not_failures,
+        by_impact={level.value: counts[Dimension.impact][level.value] for level in Impact}
+        | {NONE: counts[Dimension.impact][NONE]},
+        by_category=_categories(kb, counts[Dimension.category]),
+        by_service=_most_first(counts[Dimension.service]),
+        by_platform=_most_first(counts[Dimension.platform]),
+        by_language=_most_first(counts[Dimension.language]),
+        knowledge_gaps={_spelling(gap_spellings[k]): n for k, n in list(_most_first(gaps).items())[:top_gaps]},
+        failures_per_case=Spread(float(statistics.median(per_case)) if per_case else 0.0, max(per_case, default=0)),
+        integrity=integrity,
+    )
+
+
+def _check_complete(row: _Row, integrity: Integrity) -> None:
+    failure = row.failure
+    fix = failure.ideal_response
+    if fix is None or not (fix.text.strip() or (fix.code or "").strip() or fix.reference):
+        integrity.without_fix.append(Finding(row.path))
+    if not (failure.root_cause or "").strip():
+        integrity.without_root_cause.append(Finding(row.path))
+    if not failure.docs:
+        integrity.without_docs.append(Finding(row.path))
+
+
+def _most_first(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _spelling(spellings: Counter[str]) -> str:
+    """The most used spelling of a gap (ties: the first in sort order), so output is stable."""
+    return min(spellings.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def _categories(kb: KnowledgeBase, counted: Counter[str]) -> dict[str, CategoryCount]:
+    titles = {c.id: c.title for c in kb.taxonomy.categories} if kb.taxonomy else {}
+    keys = [*titles, *sorted(k for k in counted if k not in titles and k != NONE), NONE]
+    return {key: CategoryCount(titles.get(key, UNCATEGORISED if key == NONE else key), counted[key]) for key in keys}
+
+
+# -- counting by one or two dimensions ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossTab:
+    """Failures counted by one dimension (``cols`` empty) or two (rows by columns).
+
+    A failure with several values along a dimension (several services) counts once
+    under each; ``row_totals`` and ``total`` count every failure once.
+    """
+
+    dims: tuple[Dimension, ...]
+    rows: list[str]
+    cols: list[str]
+    cells: dict[tuple[str, str], int]
+    row_totals: dict[str, int]
+    total: int
+
+    def count(self, row: str, col: str = "") -> int:
+        return self.cells.get((row, col), 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``by``, ``counts`` (row -> n, or row -> col -> n without zeros), ``failures``."""
+        counts: dict[str, Any]
+        if not self.cols:
+            counts = {row: self.row_totals[row] for row in self.rows}
+        else:
+            counts = {
+                row: {col: self.cells[(row, col)] for col in self.cols if self.cells.get((row, col))}
+                for row in self.rows
+            }
+        return {"by": [d.value for d in self.dims], "counts": counts, "failures": self.total}
+
+
+def dimension(name: str) -> Dimension:
+    """The dimension called ``name``, or a ``UsageError`` listing the choices."""
+    try:
+        return Dimension(name.strip().lower())
+    except ValueError:
+        raise UsageError(f"cannot count by `{name}`; choose from {', '.join(d.value for d in Dimension)}") from None
+
+
+def crosstab(
+    kb: KnowledgeBase,
+    rows: Dimension | str,
+    cols: Dimension | str | None = None,
+    *,
+    filters: Filters | None = None,
+    max_cols: int | None = None,
+) -> CrossTab:
+    """Count the selected failures by ``rows`` (and ``cols``: `kb stats --by A --by B`).
+
+    ``max_cols`` keeps the most frequent columns and gathers the rest under ``(other)``,
+    counting each failure there once, so a table fits a terminal.
+    """
+    if max_cols is not None and max_cols < 2:
+        raise UsageError(f"a table needs room for at least 2 columns, not {max_cols}")
+    rows, cols = dimension(rows), None if cols is None else dimension(cols)
+    sel = _selection(kb, filters)
+    selected = [row for _, counted, _ in _select(kb, sel) for row in counted]
+    row_totals: Counter[str] = Counter(v for row in selected for v in row.values[rows])
+    col_order: list[str] = []
+    if cols is not None:
+        col_totals: Counter[str] = Counter(v for row in selected for v in row.values[cols])
+        col_order = _ordered(kb, cols, col_totals)
+        if max_cols is not None and len(col_order) > max_cols:
+            kept = set(sorted(col_order, key=lambda c: (-col_totals[c], c))[: max_cols - 1])
+            col_order = [c for c in col_order if c in kept] + [OTHER]
+    shown = set(col_order)
+    cells: Counter[tuple[str, str]] = Counter()
+    for row in selected:
+        across = [""] if cols is None else list(dict.fromkeys(v if v in shown else OTHER for v in row.values[cols]))
+        for value in row.values[rows]:
+            for col in across:
+                cells[(value, col)] += 1
+    dims = (rows,) if cols is None else (rows, cols)
+    row_order = _ordered(kb, rows, row_totals)
+    return CrossTab(dims, row_order, col_order, dict(cells), {r: row_totals[r] for r in row_order}, len(selected))
+
+
+def _ordered(kb: KnowledgeBase, dimension: Dimension, totals: Counter[str]) -> list[str]:
+    """The values present, in the dimension's natural order (levels, taxonomy, cases) or most first."""
+    if dimension is Dimension.impact:
+        natural = [level.value for level in Impact]
+    elif dimension is Dimension.category:
+        natural = [c.id for c in kb.taxonomy.categories] if kb.taxonomy else []
+    elif dimension is Dimension.case:
+        natural = [c.id for c in kb.cases]
+    else:
+        natural = []
+    place = {value: i for i, value in enumerate(natural)}
+    present = [v for v in totals if totals[v] and v != NONE]
+    present.sort(key=lambda v: (place.get(v, len(place)), -totals[v], v))
+    return present + ([NONE] if totals[NONE] else [])
+
+
+# -- the terminal view, as plain rows ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A table to show: plain strings only (the front-end escapes and styles them)."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+    align: str
+    """One letter a column: `l`eft or `r`ight."""
+    more: int = 0
+    """Rows left out (only the top ones are shown)."""
+
+
+def _share(count: int, total: int) -> str:
+    return f"{100 * count / total:.0f}%" if total else "-"
+
+
+def _top(title: str, headers: tuple[str, ...], counts: dict[str, int], total: int, top: int) -> TableView:
+    items = list(counts.items())
+    rows = [(name, str(n), _share(n, total)) for name, n in items[:top]]
+    return TableView(title, headers, rows, "lrr", more=max(0, len(items) - top))
+
+
+def stats_tables(stats: Stats, *, top: int = 10) -> list[TableView]:
+    """The tables `kb stats` shows, each at most ``top`` rows long."""
+    total = stats.failures
+    spread = stats.failures_per_case
+    overview = TableView(
+        "Knowledge base",
+        ("", "count"),
+        [
+            ("cases", str(stats.cases)),
+            ("failures", str(total)),
+            ("  published", str(stats.published)),
+            ("  drafts", str(stats.drafts)),
+            ("entries that are not failures", str(stats.not_failures)),
+            ("failures per case: median", f"{spread.median:g}"),
+            ("failures per case: max", str(spread.max)),
+        ],
+        "lr",
+    )
+    impact = TableView(
+        "Failures by impact",
+        ("impact", "failures", "share"),
+        [(Impact(k).label if k != NONE else "no level", str(n), _share(n, total)) for k, n in stats.by_impact.items()],
+        "lrr",
+    )
+    used = sorted(((k, c) for k, c in stats.by_category.items() if c.count), key=lambda item: (-item[1].count, item[0]))
+    category = TableView(
+        "Failures by category",
+        ("category", "key", "failures"),
+        [(c.title, k, str(c.count)) for k, c in used[:top]],
+        "llr",
+        more=max(0, len(used) - top),
+    )
+    gaps = list(stats.knowledge_gaps.items())
+    return [
+        overview,
+        impact,
+        category,
+        _top("Failures by AWS service", ("service", "failures", "share"), stats.by_service, total, top),
+        _top("Failures by platform", ("platform", "failures", "share"), stats.by_platform, total, top),
+        _top("Failures by language", ("language", "failures", "share"), stats.by_language, total, top),
+        TableView(
+            "Top knowledge gaps",
+            ("knowledge gap", "cases"),
+            [(text, str(n)) for text, n in gaps[:top]],
+            "lr",
+            more=max(0, len(gaps) - top),
+        ),
+        TableView(
+            "Integrity",
+            ("check", "records"),
+            [(name.replace("_", " "), str(len(found))) for name, found in stats.integrity.items()],
+            "lr",
+        ),
+    ]
+
+
+def crosstab_table(table: CrossTab, *, top: int | None = None) -> TableView:
+    """The rows of a cross-tabulation (with a total column), or of a one-dimensional count.
+
+    With ``top``, only the ``top`` largest rows are shown (in their usual order).
+    """
+    title = "Failures by " + " and ".join(d.value for d in table.dims)
+    shown = table.rows
+    if top is not None and len(shown) > top:
+        place = {row: i for i, row in enumerate(shown)}
+        largest = set(sorted(shown, key=lambda r: (-table.row_totals[r], place[r]))[:top])
+        shown = [row for row in shown if row in largest]
+    more = len(table.rows) - len(shown)
+    if not table.cols:
+        rows = [(r, str(table.row_totals[r]), _share(table.row_totals[r], table.total)) for r in shown]
+        return TableView(title, (table.dims[0].value, "failures", "share"), rows, "lrr", more=more)
+    cells = [(r, *(str(table.count(r, c)) for c in table.cols), str(table.row_totals[r])) for r in shown]
+    headers = (f"{table.dims[0].value} \\ {table.dims[1].value}", *table.cols, "total")
+    return TableView(title, headers, cells, "l" + "r" * (len(table.cols) + 1), more=more)
