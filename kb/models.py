@@ -216,6 +216,8 @@ class Failure(Record):
     """What a model should learn from this failure."""
     extra: list[Section] = Field(default_factory=list)
     """Labelled sections the schema has no field for, verbatim and in order."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """For an imported failure: the labels its source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`)."""
 
 
 class Task(Record):
@@ -293,6 +295,8 @@ class Case(Record):
     """The closing summary."""
     extra: list[Section] = Field(default_factory=list)
     """Sections of the document the schema has no field for, verbatim and in order."""
+    inline_labels: bool = False
+    """For an imported case: its source wrote a label's value on the label's own line (`**Root Cause**: text`) rather than below it; a report may do the same."""
 
 
 class Category(Record):

@@ -1,0 +1,194 @@
+"""Split a Markdown document into top-level blocks with markdown-it-py, keeping every line.
+
+Only markdown-it's block rules run (inline parsing is switched off: nothing here needs
+it, and it is most of the parse time). Each block keeps its line range, so any part of
+the document can be given back verbatim; lines markdown-it leaves out of every block
+(e.g. link reference definitions) become ``text`` blocks, so no line is ever lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+_KINDS = {
+    "paragraph_open": "paragraph",
+    "heading_open": "heading",
+    "fence": "fence",
+    "code_block": "code",
+    "bullet_list_open": "list",
+    "ordered_list_open": "list",
+    "blockquote_open": "quote",
+    "hr": "hr",
+    "html_block": "html",
+    "table_open": "table",
+}
+_ATX_WITHOUT_SPACE = re.compile(r"^(#{2,6})([^\s#].*)$")
+_PLAIN_LINE = re.compile(r"^[A-Za-z(\[\"'][^\n]*$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a top-level list: its line range and marker."""
+
+    start: int
+    end: int
+    marker: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """One top-level block of a document, by line range (0-based, end exclusive)."""
+
+    kind: str
+    start: int
+    end: int
+    level: int = 0
+    """Heading level (1-6), 0 for other blocks."""
+    title: str = ""
+    """A heading's text, without the ``#`` markers."""
+    info: str = ""
+    """A fence's info string."""
+    code: str = ""
+    """A fence's content (without the fences)."""
+    closed: bool = True
+    """False for a fence that runs to the end of the document."""
+    ordered: bool = False
+    items: tuple[Item, ...] = ()
+    head: str | None = None
+    """Replaces the first line's text (the rest of a line after a label)."""
+    inner: Document | None = None
+    """For an ``embedded`` block (a list item used as a failure unit): its content, dedented and parsed."""
+
+
+@dataclass
+class Document:
+    """A document's lines and its top-level blocks in order."""
+
+    lines: list[str]
+    blocks: list[Block] = field(default_factory=list)
+
+    def text(self, blocks: list[Block] | tuple[Block, ...]) -> str:
+        """The verbatim source of consecutive blocks (blank lines between them kept)."""
+        if not blocks:
+            return ""
+        first, last = blocks[0], blocks[-1]
+        lines = self.lines[first.start : last.end]
+        if first.head is not None and lines:
+            lines = [first.head, *lines[1:]]
+        return "\n".join(lines).strip("\n")
+
+    def line_range(self, start: int, end: int) -> str:
+        return "\n".join(self.lines[start:end]).strip("\n")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark")
+    md.disable(["inline", "text_join"])
+    return md
+
+
+def parse_blocks(text: str) -> Document:
+    """Parse ``text`` (LF line ends) into its top-level blocks."""
+    lines = text.split("\n")
+    if len(lines) == 1 and _PLAIN_LINE.match(text):
+        return Document(lines, [Block("paragraph", 0, 1)])  # the common one-line case, without a parse
+    if not text.strip():
+        return Document(lines, [])
+    tokens = _parser().parse(text)
+    blocks: list[Block] = []
+    covered = 0
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.map is None or token.type not in _KINDS:
+            continue
+        start, end = token.map
+        if start < covered:
+            continue
+        if start > covered:
+            blocks.extend(_uncovered(lines, covered, start))
+        blocks.extend(_make(token, tokens, index, lines, start, end))
+        covered = end
+    if covered < len(lines):
+        blocks.extend(_uncovered(lines, covered, len(lines)))
+    return Document(lines, blocks)
+
+
+def _uncovered(lines: list[str], start: int, end: int) -> list[Block]:
+    """Lines no block holds: each run of non-blank lines becomes a ``text`` block."""
+    out: list[Block] = []
+    run_start: int | None = None
+    for number in range(start, end):
+        if lines[number].strip():
+            if run_start is None:
+                run_start = number
+        elif run_start is not None:
+            out.append(Block("text", run_start, number))
+            run_start = None
+    if run_start is not None:
+        out.append(Block("text", run_start, end))
+    return out
+
+
+def _make(token: Token, tokens: list[Token], index: int, lines: list[str], start: int, end: int) -> list[Block]:
+    kind = _KINDS[token.type]
+    end = _trim_blank(lines, start, end)
+    if kind == "heading":
+        title = tokens[index + 1].content if index + 1 < len(tokens) else ""
+        if token.markup == "-":
+            # `text` + `---` is a setext heading to CommonMark, but in these documents it is
+            # nearly always a paragraph followed by a rule: read it that way.
+            return [Block("paragraph", start, end - 1), Block("hr", end - 1, end)]
+        return [Block("heading", start, end, level=int(token.tag[1]), title=title.strip())]
+    if kind == "paragraph" and end - start == 1:
+        match = _ATX_WITHOUT_SPACE.match(lines[start])
+        if match:
+            return [Block("heading", start, end, level=len(match[1]), title=match[2].strip())]
+    if kind == "fence":
+        return [
+            Block(
+                "fence",
+                start,
+                end,
+                info=token.info.strip(),
+                code=token.content.removesuffix("\n"),
+                closed=_closes(lines[end - 1], token.markup) and end - start > 1,
+            )
+        ]
+    if kind == "list":
+        return [
+            Block("list", start, end, ordered=token.type == "ordered_list_open", items=_items(tokens, index, lines))
+        ]
+    return [Block(kind, start, end)]
+
+
+def _trim_blank(lines: list[str], start: int, end: int) -> int:
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    return end
+
+
+def _closes(line: str, markup: str) -> bool:
+    stripped = line.strip()
+    return bool(markup) and stripped.startswith(markup) and set(stripped) == {markup[0]}
+
+
+def _items(tokens: list[Token], index: int, lines: list[str]) -> tuple[Item, ...]:
+    items: list[Item] = []
+    for token in tokens[index + 1 :]:
+        if token.level == 0:
+            break
+        if token.type == "list_item_open" and token.level == 1 and token.map is not None:
+            start, end = token.map
+            items.append(Item(start, _trim_blank(lines, start, end), token.markup))
+    return tuple(items)
+
+
+def dedent(line: str, indent: int) -> str:
+    """Remove up to ``indent`` leading spaces (a list item's continuation lines)."""
+    stripped = len(line) - len(line.lstrip(" "))
+    return line[min(indent, stripped) :]

@@ -1,0 +1,94 @@
+"""Find the documents to import under the given paths, and give each a case id (deterministic)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.errors import Problem
+from kb.importer.assemble import slugify, unique_slug
+
+DOCUMENT_NAMES = {"model_failures.md", "model_failure.md"}
+_SKIP_DIRS = {"node_modules", "__pycache__", ".git", ".venv", "venv", "cdk.out", ".terraform"}
+CASE_ID_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class Job:
+    """One document to import."""
+
+    index: int
+    """Its place in the import (documents are processed and reported in this order)."""
+    document: Path
+    source_path: str
+    """The path as the user gave it (joined with the part found below a given folder)."""
+    case_id: str
+    task_folder: Path | None
+    fallback_title: str
+    """The title used when the document has none: the task folder's or file's name."""
+
+
+@dataclass
+class ImportPlan:
+    """The documents found, and the paths that could not be used."""
+
+    jobs: list[Job] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def plan_import(paths: list[Path]) -> ImportPlan:
+    """Find every document under ``paths`` (files, task folders, trees) and name its case."""
+    plan = ImportPlan()
+    found: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        if not given.exists():
+            plan.problems.append(Problem.at(given, "no such file or folder"))
+            continue
+        documents = [(given, str(given))] if given.is_file() else _documents_in(given)
+        if not documents and given.is_dir():
+            plan.problems.append(Problem.at(given, "no MODEL_FAILURES.md found in this folder"))
+        for document, shown in documents:
+            key = document.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append((document, shown))
+    ids: set[str] = set()
+    for index, (document, shown) in enumerate(found):
+        folder = task_folder(document)
+        name = _case_name(document, folder)
+        case_id = unique_slug(slugify(name, CASE_ID_LENGTH) or "case", ids)
+        plan.jobs.append(Job(index, document, shown, case_id, folder, name))
+    return plan
+
+
+def _documents_in(root: Path) -> list[tuple[Path, str]]:
+    out: list[tuple[Path, str]] = []
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in sorted(files):
+            if name.lower() in DOCUMENT_NAMES:
+                path = Path(current) / name
+                out.append((path, os.path.join(str(root), os.path.relpath(path, root))))
+    return out
+
+
+def task_folder(document: Path) -> Path | None:
+    """The task folder of a document: the folder holding `metadata.json` (or `PROMPT.md`)."""
+    parent = document.parent
+    candidates = [parent.parent, parent] if parent.name.lower() == "lib" else [parent]
+    for folder in candidates:
+        if (folder / "metadata.json").is_file() or (folder / "PROMPT.md").is_file():
+            return folder
+    return None
+
+
+def _case_name(document: Path, folder: Path | None) -> str:
+    if folder is not None:
+        return folder.resolve().name if folder.name in ("", ".", "..") else folder.name
+    if document.name.lower() in DOCUMENT_NAMES:
+        parent = document.parent.resolve()
+        parent = parent.parent if parent.name.lower() == "lib" else parent
+        return parent.name or document.stem
+    return document.stem

@@ -1,0 +1,291 @@
+"""A document's outline: the heading tree, and which headings open a failure unit.
+
+A heading opens a failure unit when it is numbered (`### 3. Title`, `## Issue 2: Title`,
+`**1. Title**`), when its section carries failure labels (`**Root Cause**:`, ...), or
+when it sits under a failure group (`## Critical Failures`) -- unless a heading below it
+is a better unit (`## 1. Syntax Issues` holding `### 1.1 ...`), or it sits in a summary.
+Everything that is not a unit is a section, kept verbatim.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from kb.importer.blocks import Block, Document, dedent, parse_blocks
+from kb.importer.headings import HeadingInfo, SectionKind, analyse_heading, split_number
+from kb.importer.labels import Field, heading_label, match_label, strip_list_marker
+from kb.models import Impact
+
+PSEUDO_LEVEL = 7
+"""The level given to a bold line used as a heading (`**1. Title**`): below every real heading."""
+
+_STRONG = {Field.model, Field.fix, Field.root_cause, Field.error, Field.description, Field.expected, Field.actual}
+
+
+@dataclass(eq=False)
+class Node:
+    """A heading (None for the document root), its direct body and its sub-sections."""
+
+    heading: Block | None
+    info: HeadingInfo | None
+    level: int
+    body: list[Block] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
+
+    def blocks(self) -> list[Block]:
+        """Every block below the heading, in order."""
+        out = list(self.body)
+        for child in self.children:
+            out.append(child.heading) if child.heading else None
+            out.extend(child.blocks())
+        return out
+
+
+@dataclass
+class UnitPart:
+    """A failure unit and the context it was found in."""
+
+    node: Node
+    group: Node | None
+    """The section it was listed under (None at the top level)."""
+    severity: Impact | None
+    """The level its group names, if any."""
+    success: bool
+    """Listed under a `Strengths`-like section: a success report, not a failure."""
+
+
+@dataclass
+class SectionPart:
+    """A non-failure section: a heading (None for loose text) and its blocks, verbatim."""
+
+    node: Node
+    blocks: list[Block]
+
+
+Part = UnitPart | SectionPart
+
+
+@dataclass
+class Outline:
+    title: Block | None
+    intro: list[Block]
+    parts: list[Part]
+
+
+def build_tree(doc: Document) -> Node:
+    """The heading tree of a document (bold numbered lines count as headings)."""
+    root = Node(None, None, 0)
+    stack = [root]
+    for block in _with_pseudo_headings(doc):
+        if block.kind != "heading":
+            stack[-1].body.append(block)
+            continue
+        while len(stack) > 1 and stack[-1].level >= block.level:
+            stack.pop()
+        node = Node(block, analyse_heading(block.title), block.level)
+        stack[-1].children.append(node)
+        stack.append(node)
+    return root
+
+
+def _with_pseudo_headings(doc: Document) -> list[Block]:
+    """Bold numbered lines (`**2. Title**`) and list items used as titles become headings."""
+    out: list[Block] = []
+    blocks = doc.blocks
+    for index, block in enumerate(blocks):
+        if block.kind == "paragraph" and block.head is None:
+            line = doc.lines[block.start].strip()
+            if line.startswith(("**", "__")) and line.endswith(("**", "__")) and not line.rstrip("*_").endswith(":"):
+                number, title = split_number(line)
+                if number is not None and title and match_label(line) is None:
+                    out.append(Block("heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line))
+                    if block.end > block.start + 1:
+                        out.append(Block("paragraph", block.start + 1, block.end))
+                    continue
+        if block.kind == "list" and block.items:
+            following = blocks[index + 1] if index + 1 < len(blocks) else None
+            if _titled_items(doc, block, following):
+                out.extend(_item_units(doc, block))
+                continue
+        out.append(block)
+    return out
+
+
+def _item_title(doc: Document, start: int) -> str | None:
+    """A list item's first line when it reads as a title (`1. **Title**`, `2. Short title`), else None."""
+    marker, first = strip_list_marker(doc.lines[start])
+    first = first.strip()
+    if not first or match_label(first) is not None or first.endswith(":") or len(first.split()) > 16:
+        return None
+    bold = first.startswith(("**", "__")) and first.endswith(("**", "__"))
+    return first if bold or marker.strip()[:1].isdigit() else None
+
+
+def _titled_items(doc: Document, block: Block, following: Block | None) -> bool:
+    """`1. **Title**` items holding labelled content, or a lone `1. Title` followed by labelled blocks."""
+    if any(_item_title(doc, item.start) is None for item in block.items):
+        return False
+    if len(block.items) == 1 and block.end - block.start == 1 and block.ordered:
+        return following is not None and bool(_block_fields(doc, following) & _STRONG)
+    labelled = 0
+    for item in block.items:
+        for number in range(item.start + 1, item.end):
+            _, line = strip_list_marker(doc.lines[number].strip())
+            label = match_label(line, allow_unknown=False)
+            if label is not None and label.field in _STRONG:
+                labelled += 1
+                break
+    return labelled * 2 >= len(block.items) and labelled > 0
+
+
+def _item_units(doc: Document, block: Block) -> list[Block]:
+    out: list[Block] = []
+    for item in block.items:
+        marker, first = strip_list_marker(doc.lines[item.start])
+        title = first.strip()
+        if block.ordered and marker.strip()[:1].isdigit():
+            title = f"{marker.strip()} {title}"  # keep the number: it is the unit's numbering
+        out.append(Block("heading", item.start, item.start + 1, level=PSEUDO_LEVEL, title=title))
+        if item.end > item.start + 1:
+            body = "\n".join(dedent(line, len(marker)) for line in doc.lines[item.start + 1 : item.end])
+            out.append(Block("embedded", item.start + 1, item.end, inner=parse_blocks(body)))
+    return out
+
+
+def outline(doc: Document) -> Outline:
+    """Title, intro and the ordered parts (units and sections) of a document."""
+    root = build_tree(doc)
+    title: Block | None = None
+    intro = list(root.body)
+    top = list(root.children)
+    if not root.body and top and top[0].level == 1 and top[0].heading is not None:
+        first = top.pop(0)
+        title, intro = first.heading, list(first.body)
+        top = first.children + top
+    parts: list[Part] = []
+    context = _Context(numbered_levels=_numbered_levels(top))
+    for child in top:
+        parts.extend(_walk(doc, child, None, context))
+    return Outline(title, intro, parts)
+
+
+def _numbered_levels(nodes: list[Node]) -> frozenset[int]:
+    """The levels of numbered headings, when a document numbers its units (two or more)."""
+    levels: list[int] = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        info, heading = node.info, node.heading
+        if info is None or heading is None or not info.numbered or info.kind is SectionKind.summary:
+            continue
+        if heading_label(heading.title) is None:
+            levels.append(node.level)
+    return frozenset(levels) if len(levels) >= 2 else frozenset()
+
+
+@dataclass(frozen=True)
+class _Context:
+    kind: SectionKind = SectionKind.other
+    severity: Impact | None = None
+    success: bool = False
+    numbered_levels: frozenset[int] = frozenset()
+    """Where a document numbers its units: unnumbered headings elsewhere are not units."""
+
+
+def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[Part]:
+    if _is_unit(doc, node, ctx):
+        return [UnitPart(node, group, ctx.severity, ctx.success)]
+    info = node.info
+    assert info is not None
+    inner = _Context(
+        kind=info.kind if info.kind is not SectionKind.other else ctx.kind,
+        severity=info.severity if info.kind is SectionKind.severity else ctx.severity,
+        success=info.kind is SectionKind.success or (ctx.success and info.kind is not SectionKind.severity),
+        numbered_levels=ctx.numbered_levels,
+    )
+    children: list[Part] = []
+    for child in node.children:
+        children.extend(_walk(doc, child, node, inner))
+    if not any(isinstance(part, UnitPart) for part in children):
+        return [SectionPart(node, node.blocks())]
+    parts: list[Part] = []
+    direct_group = any(isinstance(part, UnitPart) and part.group is node for part in children)
+    if node.body or not direct_group:
+        parts.append(SectionPart(node, list(node.body)))
+    return parts + children
+
+
+def _is_unit(doc: Document, node: Node, ctx: _Context) -> bool:
+    if not _candidate(doc, node, ctx):
+        return False
+    own = _label_fields(doc, node)
+    inner = _Context(kind=node.info.kind if node.info else ctx.kind, numbered_levels=ctx.numbered_levels)
+    for child in node.children:
+        better = child.info is not None and child.info.numbered and _candidate(doc, child, inner)
+        if better and (_label_fields(doc, child) & _STRONG or not own & _STRONG):
+            return False
+    return True
+
+
+def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
+    info = node.info
+    if info is None or node.heading is None or heading_label(node.heading.title) is not None:
+        return False
+    fields = _label_fields(doc, node)
+    strong = len(fields & _STRONG) >= 2 or (Field.impact in fields and bool(fields & _STRONG))
+    if info.numbered:
+        return (ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary) or strong
+    if ctx.numbered_levels and (node.level not in ctx.numbered_levels or info.kind is SectionKind.summary):
+        return False
+    if ctx.kind is SectionKind.summary or info.kind is SectionKind.summary or strong:
+        return strong
+    if info.kind in (SectionKind.severity, SectionKind.success) and not fields:
+        return False
+    if ctx.kind in (SectionKind.severity, SectionKind.failures, SectionKind.success):
+        return not any(_candidate(doc, child, ctx) for child in node.children if child.info)
+    return False
+
+
+def _label_fields(doc: Document, node: Node) -> set[Field]:
+    """The failure fields labelled in a section's own text and its label sub-headings."""
+    cached = _FIELDS_CACHE.get(node)
+    if cached is None:
+        cached = _FIELDS_CACHE[node] = _find_label_fields(doc, node)
+    return cached
+
+
+_FIELDS_CACHE: weakref.WeakKeyDictionary[Node, set[Field]] = weakref.WeakKeyDictionary()
+
+
+def _find_label_fields(doc: Document, node: Node) -> set[Field]:
+    found: set[Field] = set()
+    for block in node.body:
+        found |= _block_fields(doc, block)
+    for child in node.children:
+        if child.heading is not None:
+            label = heading_label(child.heading.title)
+            if label is not None and label.field is not None:
+                found.add(label.field)
+                found |= _label_fields(doc, child)
+    return found
+
+
+def _block_fields(doc: Document, block: Block) -> set[Field]:
+    """The failure fields labelled in one block (paragraph lines, list items, embedded content)."""
+    found: set[Field] = set()
+    if block.kind in ("paragraph", "text"):
+        for number in range(block.start, block.end):
+            label = match_label(doc.lines[number], allow_unknown=False, allow_plain=number == block.start)
+            if label is not None and label.field is not None:
+                found.add(label.field)
+    elif block.kind == "list":
+        for item in block.items:
+            label = match_label(strip_list_marker(doc.lines[item.start])[1], allow_unknown=False)
+            if label is not None and label.field is not None:
+                found.add(label.field)
+    elif block.kind == "embedded" and block.inner is not None:
+        for inner in block.inner.blocks:
+            found |= _block_fields(block.inner, inner)
+    return found
