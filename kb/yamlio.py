@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from kb.errors import Problem, RecordError
+from kb.yamlwrite import to_yaml
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 """Records larger than this are refused before parsing."""
@@ -125,30 +126,10 @@ def locate(text: str, loc: Loc) -> tuple[int, int]:
     return best.line + 1, best.column + 1
 
 
-class _Dumper(yaml.CSafeDumper):
-    """Block style; multi-line strings as literal blocks so records read like documents."""
-
-
-def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def modeline(schema_name: str, schema_base: str = SCHEMA_BASE) -> str:
     return f"# yaml-language-server: $schema={schema_base}/{schema_name}\n"
 
 
 def dump(data: Any, *, schema_name: str, schema_base: str = SCHEMA_BASE) -> str:
     """YAML text for a record's data, with the editor modeline first."""
-    body = yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=100,
-    )
-    return modeline(schema_name, schema_base) + body
+    return modeline(schema_name, schema_base) + to_yaml(data)

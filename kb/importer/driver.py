@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,6 @@ INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
 CHUNK = 24
 """Documents per task sent to a worker process (progress is reported per chunk)."""
-WRITER_THREADS = 16
-"""Threads per worker writing case folders: fsync waits overlap instead of adding up."""
 
 
 @dataclass
@@ -154,21 +152,18 @@ def run_import(
 
 
 def _import_chunk(jobs: list[Job], into: Path, force: bool, categories: frozenset[str]) -> list[DocumentResult]:
-    """Parse documents here (CPU) while writer threads store the finished cases (disk waits)."""
+    """Parse, assemble and write each document of a chunk."""
     results: list[DocumentResult] = []
-    with ThreadPoolExecutor(WRITER_THREADS) as writers:
-        pending: list[tuple[DocumentResult, Future[Path]]] = []
-        for job in jobs:
-            result, files = prepare_one(job, categories=categories)
-            results.append(result)
-            if files is not None:
-                pending.append((result, writers.submit(write_case_files, into, job.case_id, files, force=force)))
-        for result, future in pending:
-            try:
-                future.result()
-            except Exception as exc:
-                _record_error(result, exc)
-                result.failures = 0
+    for job in jobs:
+        result, files = prepare_one(job, categories=categories)
+        results.append(result)
+        if files is None:
+            continue
+        try:
+            write_case_files(into, job.case_id, files, force=force)
+        except Exception as exc:
+            _record_error(result, exc)
+            result.failures = 0
     return results
 
 

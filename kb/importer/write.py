@@ -1,7 +1,9 @@
 """Write one imported case: all files into a temp folder inside the KB, then one rename.
 
 A crash leaves at most a hidden `.import-*` folder (ignored by `kb check`), never half a
-case; an existing case folder is replaced only with ``force``.
+case; an existing case folder is replaced only with ``force``. The rename is the commit
+point, so the files inside the (still invisible) staging folder need no fsync of their
+own: an interrupted import (kill -9 included) leaves each case whole or absent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from kb.atomic import write_text
 from kb.errors import ExistsError
 from kb.models import Case, Failure
 from kb.store import CASE_FILE, check_id, dump_record, failure_file_name
@@ -39,7 +40,7 @@ def write_case_files(into: Path, case_id: str, files: list[tuple[str, str]], *, 
     staging = Path(tempfile.mkdtemp(prefix=f".import-{case_id}-", dir=into))
     try:
         for name, text in files:
-            write_text(staging / name, text)
+            (staging / name).write_text(text, encoding="utf-8")
         os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it 0o700; a case folder is as readable as any
         _move_into_place(staging, target, force=force)
     except BaseException:
