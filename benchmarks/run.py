@@ -91,14 +91,12 @@ def python(script: str, *args: str) -> list[str]:
 
 
 def replicate_corpus(corpus: Path, copies: int, into: Path) -> Path:
-    """A tree holding ``copies`` copies of the corpus (symlinked task folders)."""
+    """A tree holding ``copies`` copies of the corpus's task folders, each under a fresh name."""
     tree = into / "tree"
     for n in range(copies):
-        batch = tree / f"copy{n:03d}"
-        batch.mkdir(parents=True)
         for task in sorted(corpus.iterdir()):
             if task.is_dir():
-                (batch / f"{task.name}-c{n:03d}").symlink_to(task.resolve(), target_is_directory=True)
+                shutil.copytree(task, tree / f"copy{n:03d}" / f"{task.name}-c{n:03d}")
     return tree
 
 

@@ -218,3 +218,32 @@ def test_atomic_write_survives_kill_9(tmp_path: Path) -> None:
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "report.md"]
     assert all(name.startswith(".report.md.") for name in leftovers)
     assert os.access(target, os.R_OK)
+
+
+def test_render_killed_mid_write_leaves_the_old_report(kb_copy: Path, tmp_path: Path) -> None:
+    """kill -9 while `kb render` writes: the old report stays whole, no half-written file appears."""
+    out = tmp_path / "reports"
+    report = out / SEED / "MODEL_FAILURES.md"
+    report.parent.mkdir(parents=True)
+    report.write_text("the old report\n")
+    path = kb_copy / SEED / "01-aws-config-account-level-resource-violation.yaml"
+    path.write_text(path.read_text().replace("title: AWS Config", "title: Changed AWS Config"))
+    script = (
+        "import os, sys, time\n"
+        "import kb.atomic\n"
+        "def stalled_fsync(fd):\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "kb.atomic.os.fsync = stalled_fsync\n"
+        "from kb.cli import app\n"
+        "app(['render', '--kb', sys.argv[1], '--out', sys.argv[2]])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(kb_copy), str(out)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+    proc.kill()
+    proc.wait()
+    assert report.read_text() == "the old report\n"
+    assert [p.name for p in report.parent.iterdir() if not p.name.startswith(".")] == ["MODEL_FAILURES.md"]
+    result = runner.invoke(app, ["render", "--kb", str(kb_copy), "--out", str(out)])
+    assert result.exit_code == 0
+    assert "Changed AWS Config" in report.read_text()
