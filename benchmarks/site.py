@@ -1,0 +1,198 @@
+"""The site at scale: `mkdocs build` of N cases against a bare mkdocs-material site of the same N reports.
+
+    python benchmarks/site.py [--cases 1000] [--corpus DIR] [--repeat 3] [--keep DIR] [--check]
+
+Imports the corpus (``$KB_CORPUS``, else ``../shared/corpus``) with ``kb import``, repeats
+the cases with fresh ids until the knowledge base holds N of them, renders their
+MODEL_FAILURES.md reports with ``kb render``, then builds, in subprocesses as a user
+would, alternately:
+
+    ours   KB_PATH=<kb> mkdocs build   (this project's mkdocs.yml: every generated page)
+    bare   a bare mkdocs-material site: the N reports as plain pages, outside the nav
+
+Goal: ours <= 1.3x the time and <= 1.5x the size (bytes on disk) of bare. Each time is
+the best of R builds (the machine is shared; the best run is the least disturbed).
+Without a corpus, ``--synthetic`` makes the cases from kb.models instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.models import Case, Failure, IdealResponse, Impact, Response, Task  # noqa: E402
+from kb.store import CASE_FILE, case_dirs, failure_file_name, read_record, save_record  # noqa: E402
+
+BIN = Path(sys.executable).parent
+GOAL_TIME = 1.3
+GOAL_SIZE = 1.5
+BARE_CONFIG = """\
+site_name: bare
+theme:
+  name: material
+nav:
+  - index.md
+not_in_nav: |
+  /reports/
+"""
+
+
+@dataclass(frozen=True)
+class Build:
+    seconds: float
+    bytes: int
+    files: int
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def size(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def import_corpus(corpus: Path, into: Path) -> None:
+    run([str(BIN / "kb"), "import", str(corpus), "--into", str(into)])
+
+
+def synthesise(into: Path, cases: int) -> None:
+    """Cases shaped like imported ones (three failures with code, prose and a diff) for a machine without the corpus."""
+    into.mkdir(parents=True)
+    code = "\n".join(
+        f"const resource{i} = new aws.s3.Bucket(`bucket-{i}-${{suffix}}`, {{ versioning: true }});" for i in range(30)
+    )
+    for n in range(cases):
+        folder = into / f"synthetic-{n:05d}"
+        folder.mkdir()
+        save_record(
+            folder / CASE_FILE,
+            Case(
+                id=folder.name,
+                title=f"Model Response Failures Analysis {n}",
+                intro="An analysis.\n\n" * 5,
+                task=Task(platform="pulumi", language="ts", aws_services=["S3", "IAM"]),
+            ),
+        )
+        for k, level in enumerate((Impact.critical, Impact.high, Impact.medium), start=1):
+            failure = Failure(
+                id=f"failure-{k}",
+                title=f"Failure {k} of case {n}: a bucket without encryption",
+                impact=level,
+                services=["S3"],
+                model_response=Response(text="The model wrote:", code=code, language="typescript"),
+                ideal_response=IdealResponse(
+                    text="The fix:", code=code.replace("true", "false"), language="typescript"
+                ),
+                root_cause="The model did not know that `versioning` needs a rule.\n\n- one\n- two\n",
+            )
+            save_record(folder / failure_file_name(k, failure.id), failure)
+
+
+def replicate(kb: Path, cases: int) -> None:
+    """Copy the imported cases under fresh ids until the KB holds ``cases`` of them (then trim)."""
+    originals = case_dirs(kb)
+    if not originals:
+        sys.exit(f"{kb}: no case was imported")
+    copy = 1
+    while len(case_dirs(kb)) < cases:
+        for folder in originals:
+            if len(case_dirs(kb)) >= cases:
+                break
+            target = kb / f"{folder.name}-c{copy:03d}"
+            shutil.copytree(folder, target)
+            case = read_record(target / CASE_FILE, Case)
+            save_record(target / CASE_FILE, case.model_copy(update={"id": target.name}))
+        copy += 1
+    for extra in case_dirs(kb)[cases:]:
+        shutil.rmtree(extra)
+
+
+def bare_site(reports: Path, into: Path) -> Path:
+    docs = into / "docs" / "reports"
+    docs.mkdir(parents=True)
+    for report in sorted(reports.glob("*/MODEL_FAILURES.md")):
+        shutil.copyfile(report, docs / f"{report.parent.name}.md")
+    (into / "docs" / "index.md").write_text("# Reports\n", encoding="utf-8")
+    (into / "mkdocs.yml").write_text(BARE_CONFIG, encoding="utf-8")
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument(
+        "--corpus", type=Path, default=Path(os.environ.get("KB_CORPUS", ROOT.parent / "shared" / "corpus"))
+    )
+    parser.add_argument("--synthetic", action="store_true", help="make the cases from kb.models, not the corpus")
+    parser.add_argument("--repeat", type=int, default=3, help="builds per site; the best time counts")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder, removed)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kb-site-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        kb = work / "kb"
+        if not kb.exists():
+            if args.synthetic or not args.corpus.is_dir():
+                synthesise(kb, args.cases)
+            else:
+                import_corpus(args.corpus, kb)
+        replicate(kb, args.cases)
+        reports = work / "reports"
+        shutil.rmtree(reports, ignore_errors=True)
+        run([str(BIN / "kb"), "render", "--kb", str(kb), "--out", str(reports)])
+        bare = work / "bare"
+        shutil.rmtree(bare, ignore_errors=True)
+        bare_site(reports, bare)
+
+        mkdocs = str(BIN / "mkdocs")
+        env = dict(os.environ, KB_PATH=str(kb))
+        ours_site, bare_out = work / "site-ours", bare / "site"
+        ours_times: list[float] = []
+        bare_times: list[float] = []
+        for _ in range(args.repeat):  # alternate, so both see the same machine
+            shutil.rmtree(ours_site, ignore_errors=True)
+            ours_times.append(
+                run([mkdocs, "build", "-q", "-f", str(ROOT / "mkdocs.yml"), "-d", str(ours_site)], env=env)
+            )
+            shutil.rmtree(bare_out, ignore_errors=True)
+            bare_times.append(run([mkdocs, "build", "-q"], cwd=bare))
+        ours = Build(min(ours_times), *size(ours_site))
+        base = Build(min(bare_times), *size(bare_out))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    time_ratio = ours.seconds / base.seconds
+    size_ratio = ours.bytes / base.bytes
+    print(f"site benchmark: {args.cases} cases, best of {args.repeat} builds")
+    print(f"  {'':6} {'time':>8} {'size':>10} {'files':>7}")
+    for name, build in (("ours", ours), ("bare", base)):
+        print(f"  {name:6} {build.seconds:7.1f}s {build.bytes / 1e6:8.1f}MB {build.files:7d}")
+    time_ok, size_ok = time_ratio <= GOAL_TIME, size_ratio <= GOAL_SIZE
+    print(f"  time {time_ratio:.2f}x (goal <= {GOAL_TIME}x) {'ok' if time_ok else 'MISSED'}")
+    print(f"  size {size_ratio:.2f}x (goal <= {GOAL_SIZE}x) {'ok' if size_ok else 'MISSED'}")
+    if args.check and not (time_ok and size_ok):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

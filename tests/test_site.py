@@ -1,0 +1,539 @@
+"""The MkDocs site: pages generated from the records, counts shared with `kb stats`, hostile text inert."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import markdown
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+from mkdocs.exceptions import Abort
+
+from generator import site
+from generator.charts import Bar, bar_chart
+from generator.env import make_env
+from generator.site_code import find_symbol
+from generator.site_pages import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
+from generator.site_reference import cli_docs, schema_docs
+from generator.site_text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
+from kb.models import (
+    Case,
+    Category,
+    Checklist,
+    DocLink,
+    Failure,
+    IdealResponse,
+    Impact,
+    ImpactDetail,
+    Reference,
+    Response,
+    Section,
+    Summary,
+    Task,
+    Taxonomy,
+    TrainingValue,
+)
+from kb.stats import compute_stats
+from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record, scan_kb
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_CASE = "pr7060"
+SEED_FIRST = "aws-config-account-level-resource-violation"
+SEED_TITLE = "AWS Config Account-Level Resource Violation"
+
+# -- hostile records ---------------------------------------------------------------------
+
+ATTACK = (
+    '<script>alert("xss1")</script> <img src=x onerror=alert("xss2")> [click](javascript:alert("xss3")) '
+    "<a href=\"javascript:alert('xss4')\">a</a> {: onclick=\"alert('xss5')\" } <!-- c --> &lt;b&gt;"
+)
+RAW_BLOCK = (
+    "<div onmouseover=\"alert('xss6')\">\n\n*raw block*\n\n</div>\n\n<iframe src=\"javascript:alert('xss7')\"></iframe>"
+)
+BREAKOUT_CODE = "a = 1\n````\n## BROKEN OUT\n```\n</code></pre><script>alert('xss8')</script>\n"
+
+
+def _md(label: str) -> str:
+    return f"{label} {ATTACK}\n\n{RAW_BLOCK}\n\n# {label} heading <b>x</b>"
+
+
+def write_hostile_kb(root: Path) -> Path:
+    """A KB whose every text field carries script, raw HTML, `javascript:` links and fence breakouts."""
+    root.mkdir(parents=True)
+    save_record(
+        root / TAXONOMY_FILE,
+        Taxonomy(categories=[Category(id="hostile", title=f"# Cat {ATTACK}", description=_md("catdesc"))]),
+    )
+    case_dir = root / "evil"
+    case_dir.mkdir()
+    save_record(
+        case_dir / CASE_FILE,
+        Case(
+            id="evil",
+            title=f"# Case {ATTACK}",
+            intro=_md("intro"),
+            task=Task(
+                platform=f"pulumi{ATTACK}", language="ts", aws_services=[ATTACK], subtask=ATTACK, prompt=_md("prompt")
+            ),
+            summary=Summary(
+                written_totals=ATTACK,
+                knowledge_gaps=[ATTACK],
+                training_value=TrainingValue(level=ATTACK, text=_md("stv"), lessons=[ATTACK]),
+                deployment_impact=_md("deploy"),
+                testing_impact=_md("testing"),
+                production_readiness=Checklist(text=_md("ready"), items=[ATTACK]),
+                sections=[Section(title=ATTACK, text=_md("ssec"))],
+            ),
+            extra=[Section(title=ATTACK, text=_md("cextra"), after="intro"), Section(title=ATTACK, text=_md("cend"))],
+        ),
+    )
+    failure = Failure(
+        id="bad",
+        title=f"# {ATTACK}",
+        impact=Impact.critical,
+        impact_label=ATTACK,
+        category="hostile",
+        services=[ATTACK, "Lambda"],
+        group=f"## {ATTACK}",
+        description=_md("description"),
+        location=ATTACK,
+        model_response=Response(text=_md("model"), code=BREAKOUT_CODE, language="ts {onclick=\"alert('xss9')\"}"),
+        ideal_response=IdealResponse(
+            text=_md("ideal"),
+            code=BREAKOUT_CODE + "b = 2\n",
+            language="python",
+            reference=Reference(path="examples/missing.py", symbol="nowhere"),
+        ),
+        error=ATTACK + "\n```\n## BROKEN OUT\n",
+        root_cause=_md("root"),
+        docs=[DocLink(title=ATTACK, url="https://example.com/\"onmouseover=\"alert('xss10')")],
+        docs_note=_md("docsnote"),
+        impact_details=[ImpactDetail(area=ATTACK, text=ATTACK)],
+        training_value=TrainingValue(level=ATTACK, text=_md("tv"), lessons=[ATTACK]),
+        extra=[Section(title=ATTACK, text=_md("fextra"), after="root_cause")],
+    )
+    save_record(case_dir / failure_file_name(1, "bad"), failure)
+    return root
+
+
+class InertChecker(HTMLParser):
+    """Collects every place where record text became live markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self.stack: list[str] = []
+        self.script = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}={value!r}>")
+            if name in ("href", "src", "action", "formaction", "xlink:href") and re.match(
+                r"\s*(javascript|vbscript|data):", value or "", re.I
+            ):
+                self.found.append(f"<{tag} {name}={value!r}>")
+        if tag in ("img", "iframe", "object", "embed"):
+            self.found.append(f"<{tag}>")
+        self.script = tag == "script"
+        if tag not in ("br", "hr", "input", "meta", "link", "img", "path", "rect"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.script = False
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if self.script and "xss" in data:
+            self.found.append(f"<script>{data[:40]}")
+        if "BROKEN OUT" in data and any(t in ("h1", "h2", "h3", "h4", "h5", "h6") for t in self.stack):
+            self.found.append("a code fence was broken out of")
+        self.text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        if " c " in data:
+            self.found.append("<!-- record comment -->")
+
+
+def inert_report(html: str) -> tuple[list[str], str]:
+    checker = InertChecker()
+    checker.feed(html)
+    checker.close()
+    return checker.found, "".join(checker.text)
+
+
+def build_site(
+    kb_root: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch, *, strict: bool = True, directory_urls: bool = True
+) -> Path:
+    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build`)."""
+    monkeypatch.setenv(site.KB_ENV, str(kb_root))
+    config = load_config(
+        config_file=str(ROOT / "mkdocs.yml"), site_dir=str(site_dir), strict=strict, use_directory_urls=directory_urls
+    )
+    build(config)
+    return site_dir
+
+
+def broken_links(out: Path) -> list[str]:
+    """Every relative link of the built site whose page or anchor does not exist."""
+    broken = []
+    for page_file in sorted(out.rglob("*.html")):
+        if page_file.name == "404.html":  # MkDocs writes it with absolute links
+            continue
+        text = page_file.read_text(encoding="utf-8")
+        for href in re.findall(r'<a [^>]*?href="([^"]+)"', text):
+            parts = urlsplit(html.unescape(href))
+            if parts.scheme or parts.netloc or (href.startswith("#") and not parts.fragment):
+                continue
+            target = (page_file.parent / unquote(parts.path)).resolve() if parts.path else page_file
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page_file.relative_to(out)}: {href}")
+            elif parts.fragment and f'id="{parts.fragment}"' not in target.read_text(encoding="utf-8"):
+                broken.append(f"{page_file.relative_to(out)}: {href} (no such anchor)")
+    return broken
+
+
+# -- text helpers ------------------------------------------------------------------------
+
+
+def test_plain_text_is_shown_as_written_never_read_as_markdown() -> None:
+    text = plain("# Title *x* <b>y</b> {: .c onclick=z } [l](u) a|b `c <d>`")
+    assert "<b>" not in text and "{:" not in text and "|" not in text and "[" not in text
+    assert text.startswith("&#35; Title &#42;x&#42; &#60;b&#62;")
+    assert text.endswith("<code>c &#60;d&#62;</code>")
+    assert plain("AWS Config Account-Level (x): y.") == "AWS Config Account-Level (x): y."  # readable source
+
+
+def test_markdown_fields_render_with_raw_html_and_script_links_disabled() -> None:
+    html = render_html(
+        "Hi <script>x()</script> [a](javascript:x()) [b](https://ok.example/) ![i](https://t.example/p.png)\n\n# Top"
+    )
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html and "[a](javascript:x())" in html
+    assert '<a href="https://ok.example/">b</a>' in html
+    assert "<img" not in html
+    assert "<h4>Top</h4>" in html  # record headings sit below the page's own
+
+
+def test_html_block_is_a_single_raw_block_and_empty_text_gives_nothing() -> None:
+    assert html_block("  \n") == ""
+    block = html_block("a\n\n```\n\n\n```")
+    assert block.startswith('<div class="kb-md">\n') and block.endswith("\n</div>")
+
+
+def test_code_language_keeps_one_safe_word() -> None:
+    assert code_language('ts {onclick="x"}') == "ts"
+    assert code_language("C#") == "c#"
+    assert code_language(None) == ""
+    assert code_language("{}") == ""
+
+
+MARKDOWNISH = st.text(
+    alphabet=st.sampled_from([*list("ab1 .,:;()-+*_#>|=~^`<>&[]{}!\\\"'\n\t"), "é", "\u2028", "🚀"]), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MARKDOWNISH)
+def test_the_plain_paragraph_shortcut_renders_what_markdown_it_renders(text: str) -> None:
+    if text.strip() and _is_plain(text):
+        expected = _MD.render(text).replace("&quot;", "&#34;")
+        assert render_html(text).replace("&#39;", "'") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(MARKDOWNISH)
+def test_plain_text_stays_one_piece_of_text_in_a_python_markdown_heading(text: str) -> None:
+    out = markdown.markdown(f"## 1. {plain(text)} {{ #anchor }}", extensions=["attr_list", "toc", "tables"])
+    tags = re.findall(r"<(/?[a-z0-9]+)([^>]*)>", out)
+    assert tags[0] == ("h2", ' id="anchor"') and tags[-1] == ("/h2", "")
+    assert {tag for tag, _ in tags[1:-1]} <= {"code", "/code"}
+    if "`" not in text:
+        assert html.unescape(re.sub(r"<[^>]+>", "", out)) == f"1. {' '.join(text.split())}".rstrip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_front_matter_reads_back_as_the_escaped_title(title: str) -> None:
+    meta = yaml.safe_load(front_matter(title, template="kb-case.html").split("---\n")[1])
+    expected = "".join(c if ord(c) <= 0xFFFF else f"&#{ord(c)};" for c in meta_title(title))
+    assert meta == {"title": expected, "template": "kb-case.html"}
+
+
+def test_bar_chart_is_offline_svg_with_escaped_labels() -> None:
+    svg = bar_chart([Bar("<b>Lambda</b>", 4), Bar("S3", 2, "high")], title="By <service>")
+    assert (
+        svg.startswith('<figure class="kb-chart">')
+        and "<svg" in svg
+        and "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+    assert "&lt;b&gt;Lambda&lt;/b&gt;" in svg and "<b>" not in svg
+    assert "\n\n" not in svg  # one raw HTML block for Python-Markdown
+    assert bar_chart([], title="x") == ""
+    assert bar_chart([Bar("a", 3)], title="t") == bar_chart([Bar("a", 3)], title="t")
+
+
+def test_find_symbol_locates_functions_methods_and_assignments() -> None:
+    source = "X = 1\n\nclass Stack:\n    @staticmethod\n    def build():\n        return 2\n"
+    assert find_symbol(source, "X") == (1, 1)
+    assert find_symbol(source, "Stack.build") == (4, 6)
+    assert find_symbol(source, "Stack.missing") is None
+    assert find_symbol("def (", "x") is None
+
+
+# -- pages from the bundled KB ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_site() -> SiteBuild:
+    return build_pages(load_kb(ROOT / "failures"), make_env())
+
+
+def page(build_result: SiteBuild, path: str) -> str:
+    """A generated page's Markdown with its HTML blocks put back (as the site hook does)."""
+    found = next(p for p in build_result.pages if p.path == path)
+    return fill_blocks(fill_blocks(found.text, found.blocks), found.late_blocks, LATE_MARKER)
+
+
+def test_every_kb_page_is_generated(seed_site: SiteBuild) -> None:
+    paths = {p.path for p in seed_site.pages}
+    expected = {"index.md", "taxonomy.md", "reference/schema.md", "reference/cli.md", f"cases/{SEED_CASE}.md"}
+    expected |= {f"browse/{what}.md" for what in ("impact", "categories", "services", "platforms", "cases")}
+    assert expected <= paths
+    assert seed_site.problems == []
+
+
+def test_case_page_has_anchors_badges_code_tabs_diff_and_reference(seed_site: SiteBuild) -> None:
+    text = page(seed_site, f"cases/{SEED_CASE}.md")
+    kb = load_kb(ROOT / "failures")
+    for loaded in kb.cases[0].failures:
+        assert f"{{ #{loaded.failure.id} }}" in text
+    assert f"### 1. {SEED_TITLE} {{ #{SEED_FIRST} }}" in text
+    assert '<span class="kb-badge kb-badge--critical">Critical</span>' in text
+    assert (
+        '<label for="__tabbed_kb1_1">MODEL_RESPONSE</label><label for="__tabbed_kb1_2">IDEAL_RESPONSE</label>' in text
+    )
+    assert '<pre><code class="language-typescript">const configRecorder = new aws.cfg.Recorder(' in text
+    assert (
+        '<pre class="kb-diff"><code class="language-diff"><b>--- MODEL_RESPONSE</b>\n<b>+++ IDEAL_RESPONSE</b>' in text
+    )
+    assert (
+        "<del>-const configRecorder" in text
+        and "<ins>+const configRecorderName = &#39;config-recorder-pr7060&#39;;</ins>" in text
+    )
+    assert (
+        "<h5>Root cause</h5>" in text
+        and 'href="https://docs.aws.amazon.com/config/latest/developerguide/configlimits.html"' in text
+    )
+    assert "<h5>Training value: High</h5>" in text
+    assert "<strong>Total failures</strong>: 3 (2 Critical, 1 High)" in text
+    assert '<a href="../../browse/categories/#service-limits">Service quotas and account-level resources</a>' in text
+    seed_first = kb.cases[0].failures[0].failure
+    if seed_first.ideal_response and seed_first.ideal_response.reference:
+        assert "<strong>Runnable reference</strong>" in text and 'href="../../code/examples/' in text
+
+
+def test_browse_pages_count_what_kb_stats_counts(seed_site: SiteBuild) -> None:
+    stats = compute_stats(load_kb(ROOT / "failures"))
+    impact = page(seed_site, "browse/impact.md")
+    for level, count in stats.by_impact.items():
+        if count:
+            assert re.search(rf"\| \[[^\]]+\]\(#{level}\) \| {count} \|", impact)
+    services = page(seed_site, "browse/services.md")
+    for name, count in stats.by_service.items():
+        if name != "none":
+            assert f"| [{name}](#{name.lower()}) | {count} |" in services
+    home = page(seed_site, "index.md")
+    assert f"**{stats.cases}** case" in home and f"**{stats.failures}** failure" in home
+    assert "<svg" in home
+    assert impact.count('<li><a href="../../cases/') == stats.failures
+
+
+def test_pages_are_deterministic(seed_site: SiteBuild) -> None:
+    again = build_pages(load_kb(ROOT / "failures"), make_env())
+    assert [(p.path, p.text) for p in again.pages] == [(p.path, p.text) for p in seed_site.pages]
+
+
+def test_references_document_every_command_and_record_key(seed_site: SiteBuild) -> None:
+    cli = page(seed_site, "reference/cli.md")
+    commands = cli_docs()
+    assert {"kb check", "kb schema"} <= {c.name for c in commands}
+    for command in commands:
+        assert f"## {command.name} {{ #{command.anchor} }}" in cli
+        for option in command.options:
+            assert option.names.split(",")[0].split(" ")[0] in cli
+    schema = page(seed_site, "reference/schema.md")
+    names = {m.name for m in schema_docs()}
+    assert {"Case", "Failure", "Taxonomy", "IdealResponse", "Reference", "Impact"} <= names
+    for key in Failure.model_fields:
+        assert f"<code>{key}</code>" in schema
+
+
+def test_project_templates_override_the_built_in_ones(tmp_path: Path) -> None:
+    kb = tmp_path / "failures"
+    shutil.copytree(ROOT / "failures", kb)
+    custom = tmp_path / "templates" / "site"
+    custom.mkdir(parents=True)
+    (custom / "taxonomy.md.j2").write_text("{{ front_matter('T') }}\n# Our own taxonomy page\n", encoding="utf-8")
+    result = build_pages(load_kb(kb), make_env(tmp_path / "templates"))
+    assert "# Our own taxonomy page" in page(result, "taxonomy.md")
+
+
+def test_a_missing_reference_is_reported_and_the_case_still_shows(tmp_path: Path) -> None:
+    result = build_pages(scan_kb(write_hostile_kb(tmp_path / "kb")), make_env())
+    assert any("examples/missing.py: cannot read the runnable reference" in p for p in result.problems)
+    assert "(not found)" in page(result, "cases/evil.md")
+
+
+def test_kb_path_comes_from_the_environment_or_sits_beside_mkdocs_yml(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(site.KB_ENV, raising=False)
+    assert site.kb_path(str(ROOT / "mkdocs.yml")) == ROOT / "failures"
+    monkeypatch.setenv(site.KB_ENV, str(tmp_path))
+    assert site.kb_path(str(ROOT / "mkdocs.yml")) == tmp_path.resolve()
+
+
+def test_serve_watches_the_kb_and_the_templates(monkeypatch: pytest.MonkeyPatch, kb_copy: Path) -> None:
+    monkeypatch.setenv(site.KB_ENV, str(kb_copy))
+    watched: list[str] = []
+
+    class Server:
+        def watch(self, path: str) -> None:
+            watched.append(path)
+
+    config = load_config(config_file=str(ROOT / "mkdocs.yml"))
+    site.on_serve(Server(), config=config, builder=None)
+    assert str(kb_copy.resolve()) in watched
+    assert str((ROOT / "templates").resolve()) in watched
+
+
+# -- whole builds --------------------------------------------------------------------------
+
+
+def test_strict_build_of_the_bundled_kb_shows_the_seed_case_outside_the_nav(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch)
+    case_html = (out / "cases" / SEED_CASE / "index.html").read_text(encoding="utf-8")
+    assert f'id="{SEED_FIRST}"' in case_html and SEED_TITLE in case_html
+    assert 'class="tabbed-set' in case_html and "<svg" in (out / "index.html").read_text(encoding="utf-8")
+    nav = re.search(r'<nav class="md-nav md-nav--primary.*?</nav>', case_html, re.S)
+    assert nav is not None and "Browse" in nav.group(0) and SEED_CASE not in nav.group(0)
+    assert SEED_CASE not in (out / "taxonomy" / "index.html").read_text(encoding="utf-8")  # the nav on every page
+    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
+    located = {doc["location"] for doc in index["docs"]}
+    assert f"cases/{SEED_CASE}/#{SEED_FIRST}" in located
+    assert not any(loc.startswith("browse/") for loc in located)  # listings would only echo the cases
+    assert broken_links(out) == []
+
+
+def test_links_between_generated_pages_work_without_directory_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch, directory_urls=False)
+    assert (out / "cases" / f"{SEED_CASE}.html").is_file()
+    impact = (out / "browse" / "impact.html").read_text(encoding="utf-8")
+    assert f'href="../cases/{SEED_CASE}.html#{SEED_FIRST}"' in impact
+    assert broken_links(out) == []
+
+
+def test_strict_build_fails_on_an_invalid_record_and_serve_still_shows_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kb_copy: Path
+) -> None:
+    (kb_copy / "broken").mkdir()
+    (kb_copy / "broken" / CASE_FILE).write_text("id: broken\ntitle: <script>x</script>\nnope: 1\n", encoding="utf-8")
+    with pytest.raises(Abort):
+        build_site(kb_copy, tmp_path / "strict", monkeypatch)
+    out = build_site(kb_copy, tmp_path / "lenient", monkeypatch, strict=False)
+    home = (out / "index.html").read_text(encoding="utf-8")
+    assert "broken/case.yaml" in home and "record problem" in home
+    assert (out / "cases" / SEED_CASE / "index.html").exists()
+
+
+def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = write_hostile_kb(tmp_path / "kb")
+    out = build_site(kb, tmp_path / "site", monkeypatch, strict=False)
+    shown = ""
+    for html_file in sorted(out.rglob("*.html")):
+        found, text = inert_report(html_file.read_text(encoding="utf-8"))
+        assert found == [], f"{html_file.relative_to(out)}: {found}"
+        shown += text
+    for needle in (
+        '<script>alert("xss1")</script>',
+        "<img src=x onerror=",
+        "[click](javascript:",
+        "# Case <script>",
+        "## BROKEN OUT",
+    ):
+        assert needle in shown, f"record text lost: {needle}"
+    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert any("xss1" in doc["text"] or "xss1" in doc["title"] for doc in index["docs"])
+    for doc in index["docs"]:
+        for part in (doc["title"], doc["text"]):
+            found, _ = inert_report(part)
+            assert found == [], f"search index {doc['location']}: {found}"
+
+
+def test_the_inert_check_catches_live_markup() -> None:
+    for live in (
+        "<script>alert('xss')</script>",
+        '<img src="x">',
+        '<a href=" javascript:alert(1)">x</a>',
+        '<div onmouseover="x()">y</div>',
+        "<h2>## BROKEN OUT</h2>",
+        "<!-- c -->",
+    ):
+        found, _ = inert_report(live)
+        assert found, live
+    assert inert_report("<p>&lt;script&gt;alert('xss')&lt;/script&gt;</p>")[0] == []
+
+
+@pytest.fixture(scope="module")
+def corpus_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import os
+    import subprocess
+    import sys
+
+    corpus = os.environ.get("KB_CORPUS")
+    if not corpus or not Path(corpus).is_dir():
+        pytest.skip("set KB_CORPUS to the folder of real task folders to build the site from them")
+    tasks = sorted(p for p in Path(corpus).iterdir() if p.is_dir())[:60]
+    into = tmp_path_factory.mktemp("corpus") / "kb"
+    done = subprocess.run(
+        [sys.executable, "-m", "kb.cli", "import", *map(str, tasks), "--into", str(into)],
+        capture_output=True,
+        text=True,
+    )
+    assert len([p for p in into.iterdir() if p.is_dir()]) == len(tasks), done.stderr
+    return into
+
+
+def test_real_documents_build_strictly_with_working_links_and_inert_text(
+    corpus_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = build_site(corpus_kb, tmp_path / "site", monkeypatch)
+    kb = load_kb(corpus_kb)
+    for case in kb.cases:
+        assert (out / "cases" / case.id / "index.html").is_file()
+    assert broken_links(out) == []
+    for page_file in (out / "cases").rglob("*.html"):
+        found, _ = inert_report(page_file.read_text(encoding="utf-8"))
+        assert found == [], f"{page_file}: {found}"
