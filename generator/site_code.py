@@ -3,20 +3,20 @@
 ``ideal_response.reference`` names a file relative to the project root (the KB
 folder's parent) and a symbol in it. The site shows each referenced file once, on its
 own page, and the symbol's lines on the case page. Only Python symbols are located
-(with ``ast``); other files are shown whole. Files outside the project are refused.
+(with ``kb.examples.symbol_index``, the lookup `kb check` uses); other files are shown whole. Files outside the project are refused.
 """
 
 from __future__ import annotations
 
-import ast
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from kb.examples import symbol_index
 from kb.models import Reference
 from kb.store import inside
 
-__all__ = ["CodeFile", "Snippet", "find_symbol", "load_code_file", "snippet"]
+__all__ = ["CodeFile", "Snippet", "load_code_file", "snippet"]
 
 _LANGUAGES = {
     ".py": "python",
@@ -75,40 +75,12 @@ def load_code_file(project_root: Path, path: str) -> CodeFile | str:
     return CodeFile(path, text.replace("\r\n", "\n"), _LANGUAGES.get(PurePosixPath(path).suffix.lower(), ""))
 
 
-def find_symbol(source: str, symbol: str) -> tuple[int, int] | None:
-    """The first and last line of a (dotted) Python symbol: a function, class or assigned name."""
-    try:
-        body: list[ast.stmt] = ast.parse(source).body
-    except (SyntaxError, ValueError):
-        return None
-    node: ast.stmt | None = None
-    for part in symbol.split("."):
-        node = next((n for n in body if part in _names(n)), None)
-        if node is None:
-            return None
-        body = node.body if isinstance(node, ast.ClassDef) else []
-    assert node is not None
-    decorators = getattr(node, "decorator_list", [])
-    first = min([node.lineno, *(d.lineno for d in decorators)])
-    return first, node.end_lineno or node.lineno
-
-
-def _names(node: ast.stmt) -> list[str]:
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return [node.name]
-    if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        return [node.target.id]
-    return []
-
-
 def snippet(code: CodeFile, reference: Reference) -> Snippet | None:
     """The referenced symbol's lines, for a Python file where the symbol is found."""
     if code.language != "python":
         return None
-    lines = find_symbol(code.text, reference.symbol)
-    if lines is None:
+    span = (symbol_index(code.text) or {}).get(reference.symbol)
+    if span is None:
         return None
-    first, last = lines
+    first, last = span.start, span.end
     return Snippet(first, last, textwrap.dedent("\n".join(code.text.split("\n")[first - 1 : last])))

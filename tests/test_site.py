@@ -22,7 +22,7 @@ from mkdocs.exceptions import Abort
 from generator import site
 from generator.charts import Bar, bar_chart
 from generator.env import make_env
-from generator.site_code import find_symbol
+from generator.site_code import CodeFile, Snippet, snippet
 from generator.site_pages import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
 from generator.site_reference import cli_docs, schema_docs
 from generator.site_text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
@@ -288,12 +288,13 @@ def test_bar_chart_is_offline_svg_with_escaped_labels() -> None:
     assert bar_chart([Bar("a", 3)], title="t") == bar_chart([Bar("a", 3)], title="t")
 
 
-def test_find_symbol_locates_functions_methods_and_assignments() -> None:
+def test_snippet_shows_the_symbols_lines_with_decorators() -> None:
     source = "X = 1\n\nclass Stack:\n    @staticmethod\n    def build():\n        return 2\n"
-    assert find_symbol(source, "X") == (1, 1)
-    assert find_symbol(source, "Stack.build") == (4, 6)
-    assert find_symbol(source, "Stack.missing") is None
-    assert find_symbol("def (", "x") is None
+    code = CodeFile("examples/x.py", source, "python")
+    found = snippet(code, Reference(path="examples/x.py", symbol="Stack.build"))
+    assert found == Snippet(4, 6, "@staticmethod\ndef build():\n    return 2")
+    assert snippet(code, Reference(path="examples/x.py", symbol="Stack.missing")) is None
+    assert snippet(CodeFile("examples/x.py", "def (", "python"), Reference(path="examples/x.py", symbol="x")) is None
 
 
 # -- pages from the bundled KB ------------------------------------------------------------
