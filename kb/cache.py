@@ -64,10 +64,10 @@ def cache_dir() -> Path:
     return Path(base) / "kb"
 
 
-def cache_file(root: Path) -> Path:
-    """One cache file per knowledge base folder (by its absolute path)."""
+def cache_file(root: Path, kind: str = "records") -> Path:
+    """One cache file per knowledge base folder (by its absolute path) and kind of record."""
     key = digest(str(root.resolve()).encode()).hex()
-    return cache_dir() / f"records-{key}.pickle"
+    return cache_dir() / f"{kind}-{key}.pickle"
 
 
 @dataclass
@@ -79,8 +79,9 @@ class RecordCache:
     changed: bool = False
 
     @classmethod
-    def open(cls, root: Path) -> RecordCache:
-        path = cache_file(root)
+    def open(cls, root: Path, kind: str = "records") -> RecordCache:
+        """The cache of ``kind`` (`records`, or `slim` for kb check) for the KB at ``root``."""
+        path = cache_file(root, kind)
         try:
             with path.open("rb") as handle:
                 fingerprint, entries = pickle.load(handle)  # noqa: S301 (kb's own cache, in the user's cache dir)

@@ -37,7 +37,7 @@ class CheckReport:
 
 def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     """Check a knowledge base. Reads only; never modifies a file."""
-    kb = scan_kb(root)
+    kb = scan_kb(root, slim=True)
     problems = list(kb.problems)
     problems.extend(check_rules(kb, strict=strict))
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
