@@ -102,3 +102,13 @@ def test_cache_lives_outside_the_kb(kb_copy: Path, private_cache: Path) -> None:
     check_kb(kb_copy)
     assert [p.name for p in kb_copy.iterdir() if p.name.startswith(".")] == []
     assert len(list(private_cache.iterdir())) == 1
+
+
+def test_changed_example_is_seen_with_a_warm_cache(kb_copy: Path, parsed: list[str]) -> None:
+    assert check_kb(kb_copy).ok
+    parsed.clear()
+    example = kb_copy.parent / "examples" / "pulumi" / "compliance" / "compliance.py"
+    example.write_text(example.read_text().replace("def lambda_policy_document(", "def policy_document("))
+    report = check_kb(kb_copy)
+    assert parsed == []
+    assert ["defines no `lambda_policy_document`" in p.message for p in report.errors] == [True]
