@@ -3,23 +3,31 @@
 The template owns the wording; this module prepares what is derived (order, group
 headings, running numbers, totals, where each ``extra`` section goes, links to the
 runnable references) and writes files atomically, only when their content changed.
+
+A native case follows the seed's format exactly. An imported case carries presentation
+hints (``Case.order``, ``numbering``, ``rules``, ``inline_labels``, ... and a failure's
+``labels`` and ``field_order``) that ``kb import`` sets so the report gives its source
+document back; the helpers here turn them into what the template prints.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 
 from generator.env import make_env, project_templates_dir, template_problem
+from generator.markdown import inline
 from kb.atomic import write_text
 from kb.errors import KbError
 from kb.examples import BrokenReferenceError, resolve_reference
-from kb.models import Failure, Impact, Reference, Section
+from kb.models import Case, Failure, Impact, Reference, Section
 from kb.store import LoadedCase, load_kb
 from kb.totals import totals_line
 
@@ -31,9 +39,14 @@ __all__ = [
     "FailureEntry",
     "RenderResult",
     "failure_entries",
+    "failure_order",
     "group_heading",
+    "heading_text",
+    "inline_label",
+    "label_markup",
     "render_case",
     "render_reports",
+    "starts_with_prose",
 ]
 
 REPORT_TEMPLATE = "report/MODEL_FAILURES.md.j2"
@@ -60,6 +73,9 @@ CASE_PLACES = ("intro", "failures", "end")
 """Where a case's ``extra`` section can go: after the intro, after the failures, at the end."""
 _PLACE_ALIASES = {"title": "intro", "summary": "end"}
 
+DEFAULT_HEADING_LEVEL = 3
+"""Failure headings are `### 1. Title`, their group headings one level up."""
+
 OTHER_GROUP = "Other Failures"
 """The group heading of failures without an impact level."""
 
@@ -69,7 +85,7 @@ class FailureEntry:
     """One failure as the report shows it."""
 
     number: int
-    """The running number across the whole report (`### 3.`)."""
+    """The failure's position in the report, from 1 (unique: pages use it for ids)."""
     heading: str | None
     """The `##` group heading to print before this failure; None when it continues the previous group."""
     failure: Failure
@@ -77,6 +93,16 @@ class FailureEntry:
     """The failure's ``extra`` sections by slot (every key of ``FAILURE_SLOTS`` is present)."""
     reference_link: str | None
     """The relative link from the report to ``ideal_response.reference.path``."""
+    sections: list[Section] = field(default_factory=list)
+    """The case's ``extra`` sections that follow this failure (``after: failure:<id>``)."""
+    numbering: str = ""
+    """What precedes the title in the `###` heading, with its space: `3. ` (the position, or the
+    number within its group with the case's ``numbering`` hint), the source's worded numbering
+    (`Issue 3: `), or nothing."""
+    slots: tuple[str, ...] = FAILURE_SLOTS
+    """The slots with something to print, in order (``FAILURE_SLOTS``, or the failure's ``field_order``)."""
+    rule: bool = True
+    """Whether a `---` rule closes the failure (the case's ``rules`` hint)."""
 
 
 @dataclass
@@ -99,31 +125,144 @@ class RenderResult:
 
 def group_heading(failure: Failure) -> str:
     """The `##` heading a failure is listed under (`Critical Failures`, or its own ``group``)."""
-    if failure.group:
-        return failure.group
+    if failure.group is not None:
+        return failure.group  # empty: listed under no group heading
     return f"{failure.impact.label} Failures" if failure.impact else OTHER_GROUP
 
 
+def failure_order(case: Case, failures: Sequence[Failure]) -> list[int]:
+    """The indexes of ``failures`` (given in NN order) in report order.
+
+    By impact (no level last), NN order within a level; in NN order when the case's
+    ``order`` hint is `source` (an imported document that did not list by impact).
+    """
+    indexes = list(range(len(failures)))
+    if case.order == "source":
+        return indexes
+    return sorted(indexes, key=lambda i: _rank(failures[i]))
+
+
 def failure_entries(case: LoadedCase, *, report_dir: Path, project_root: Path) -> list[FailureEntry]:
-    """The failures in report order: by impact (no level last), NN order within a level."""
-    ordered = sorted(case.failures, key=lambda f: f.failure.impact.rank if f.failure.impact else len(Impact))
+    """The failures in report order (see ``failure_order``), numbered, grouped, with their rules.
+
+    The case's presentation hints (set by `kb import` to match a source document) pick the
+    order, the numbering and the rules; without them a report follows the seed's format.
+    """
+    failures = [loaded.failure for loaded in case.failures]
+    ordered = [failures[i] for i in failure_order(case.case, failures)]
+    rules = case.case.rules or "each"
     entries: list[FailureEntry] = []
     previous: str | None = None
-    for number, loaded in enumerate(ordered, start=1):
-        failure = loaded.failure
+    shown = 0
+    for index, failure in enumerate(ordered):
         heading = group_heading(failure)
+        shown = 1 if case.case.numbering == "group" and heading != previous else shown + 1
         reference = failure.ideal_response.reference if failure.ideal_response else None
+        extras = _placed(failure.extra, FAILURE_SLOTS, _SLOT_ALIASES)
         entries.append(
             FailureEntry(
-                number=number,
+                number=index + 1,
                 heading=heading if heading != previous else None,
                 failure=failure,
-                extras=_placed(failure.extra, FAILURE_SLOTS, _SLOT_ALIASES),
+                extras=extras,
+                sections=[s for s in case.case.extra if s.after == f"failure:{failure.id}"],
                 reference_link=_reference_link(reference, report_dir, project_root) if reference else None,
+                numbering=_numbering(failure, shown),
+                slots=_slots(failure, extras),
+                rule=rules == "each" or (rules == "between" and index < len(ordered) - 1),
             )
         )
         previous = heading
     return entries
+
+
+def _slots(failure: Failure, extras: dict[str, list[Section]]) -> tuple[str, ...]:
+    """The slots that print something, in order: ``FAILURE_SLOTS``, with the fields of the
+    failure's ``field_order`` hint first, in that order."""
+    order: tuple[str, ...] = FAILURE_SLOTS
+    if failure.field_order:
+        first = [name for name in dict.fromkeys(failure.field_order) if name in FAILURE_SLOTS]
+        order = ("title", *first, *(name for name in FAILURE_SLOTS[1:-1] if name not in first), "end")
+    return tuple(name for name in order if extras[name] or _filled(failure, name))
+
+
+def _filled(failure: Failure, slot: str) -> bool:
+    """Whether a failure has a value for a slot (the template decides how, and whether, it shows)."""
+    if slot == "impact":
+        return bool(failure.impact or failure.impact_label)
+    if slot == "docs":
+        return bool(failure.docs or failure.docs_note)
+    return slot not in ("title", "end") and bool(getattr(failure, slot))
+
+
+def _rank(failure: Failure) -> int:
+    return failure.impact.rank if failure.impact else len(Impact)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _numbering(failure: Failure, number: int) -> str:
+    """`3. `; the source's worded numbering with the number in it (`Issue 2:` -> `Issue 3: `); or
+    nothing for a source whose heading had no number (an empty ``title`` label)."""
+    worded = failure.labels.get("title")
+    if worded is None:
+        return f"{number}. "
+    if not worded.strip():
+        return ""
+    return _DIGITS.sub(str(number), inline(worded), count=1) + " "
+
+
+_FIRST_LINE = re.compile(r"(?:[ \t]*\n)*([^\n]*\S[^\n]*)")
+_QUALIFIED = re.compile(r"^(?P<label>.*?\S)\s*(?P<qualifier>\([^()]*\))$")
+_NOT_PROSE = re.compile(
+    r"""^(?:
+        \s                          # indented code or a lazy continuation
+      | \#{1,6}(?:[ \t]|$)          # heading
+      | [>|<]                       # quote, table row, HTML
+      | [-+*](?:[ \t]|$)            # bullet
+      | \d{1,9}[.)](?:[ \t]|$)      # ordered item
+      | `{3,} | ~{3,}               # fence
+      | ([-*_=])(?:[ \t]*\1){2,}[ \t]*$  # rule or setext underline
+    )""",
+    re.VERBOSE,
+)
+
+
+def label_markup(label: str, key: str = "", *, colon_inside: bool = False, listed: bool = False) -> str:
+    """A label in bold with its colon, safe inline: `**Root Cause**:`, a trailing qualifier outside
+    the bold (`**Fix** (Line 3):`). The case's hints may put the colon inside (`**Root Cause:**`)
+    and make a failure's label (any ``key`` but `summary`) open a list item (`- **Root Cause**:`)."""
+    label = inline(label)
+    bullet = "- " if listed and key != "summary" else ""
+    if colon_inside:
+        return f"{bullet}**{label}:**"
+    match = _QUALIFIED.match(label)
+    if match and match["label"] != label:
+        return f"{bullet}**{match['label']}** {match['qualifier']}:"
+    return f"{bullet}**{label}**:"
+
+
+_ESCAPED_NUMBER = re.compile(r"^(\d{1,9})\\([.)])")
+
+
+def heading_text(text: str) -> str:
+    """``inline`` for the text of a heading: a leading number needs no escape there (`## 2. Notes`)."""
+    return _ESCAPED_NUMBER.sub(r"\1\2", inline(text), count=1)
+
+
+def inline_label(case: Case, key: str, text: str) -> bool:
+    """Whether a value goes on its label's line: the case's ``inline_labels`` hint covers ``key``
+    (a field name, `extra` or `summary`) and the value opens with prose."""
+    hint = case.inline_labels
+    covered = key in hint if isinstance(hint, list) else hint
+    return covered and starts_with_prose(text)
+
+
+def starts_with_prose(text: str) -> bool:
+    """Whether a Markdown value opens with a line of prose, so it can follow its label on the same line."""
+    first = _FIRST_LINE.match(text)
+    return first is not None and not _NOT_PROSE.match(first[1])
 
 
 def render_case(
@@ -146,8 +285,13 @@ def render_case(
         text = template.render(
             case=case.case,
             failures=failure_entries(case, report_dir=where, project_root=root),
-            sections=_placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES),
+            sections=_placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES, _failure_places(case)),
             totals=totals_line(f.failure for f in case.failures),
+            label=partial(label_markup, colon_inside=case.case.colon_inside, listed=case.case.list_labels),
+            heading_marks="#" * (case.case.heading_level or DEFAULT_HEADING_LEVEL),
+            nest="  " if case.case.list_labels else "",
+            heading=heading_text,
+            inline=partial(inline_label, case.case),
         )
     except jinja2.TemplateError as exc:
         raise template_problem(exc, template=REPORT_TEMPLATE, context=f"case {case.id}") from None
@@ -190,13 +334,22 @@ def render_reports(
     return result
 
 
-def _placed(sections: list[Section], places: tuple[str, ...], aliases: dict[str, str]) -> dict[str, list[Section]]:
-    """Sections by the place they go; an unknown or missing ``after`` means the end."""
+def _placed(
+    sections: list[Section], places: tuple[str, ...], aliases: dict[str, str], skip: frozenset[str] = frozenset()
+) -> dict[str, list[Section]]:
+    """Sections by the place they go; an unknown or missing ``after`` means the end (``skip``: placed elsewhere)."""
     placed: dict[str, list[Section]] = {place: [] for place in places}
     for section in sections:
+        if section.after in skip:
+            continue
         place = aliases.get(section.after or "", section.after or "end")
         placed[place if place in placed else "end"].append(section)
     return placed
+
+
+def _failure_places(case: LoadedCase) -> frozenset[str]:
+    """The ``after`` values that put a case section right after one of its failures."""
+    return frozenset(f"failure:{loaded.failure.id}" for loaded in case.failures)
 
 
 def _reference_link(reference: Reference, report_dir: Path, project_root: Path) -> str:

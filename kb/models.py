@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -111,7 +111,9 @@ class Section(Record):
     text: str = ""
     """The section's Markdown body, verbatim."""
     after: str | None = None
-    """The field this section followed in the source (e.g. `root_cause`, or `failures` in a case), so reports put it back in place; at the end when empty."""
+    """The field this section followed in the source (e.g. `root_cause`; in a case `intro`, `failures`, `summary`, or `failure:<id>` for a section between two failures), so reports put it back in place; at the end when empty."""
+    heading: Annotated[int, Field(ge=1, le=6)] | None = None
+    """Presentation hint for an imported section: the level of the heading it had in the source (`#### Notes` = 4), when a report would print it otherwise (`**Notes**:` in a failure, `## Notes` in a case)."""
 
 
 class DocLink(Record):
@@ -170,6 +172,21 @@ class TrainingValue(Record):
     """The individual lessons, one item each, in order."""
 
 
+FailureField = Literal[
+    "impact",
+    "description",
+    "location",
+    "model_response",
+    "ideal_response",
+    "error",
+    "root_cause",
+    "docs",
+    "impact_details",
+    "training_value",
+]
+"""A failure field a report prints as one labelled block, in the report's order."""
+
+
 class Failure(Record):
     """One failure the model made: what it wrote, the fix, why, and what it cost.
 
@@ -193,7 +210,7 @@ class Failure(Record):
     services: list[str] = Field(default_factory=list)
     """The AWS services involved (`Lambda`, `IAM`, `SQS`, ...)."""
     group: str | None = None
-    """The heading of the section the source listed this failure under, when it is not the default `<Impact> Failures`."""
+    """The heading of the section the source listed this failure under, when it is not the default `<Impact> Failures`; empty when the source listed it under no group heading (a report prints none)."""
     description: str | None = None
     """Markdown describing the problem, when the source states it apart from the model's response."""
     location: str | None = None
@@ -217,7 +234,9 @@ class Failure(Record):
     extra: list[Section] = Field(default_factory=list)
     """Labelled sections the schema has no field for, verbatim and in order."""
     labels: dict[str, str] = Field(default_factory=dict)
-    """For an imported failure: the labels its source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`)."""
+    """For an imported failure: the labels its source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`). An empty label means the source gave the value without one: a report prints the text unlabelled (for `impact`: not at all, its heading implies it)."""
+    field_order: list[FailureField] | None = None
+    """Presentation hint for an imported failure: the order its source gave its fields in, when it differs from the report's (`[description, impact, model_response, ...]`); a report prints them in this order, then any others in its usual order."""
 
 
 class Task(Record):
@@ -295,8 +314,24 @@ class Case(Record):
     """The closing summary."""
     extra: list[Section] = Field(default_factory=list)
     """Sections of the document the schema has no field for, verbatim and in order."""
-    inline_labels: bool = False
-    """For an imported case: its source wrote a label's value on the label's own line (`**Root Cause**: text`) rather than below it; a report may do the same."""
+    inline_labels: bool | list[str] = False
+    """Presentation hint for an imported case: its source wrote a label's value on the label's own line (`**Root Cause**: text`) rather than below it, so a report does the same when the value opens with prose. `true` for every label; or only the labels of these fields (`root_cause`, `training_value`, ...; `extra` for other labelled sections, `summary` for the summary's)."""
+    order: Literal["impact", "source"] | None = None
+    """Presentation hint for reports: `impact` (the default) lists failures by level, then NN; `source` keeps NN order, as the imported document listed them."""
+    numbering: Literal["running", "group"] | None = None
+    """Presentation hint for reports: `running` (the default) numbers failures 1, 2, 3 across the report; `group` restarts at 1 under each group heading, as the imported document did."""
+    rules: Literal["each", "between", "none"] | None = None
+    """Presentation hint for reports: where a `---` rule closes a failure: after `each` one (the default), only `between` failures (not after the last), or `none`, as the imported document did."""
+    heading_level: Annotated[int, Field(ge=2, le=6)] | None = None
+    """Presentation hint for reports: the level of failure headings (3, `### 1. Title`, by default; group headings go one level up), as the imported document had them."""
+    bold_titles: bool = False
+    """Presentation hint for reports: failure titles in bold (`### 1. **Title**`), as the imported document wrote them."""
+    list_labels: bool = False
+    """Presentation hint for reports: a failure's labels open list items (`- **Issue**: text`), as the imported document wrote them."""
+    detail_paragraphs: bool = False
+    """Presentation hint for reports: a failure's lone impact detail without an area is a paragraph under its label (`**Impact**: text`), not a bullet, as the imported document wrote it."""
+    colon_inside: bool = False
+    """Presentation hint for reports: labels with the colon inside the bold (`**Root Cause:**`), as the imported document wrote them."""
 
 
 class Category(Record):

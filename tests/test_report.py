@@ -418,3 +418,139 @@ def test_cli_errors_are_messages_not_tracebacks(kb_copy: Path, tmp_path: Path) -
     assert result.exit_code == 1
     assert result.stderr == f"error: {broken / 'MODEL_FAILURES.md.j2'}:2: 'missing_name' is undefined (case pr7060)\n"
     assert "Traceback" not in result.output
+
+
+# -- presentation hints (set by `kb import` so an imported document renders back as it was) --
+
+
+def hinted(case: Case, failures: list[Failure]) -> str:
+    return render_case(loaded(case, failures), ENV)
+
+
+def block_of(text: str, heading: str) -> str:
+    """The lines of one failure: from its heading to the next heading or rule."""
+    start = text.index(heading)
+    ends = [i for i in (text.find("\n#", start + 1), text.find("\n---", start)) if i >= 0]
+    return text[start : min(ends) if ends else len(text)].strip("\n")
+
+
+def prose_failure(**changes: object) -> Failure:
+    data: dict[str, object] = {
+        "id": "f",
+        "title": "Queue too short",
+        "impact": Impact.high,
+        "model_response": Response(text="Set 30 seconds:", code="timeout = 30", language="py"),
+        "ideal_response": IdealResponse(code="timeout = 720", language="py"),
+        "root_cause": "Jobs outlive the timeout.",
+        "docs": [DocLink(title="SQS", url="https://docs.aws.amazon.com/sqs")],
+        "impact_details": [ImpactDetail(area="Cost", text="Jobs run twice.")],
+        "training_value": TrainingValue(level="High", text="Match timeouts."),
+        "extra": [Section(title="Status", text="Fixed.", after="root_cause")],
+    }
+    return Failure.model_validate({**data, **changes})
+
+
+def test_inline_labels_put_prose_on_the_label_line_and_code_below() -> None:
+    text = hinted(Case(id="c", title="C", inline_labels=True), [prose_failure()])
+    assert block_of(text, "### 1.") == (
+        "### 1. Queue too short\n\n"
+        "**Impact Level**: High\n\n"
+        "**MODEL_RESPONSE Issue**: Set 30 seconds:\n\n```py\ntimeout = 30\n```\n\n"
+        "**IDEAL_RESPONSE Fix**:\n```py\ntimeout = 720\n```\n\n"
+        "**Root Cause**: Jobs outlive the timeout.\n\n"
+        "**Status**: Fixed.\n\n"
+        "**AWS Documentation Reference**: [SQS](https://docs.aws.amazon.com/sqs)\n\n"
+        "**Cost/Security/Performance Impact**:\n- **Cost**: Jobs run twice.\n\n"
+        "**Training Value**: High - Match timeouts."
+    )
+
+
+def test_inline_labels_for_some_fields_only() -> None:
+    case = Case(id="c", title="C", inline_labels=["root_cause", "extra"])
+    text = hinted(case, [prose_failure()])
+    assert "**Root Cause**: Jobs outlive the timeout.\n" in text
+    assert "**Status**: Fixed.\n" in text
+    assert "**MODEL_RESPONSE Issue**:\nSet 30 seconds:\n" in text
+    assert "**Training Value**:\nHigh - Match timeouts.\n" in text
+
+
+def test_source_labels_qualifiers_and_unlabelled_values() -> None:
+    failure = prose_failure(
+        description="Poison messages loop.",
+        labels={
+            "impact": "Severity",
+            "description": "",  # the source wrote the text straight under the heading
+            "model_response": "MODEL_RESPONSE Issue (Line 33)",
+            "root_cause": "Why This Fails",
+            "title": "Issue 7:",
+        },
+    )
+    text = hinted(Case(id="c", title="C"), [failure])
+    assert "### Issue 1: Queue too short\n" in text  # the source's words, the report's number
+    assert "**Severity**: High\n\nPoison messages loop.\n\n**MODEL_RESPONSE Issue** (Line 33):\n" in text
+    assert "**Why This Fails**:\nJobs outlive the timeout.\n" in text
+    implied = hinted(Case(id="c", title="C"), [prose_failure(labels={"impact": "", "title": ""})])
+    assert "Impact Level" not in implied  # implied by its group heading, as in the source
+    assert "## High Failures\n\n### Queue too short\n" in implied  # an unnumbered heading stays unnumbered
+
+
+def test_source_order_group_numbering_and_rules() -> None:
+    failures = [
+        Failure(id="a", title="A", impact=Impact.low),
+        Failure(id="b", title="B", impact=Impact.critical),
+        Failure(id="c", title="C", impact=Impact.critical),
+    ]
+    default = hinted(Case(id="c", title="C"), failures)
+    assert headings(default)[1:] == ["## Critical Failures", "### 1. B", "### 2. C", "## Low Failures", "### 3. A"]
+    assert default.count("\n---\n") == 3
+    case = Case(id="c", title="C", order="source", numbering="group", rules="between")
+    text = hinted(case, failures)
+    assert headings(text)[1:] == ["## Low Failures", "### 1. A", "## Critical Failures", "### 1. B", "### 2. C"]
+    assert text.count("\n---\n") == 2 and not text.rstrip().endswith("---")
+    assert "---" not in hinted(case.model_copy(update={"rules": "none"}), failures)
+
+
+def test_heading_level_ungrouped_bold_titles_colons_and_list_labels() -> None:
+    case = Case(id="c", title="C", heading_level=2, bold_titles=True, colon_inside=True, list_labels=True)
+    failure = prose_failure(group="", impact_details=[], docs=[], extra=[], model_response=None, ideal_response=None)
+    text = hinted(case, [failure])
+    assert text == (
+        "# C\n\n## 1. **Queue too short**\n\n- **Impact Level:** High\n"
+        "- **Root Cause:**\nJobs outlive the timeout.\n- **Training Value:**\nHigh - Match timeouts.\n\n---\n"
+    )
+    listed = hinted(Case(id="c", title="C", list_labels=True, inline_labels=True), [prose_failure()])
+    assert "- **AWS Documentation Reference**: [SQS](https://docs.aws.amazon.com/sqs)\n" in listed
+    assert "- **Cost/Security/Performance Impact**:\n  - **Cost**: Jobs run twice.\n" in listed  # nested
+    assert "- **MODEL_RESPONSE Issue**: Set 30 seconds:\n\n```py\ntimeout = 30\n```\n" in listed
+
+
+def test_field_order_and_section_headings() -> None:
+    failure = prose_failure(
+        field_order=["root_cause", "impact", "training_value"],
+        extra=[Section(title="Deployment Notes", text="Redeployed.", after="root_cause", heading=4)],
+        docs=[],
+        impact_details=[],
+        model_response=None,
+        ideal_response=None,
+    )
+    case = Case(
+        id="c",
+        title="C",
+        extra=[
+            Section(title="Between", text="Placed after the failure.", after="failure:f"),
+            Section(title="Appendix", text="Deep.", heading=3),
+        ],
+    )
+    text = hinted(case, [failure, Failure(id="g", title="Next", impact=Impact.high)])
+    assert block_of(text, "### 1.") == ("### 1. Queue too short\n\n**Root Cause**:\nJobs outlive the timeout.")
+    assert "#### Deployment Notes\n\nRedeployed.\n\n**Impact Level**: High\n\n**Training Value**:" in text
+    assert "---\n\n## Between\n\nPlaced after the failure.\n\n### 2. Next" in text
+    assert text.endswith("### Appendix\n\nDeep.\n")
+
+
+def test_hostile_source_labels_stay_labels() -> None:
+    labels = {name: text for name, text in zip(["root_cause", "impact", "title"], HOSTILE, strict=False)}
+    failure = prose_failure(labels={**labels, "description": "<script>x</script>"}, description="Plain.")
+    tokens = MD.parse(hinted(Case(id="c", title="C", inline_labels=True, list_labels=True), [failure]))
+    assert not has_html(tokens)
+    assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2", "h3"]

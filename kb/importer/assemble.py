@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from kb.importer.blocks import Document, parse_blocks
 from kb.importer.headings import plain, unwrap_bold
 from kb.importer.outline import Outline, SectionPart, UnitPart, outline
 from kb.importer.summary import parse_summary
 from kb.importer.unit import FailureDraft, build_failure
-from kb.models import Case, Failure, Section, Source, Summary, Task
+from kb.models import Case, Failure, Impact, Section, Source, Summary, Task
 
 MAX_PARSE_CHARS = 4_000_000
 """Longer documents are kept whole as text, unparsed (a warning says so)."""
@@ -50,8 +53,10 @@ def assemble_case(
     shape = outline(doc)
     drafts: list[FailureDraft] = []
     extras: list[Section] = []
-    summary, summary_index = _summary(doc, shape)
+    summary_styles: Counter[bool] = Counter()
+    summary, summary_index = _summary(doc, shape, summary_styles)
     seen_unit = False
+    between: list[tuple[int, int]] = []  # (extra, the draft it follows) for sections after a failure
     for index, part in enumerate(shape.parts):
         if isinstance(part, UnitPart):
             drafts.append(build_failure(doc, part, categories=categories))
@@ -62,6 +67,8 @@ def assemble_case(
         after = "failures" if seen_unit else "intro"
         if summary_index is not None and index > summary_index:
             after = "summary"
+        elif seen_unit:
+            between.append((len(extras), len(drafts) - 1))
         extras.append(_section(doc, part, after))
     if not drafts:
         warnings.append(("no-failures", "no failure units recognised; the text is kept in the case's intro and extra"))
@@ -69,7 +76,11 @@ def assemble_case(
         warnings.append(("unclosed-fence", "a code block runs to the end of the document"))
     title = _title(shape, fallback_title)
     intro = doc.text(shape.intro) if shape.intro else ""
-    inline = sum(d.inline_labels for d in drafts) > sum(d.own_line_labels for d in drafts)
+    inline = _inline_labels(drafts, summary_styles if summary is not None else Counter())
+    failures = _failures(drafts)
+    for extra, follows in between:
+        if follows < len(failures) - 1:  # more failures come after it: keep its place among them
+            extras[extra] = extras[extra].model_copy(update={"after": f"failure:{failures[follows].id}"})
     case = Case(
         id=case_id,
         title=title,
@@ -79,8 +90,86 @@ def assemble_case(
         summary=summary,
         extra=extras,
         inline_labels=inline,
+        order=_order(failures),
+        numbering=_numbering(failures, [d.number for d in drafts]),
+        rules=_rules([d.rule for d in drafts]),
+        heading_level=_heading_level(drafts),
+        bold_titles=sum(d.bold_title for d in drafts) * 2 > len(drafts),
+        colon_inside=sum(d.colons[True] for d in drafts) > sum(d.colons[False] for d in drafts),
+        list_labels=sum(d.listed[True] for d in drafts) > sum(d.listed[False] for d in drafts),
+        detail_paragraphs=any(d.detail_paragraph for d in drafts),
     )
-    return Assembled(case, _failures(drafts), warnings)
+    return Assembled(case, failures, warnings)
+
+
+def _inline_labels(drafts: list[FailureDraft], summary: Counter[bool]) -> bool | list[str]:
+    """Which labels the document wrote on the same line as their value (the case's ``inline_labels``).
+
+    Each field (and the summary) follows its own majority; a document that writes every
+    label one way gets a plain True or False.
+    """
+    tally: Counter[str] = Counter()
+    for draft in drafts:
+        for style, count in draft.label_styles.items():
+            tally[style.field] += count if style.inline else -count
+    if summary:
+        tally["summary"] += summary[True] - summary[False]
+    fields = sorted(tally)
+    inline = [key for key in fields if tally[key] > 0]
+    if len(inline) == len(fields):
+        return bool(fields)
+    return inline or False
+
+
+def _heading_level(drafts: list[FailureDraft]) -> int | None:
+    """The level most failure headings had, when it is not the report's (3); None for bold lines."""
+    levels = Counter(d.heading_level for d in drafts)
+    if not levels:
+        return None
+    level = max(levels, key=lambda found: (levels[found], found == 3))
+    return level if 2 <= level <= 6 and level != 3 else None
+
+
+def _order(failures: list[Failure]) -> Literal["source"] | None:
+    """`source` when the document did not list its failures by impact (a report would re-sort them)."""
+    ranks = [f.impact.rank if f.impact else len(Impact) for f in failures]
+    return "source" if ranks != sorted(ranks) else None
+
+
+def _numbering(failures: list[Failure], printed: list[str | None]) -> Literal["group"] | None:
+    """`group` when the document restarted its numbers under each group heading (e.g. `## High Failures`)."""
+    if not failures or not all(number and number.isdigit() for number in printed):
+        return None
+    running = list(range(1, len(failures) + 1))
+    grouped: list[int] = []
+    previous: str | None = None
+    for failure in failures:
+        heading = failure.group or (f"{failure.impact.label} Failures" if failure.impact else "Other Failures")
+        grouped.append(1 if heading != previous else grouped[-1] + 1)
+        previous = heading
+    numbers = [int(number or 0) for number in printed]
+    fits = sum(a == b for a, b in zip(numbers, grouped, strict=True))
+    return "group" if fits > sum(a == b for a, b in zip(numbers, running, strict=True)) else None
+
+
+RuleStyle = Literal["each", "between", "none"]
+_RULE_STYLES: tuple[tuple[RuleStyle | None, Callable[[int, int], bool]], ...] = (
+    (None, lambda index, count: True),  # after each failure: the report's default
+    ("between", lambda index, count: index < count - 1),
+    ("none", lambda index, count: False),
+)
+
+
+def _rules(closed: list[bool]) -> RuleStyle | None:
+    """The report's rule style closest to where the document put `---` after its failures (None: each)."""
+    count = len(closed)
+    best: RuleStyle | None = None
+    misses = count + 1
+    for style, rule in _RULE_STYLES:
+        wrong = sum(rule(index, count) != has for index, has in enumerate(closed))
+        if wrong < misses:
+            best, misses = style, wrong
+    return best
 
 
 def _title(shape: Outline, fallback: str) -> str:
@@ -89,15 +178,16 @@ def _title(shape: Outline, fallback: str) -> str:
     return unwrap_bold(shape.title.title) or shape.title.title or fallback
 
 
-def _summary(doc: Document, shape: Outline) -> tuple[Summary | None, int | None]:
-    """The last `Summary` section after the failures, when it has the seed's shape."""
+def _summary(doc: Document, shape: Outline, styles: Counter[bool]) -> tuple[Summary | None, int | None]:
+    """The last `Summary` section after the failures, when it has the seed's shape (``styles``:
+    how its labels were written, see ``parse_summary``)."""
     first_unit = next((i for i, p in enumerate(shape.parts) if isinstance(p, UnitPart)), None)
     if first_unit is None:
         return None, None
     for index in range(len(shape.parts) - 1, first_unit, -1):
         part = shape.parts[index]
         if isinstance(part, SectionPart) and part.node.info and plain(part.node.info.raw).lower() == "summary":
-            summary = parse_summary(doc, part.blocks)
+            summary = parse_summary(doc, part.blocks, styles)
             return (summary, index) if summary is not None else (None, None)
     return None, None
 
@@ -105,7 +195,8 @@ def _summary(doc: Document, shape: Outline) -> tuple[Summary | None, int | None]
 def _section(doc: Document, part: SectionPart, after: str) -> Section:
     """A non-failure section, verbatim, titled by its heading."""
     title = unwrap_bold(part.node.info.raw) if part.node.info else ""
-    return Section(title=title or "Notes", text=doc.text(part.blocks), after=after)
+    level = part.node.level if part.node.heading is not None and part.node.level in (1, 3, 4, 5, 6) else None
+    return Section(title=title or "Notes", text=doc.text(part.blocks), after=after, heading=level)
 
 
 def _unclosed_fence(doc: Document) -> bool:

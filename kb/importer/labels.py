@@ -399,6 +399,8 @@ class Label:
     """The field it fills; None for a label kb has no field for (kept in `extra`)."""
     rest: str
     """What follows the label on its line."""
+    colon_inside: bool | None = None
+    """True for `**Label:**`, False for `**Label**:`, None for a label without emphasis or colon."""
 
 
 def normalise(label: str) -> str:
@@ -434,12 +436,13 @@ def match_label(line: str, *, allow_unknown: bool = True, allow_plain: bool = Tr
         qualifier = (match["qual"] or "").strip()
         text = f"{label} {qualifier}".strip() if qualifier else label
         field = field_for(label) or (field_for(text) if qualifier else None)
-        has_colon = bool(match["c1"] or match["c2"] or match["c3"] or match["c4"])
+        inside = bool(match["c1"] or match["c2"] or match["c3"])
+        has_colon = inside or bool(match["c4"])
         if not has_colon and (field is None or match["rest"].strip()):
             return None
         if field is None and (not allow_unknown or not has_colon or len(label.split()) > 6 or label[:1].isdigit()):
             return None
-        return Label(text, field, match["rest"])
+        return Label(text, field, match["rest"], inside if has_colon else None)
     match = _PLAIN_LABEL.match(line) if allow_plain else None
     if match:
         label = match["label"].strip()

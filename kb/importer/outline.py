@@ -105,7 +105,8 @@ def _with_pseudo_headings(doc: Document) -> list[Block]:
                     continue
         if block.kind == "list" and block.items:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
-            if _titled_items(doc, block, following):
+            preceding = blocks[index - 1] if index else None
+            if _titled_items(doc, block, following, preceding):
                 out.extend(_item_units(doc, block))
                 continue
         out.append(block)
@@ -122,11 +123,14 @@ def _item_title(doc: Document, start: int) -> str | None:
     return first if bold or marker.strip()[:1].isdigit() else None
 
 
-def _titled_items(doc: Document, block: Block, following: Block | None) -> bool:
-    """`1. **Title**` items holding labelled content, or a lone `1. Title` followed by labelled blocks."""
+def _titled_items(doc: Document, block: Block, following: Block | None, preceding: Block | None) -> bool:
+    """`1. **Title**` items holding labelled content, or a lone `1. Title` followed by labelled blocks
+    (unless it is a lesson of the training value just before it: `**Training Value**:` + `1. Lesson`)."""
     if any(_item_title(doc, item.start) is None for item in block.items):
         return False
     if len(block.items) == 1 and block.end - block.start == 1 and block.ordered:
+        if preceding is not None and preceding.kind == "paragraph" and Field.training in _block_fields(doc, preceding):
+            return False  # the lessons of a training value
         return following is not None and bool(_block_fields(doc, following) & _STRONG)
     labelled = 0
     for item in block.items:

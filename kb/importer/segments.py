@@ -28,6 +28,8 @@ class Segment:
     blocks: list[Block] = field(default_factory=list)
     heading: Block | None = None
     """The sub-heading that opened this segment, when the label was a heading."""
+    listed: bool = False
+    """The label opened a list item (`- **Fix**: ...`)."""
 
     @property
     def text(self) -> str:
@@ -113,7 +115,8 @@ def _labelled_list(doc: Document, block: Block, current: Segment) -> bool:
     if any(label is None for label in labels):
         return False
     fields = {label.field for label in labels if label is not None}
-    if not fields & _CORE_FIELDS:
+    # a labelled list carries a core field, or continues one that a code block interrupted
+    if not fields & _CORE_FIELDS and not (current.listed and None not in fields):
         return False
     # `- **Deployment**: ...` bullets right under an impact label belong to that label
     if current.field in _BULLET_FIELDS and not current.blocks and current.label and not current.label.rest.strip():
@@ -131,5 +134,5 @@ def _list_segments(doc: Document, block: Block) -> list[Segment]:
         indent = len(marker)
         body = [label.rest] + [dedent(line, indent) for line in doc.lines[item.start + 1 : item.end]]
         sub = parse_blocks("\n".join(body))
-        out.append(Segment(label, sub, list(sub.blocks)))
+        out.append(Segment(label, sub, list(sub.blocks), listed=True))
     return out

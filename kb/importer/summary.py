@@ -9,6 +9,7 @@ Readiness**:` + checklist, any other `**Label**:` as a free section).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from kb.importer.blocks import Block, Document, dedent, parse_blocks
@@ -20,8 +21,12 @@ _LEVEL_TEXT = re.compile(r"^(?P<level>[A-Za-z][A-Za-z ]{0,20}?) - (?P<text>.*)$"
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
 
 
-def parse_summary(doc: Document, blocks: list[Block]) -> Summary | None:
-    """The structured summary, or None when the section is not in the seed's shape."""
+def parse_summary(doc: Document, blocks: list[Block], styles: Counter[bool] | None = None) -> Summary | None:
+    """The structured summary, or None when the section is not in the seed's shape.
+
+    ``styles`` counts how its labelled blocks were written: True for a value on the label's
+    line (`**Testing Impact**: text`), False for prose starting on the next line.
+    """
     if not blocks or blocks[0].kind != "list" or blocks[0].ordered:
         return None
     data: dict[str, Any] = {}
@@ -40,6 +45,11 @@ def parse_summary(doc: Document, blocks: list[Block]) -> Summary | None:
     for segment in split_segments(doc, blocks[1:]):
         if segment.label is None:
             return None
+        if styles is not None and segment.heading is None:
+            if segment.label.rest.strip():
+                styles[True] += 1
+            elif segment.blocks and segment.blocks[0].kind in ("paragraph", "text"):
+                styles[False] += 1
         key = normalise(segment.label.text)
         text = segment.text
         if key == "deployment impact" and "deployment_impact" not in data and text:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, get_args
 
 from kb.importer import fields as values
 from kb.importer.blocks import Document
@@ -14,7 +15,16 @@ from kb.importer.labels import REPORT_LABELS, Field
 from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
 from kb.importer.taxonomy import category_for
-from kb.models import Impact, Section
+from kb.models import FailureField, Impact, Section
+
+
+class LabelStyle(NamedTuple):
+    """How one label was written."""
+
+    field: str
+    """The field it filled (`root_cause`, ...), or `extra` for a label kept in ``extra``."""
+    inline: bool
+    """The value starts on the label's line (`**Fix**: text`), not on the next."""
 
 
 @dataclass
@@ -24,10 +34,22 @@ class FailureDraft:
     title: str
     data: dict[str, Any]
     extra: list[Section] = field(default_factory=list)
-    inline_labels: int = 0
-    """Labels whose value starts on the label's line (`**Fix**: text`), Impact Level aside."""
-    own_line_labels: int = 0
-    """Labels alone on their line, their value below."""
+    label_styles: Counter[LabelStyle] = field(default_factory=Counter)
+    """How the source wrote its labels (only labels followed by prose tell)."""
+    rule: bool = False
+    """The source closed the unit with a `---` rule."""
+    number: str | None = None
+    """The number the source printed in the unit's heading (`3`, `2.1`, `MF001`), if any."""
+    heading_level: int = 3
+    """The unit heading's level (7 for a bold line or list item used as a heading)."""
+    bold_title: bool = False
+    """The title was written in bold after its number (`### 1. **Title**`)."""
+    colons: Counter[bool] = field(default_factory=Counter)
+    """Its emphasised labels by where the colon was: inside the bold (`**Fix:**`) or not (`**Fix**:`)."""
+    listed: Counter[bool] = field(default_factory=Counter)
+    """Its labels by whether they opened a list item (`- **Fix**: ...`) or a paragraph."""
+    detail_paragraph: bool = False
+    """Its impact details were one paragraph (`**Impact**: text`), not bullets."""
 
 
 def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) -> FailureDraft:
@@ -35,6 +57,7 @@ def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) 
     node = part.node
     assert node.info is not None and node.heading is not None
     blocks = node.blocks()
+    rule = bool(blocks) and blocks[-1].kind == "hr"
     while blocks and blocks[-1].kind == "hr":
         blocks.pop()
     builder = _Builder(doc, categories)
@@ -48,16 +71,40 @@ def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) 
     builder.resolve_impact(part, node.info.raw)
     if re.search(r"[^\W\d_]{2}", node.info.prefix):
         builder.labels["title"] = node.info.prefix  # `Issue 2:`: the numbering's words are the source's
+    elif not node.info.numbered and node.level <= 6:
+        builder.labels["title"] = ""  # an unnumbered heading
     if builder.labels:
         builder.data["labels"] = builder.labels
-    draft = FailureDraft(title, builder.data, builder.extra, builder.inline, builder.own_line)
-    if part.group is not None and part.group.info is not None:
+    order = builder.field_order()
+    if order is not None:
+        builder.data["field_order"] = order
+    raw = node.info.raw.strip()
+    draft = FailureDraft(
+        title,
+        builder.data,
+        builder.extra,
+        builder.styles,
+        rule=rule,
+        number=node.info.number,
+        heading_level=node.level,
+        bold_title=not raw.startswith(("**", "__")) and raw.endswith((f"**{title}**", f"__{title}__")),
+        colons=builder.colons,
+        listed=builder.listed,
+        detail_paragraph=builder.detail_paragraph,
+    )
+    if part.group is None or part.group.info is None:
+        draft.data["group"] = ""  # listed under no group heading
+    else:
         group = unwrap_bold(part.group.info.raw)
         impact = draft.data.get("impact")
         default = f"{impact.label} Failures" if isinstance(impact, Impact) else "Other Failures"
         if group != default:
             draft.data["group"] = group
     return draft
+
+
+FIELD_ORDER: tuple[str, ...] = get_args(FailureField)
+"""The failure fields in the order a report prints them."""
 
 
 class _Builder:
@@ -69,15 +116,15 @@ class _Builder:
         self.after = "title"
         self.own_level: Level | None = None
         self.labels: dict[str, str] = {}
-        self.inline = self.own_line = 0
+        self.styles: Counter[LabelStyle] = Counter()
+        self.colons: Counter[bool] = Counter()
+        self.detail_paragraph = False
+        self.listed: Counter[bool] = Counter()
+        self.sequence: list[str] = []
+        """The fields filled, in the order the source gave them."""
 
     def add(self, segment: Segment, *, actual_is_model: bool) -> None:
         kind = segment.field
-        if segment.label is not None and segment.heading is None and kind not in (Field.impact, None):
-            if segment.label.rest.strip():
-                self.inline += 1
-            else:
-                self.own_line += 1
         if segment.label is None:
             self._put("description", segment.text, segment)
         elif kind is Field.actual:
@@ -120,14 +167,37 @@ class _Builder:
         self.after = name
         self._label(name, segment)
 
-    def _label(self, name: str, segment: Segment) -> None:
-        """Remember the source's wording of a label when a report would print another."""
-        if segment.label is not None and segment.label.text != REPORT_LABELS[name]:
+    def _label(self, name: str, segment: Segment | None) -> None:
+        """A field was filled: remember where, the source's wording of its label when a report
+        would print another (empty: the source gave none), and the label's style."""
+        self.sequence.append(name)
+        if segment is None or segment.label is None:
+            self.labels[name] = ""
+            return
+        if segment.label.text != REPORT_LABELS[name]:
             self.labels[name] = segment.label.text
+        self._style(name, segment)
+
+    def _style(self, name: str, segment: Segment) -> None:
+        """Count whether the label shared its line with the value (only prose values tell)."""
+        label = segment.label
+        if label is None or segment.heading is not None:
+            return
+        if label.colon_inside is not None:
+            self.colons[label.colon_inside] += 1
+        self.listed[segment.listed] += 1
+        if name == "impact":
+            return
+        if label.rest.strip():
+            self.styles[LabelStyle(name, True)] += 1
+        elif segment.blocks and segment.blocks[0].kind in ("paragraph", "text"):
+            self.styles[LabelStyle(name, False)] += 1
 
     def _keep(self, segment: Segment) -> None:
         title = segment.label.text if segment.label else "Notes"
-        self.extra.append(Section(title=title or "Notes", text=segment.text, after=self.after))
+        level = segment.heading.level if segment.heading is not None and segment.heading.level <= 6 else None
+        self.extra.append(Section(title=title or "Notes", text=segment.text, after=self.after, heading=level))
+        self._style("extra", segment)
 
     def _response(self, segment: Segment, *, ideal: bool) -> None:
         name = "ideal_response" if ideal else "model_response"
@@ -150,6 +220,7 @@ class _Builder:
         if rest.strip() and "description" not in self.data:
             self.data["description"] = rest.strip("\n")  # prose under the level line describes the failure
             self.after = "description"
+            self._label("description", None)
         elif rest.strip():
             title = segment.label.text if segment.label else "Impact"
             self.extra.append(Section(title=title, text=rest.strip("\n"), after="impact"))
@@ -162,6 +233,7 @@ class _Builder:
         self.data["impact_details"] = details
         self.after = "impact_details"
         self._label("impact_details", segment)
+        self.detail_paragraph = segment.blocks[0].kind != "list"  # `**Impact**: text`, not a bullet
 
     def _docs(self, segment: Segment) -> None:
         if "docs" in self.data or "docs_note" in self.data:
@@ -198,3 +270,9 @@ class _Builder:
         level = severity_in_title(heading) or part.severity
         if level is not None:
             self.data["impact"] = level
+            self.labels["impact"] = ""  # implied by the heading: the source wrote no level line
+
+    def field_order(self) -> list[str] | None:
+        """The order the source gave the fields in, when a report's usual order would differ."""
+        ranks = [FIELD_ORDER.index(name) for name in self.sequence]
+        return list(self.sequence) if ranks != sorted(ranks) else None
