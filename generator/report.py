@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import get_args
 from urllib.parse import quote
 
 import jinja2
@@ -27,7 +28,7 @@ from generator.markdown import inline
 from kb.atomic import write_text
 from kb.errors import KbError
 from kb.examples import BrokenReferenceError, resolve_reference
-from kb.models import Case, Failure, Impact, Reference, Section
+from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.store import LoadedCase, load_kb
 from kb.totals import totals_line
 
@@ -52,20 +53,7 @@ __all__ = [
 REPORT_TEMPLATE = "report/MODEL_FAILURES.md.j2"
 REPORT_FILE = "MODEL_FAILURES.md"
 
-FAILURE_SLOTS = (
-    "title",
-    "impact",
-    "description",
-    "location",
-    "model_response",
-    "ideal_response",
-    "error",
-    "root_cause",
-    "docs",
-    "impact_details",
-    "training_value",
-    "end",
-)
+FAILURE_SLOTS: tuple[str, ...] = ("title", *get_args(FailureField), "end")
 """Where a failure's ``extra`` section can go: right after the block of the named field."""
 _SLOT_ALIASES = {"impact_label": "impact", "docs_note": "docs"}
 
