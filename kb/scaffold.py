@@ -14,7 +14,6 @@ import difflib
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from kb.store import (
     inside,
     load_record,
     record_data,
+    slugify,
 )
 from kb.validate import validate
 
@@ -66,13 +66,9 @@ class Added:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def slugify(title: str, *, fallback: str = "failure") -> str:
-    """A failure id from a title: lowercase ASCII words joined by hyphens, at most 60 characters."""
-    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > _SLUG_LENGTH:
-        slug = slug[:_SLUG_LENGTH].rsplit("-", 1)[0] if "-" in slug[:_SLUG_LENGTH] else slug[:_SLUG_LENGTH]
-    return slug.strip("-") or fallback
+def failure_slug(title: str) -> str:
+    """A failure id from a title (`failure` when the title has no letter or digit)."""
+    return slugify(title, _SLUG_LENGTH) or "failure"
 
 
 def one_line(text: str | None, *, what: str) -> str | None:
@@ -304,8 +300,8 @@ def add_failure(
     def text_for(failure_id: str, path: Path) -> str:
         return _render(env, FAILURE_TEMPLATE, Failure, path, id=failure_id, **context)
 
-    text_for(slugify(title_line), folder / "new.yaml")  # a broken template fails before any reservation
-    return Added(_create_numbered(root, folder, slugify(title_line), taken, text_for), warnings)
+    text_for(failure_slug(title_line), folder / "new.yaml")  # a broken template fails before any reservation
+    return Added(_create_numbered(root, folder, failure_slug(title_line), taken, text_for), warnings)
 
 
 def _impact(value: str | None) -> Impact | None:

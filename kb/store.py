@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,6 +351,20 @@ def check_id(value: str, *, what: str) -> str:
     if not SLUG.match(value) or len(value) > 120:
         raise UnsafePathError(value, reason=f"{what} ids are lowercase letters, digits and hyphens (e.g. `pr7060`)")
     return value
+
+
+SLUG_LENGTH = 60
+"""Ids made from titles are cut to this length, at a word boundary where one is near."""
+
+
+def slugify(text: str, max_length: int = SLUG_LENGTH) -> str:
+    """`Missing IAM Permission (DLQ)` -> `missing-iam-permission-dlq`; empty when no letter or digit is left."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > max_length:
+        cut = slug[: max_length + 1].rfind("-")
+        slug = slug[: cut if cut > max_length // 2 else max_length].strip("-")
+    return slug
 
 
 def failure_file_name(number: int, failure_id: str) -> str:

@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb.importer import assemble_case
-from kb.importer.assemble import slugify
 from kb.importer.taxonomy import DEFAULT_CATEGORIES
 from kb.models import Case, DocLink, Failure, FailureField, IdealResponse, Impact, ImpactDetail, Response, TrainingValue
-from kb.store import LoadedCase, LoadedFailure, load_kb, record_data
+from kb.store import LoadedCase, LoadedFailure, load_kb, record_data, slugify
 
 report = pytest.importorskip("generator.report")
 env_module = pytest.importorskip("generator.env")

@@ -20,7 +20,7 @@ from kb import scaffold
 from kb.check import check_kb
 from kb.cli import app
 from kb.models import Case, Category, Failure, Impact, Status, Taxonomy
-from kb.scaffold import add_case, add_failure, slugify
+from kb.scaffold import add_case, add_failure, failure_slug
 from kb.store import TAXONOMY_FILE, load_kb, read_record, save_record
 
 runner = CliRunner()
@@ -363,11 +363,11 @@ def test_any_title_round_trips_and_cannot_inject_keys(title: str, service: str) 
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", failure.id)
 
 
-def test_slugify() -> None:
-    assert slugify("Missing IAM Permission for Lambda DLQ") == "missing-iam-permission-for-lambda-dlq"
-    assert slugify("Résumé: `café` -- 100%") == "resume-cafe-100"
-    assert slugify("!!!") == "failure"
-    long = slugify("word " * 40)
+def test_failure_slug() -> None:
+    assert failure_slug("Missing IAM Permission for Lambda DLQ") == "missing-iam-permission-for-lambda-dlq"
+    assert failure_slug("Résumé: `café` -- 100%") == "resume-cafe-100"
+    assert failure_slug("!!!") == "failure"
+    long = failure_slug("word " * 40)
     assert len(long) <= 60 and not long.endswith("-")
 
 

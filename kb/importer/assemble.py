@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +13,10 @@ from kb.importer.outline import Outline, SectionPart, UnitPart, outline
 from kb.importer.summary import parse_summary
 from kb.importer.unit import FailureDraft, build_failure
 from kb.models import Case, Failure, Impact, Section, Source, Summary, Task
+from kb.store import slugify
 
 MAX_PARSE_CHARS = 4_000_000
 """Longer documents are kept whole as text, unparsed (a warning says so)."""
-FAILURE_ID_LENGTH = 60
 
 
 @dataclass
@@ -207,22 +205,12 @@ def _failures(drafts: list[FailureDraft]) -> list[Failure]:
     seen: set[str] = set()
     failures = []
     for draft in drafts:
-        failure_id = unique_slug(slugify(draft.title, FAILURE_ID_LENGTH) or "failure", seen)
+        failure_id = unique_slug(slugify(draft.title) or "failure", seen)
         data = dict(draft.data)
         if draft.extra:
             data["extra"] = draft.extra
         failures.append(Failure(id=failure_id, title=draft.title, **data))
     return failures
-
-
-def slugify(text: str, max_length: int = FAILURE_ID_LENGTH) -> str:
-    """`Missing IAM Permission (DLQ)` -> `missing-iam-permission-dlq`, cut at a word boundary."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > max_length:
-        cut = slug[: max_length + 1].rfind("-")
-        slug = slug[: cut if cut > max_length // 2 else max_length].strip("-")
-    return slug
 
 
 def unique_slug(slug: str, seen: set[str]) -> str:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.errors import Problem
-from kb.importer.assemble import slugify, unique_slug
+from kb.importer.assemble import unique_slug
+from kb.store import slugify
 
 DOCUMENT_NAMES = {"model_failures.md", "model_failure.md"}
 _SKIP_DIRS = {"node_modules", "__pycache__", ".git", ".venv", "venv", "cdk.out", ".terraform"}
