@@ -87,11 +87,8 @@ def read_record(path: Path, model: type[Any]) -> Any:
 
 def load_record(path: Path, model: type[Any]) -> tuple[Any | None, list[Problem]]:
     """Read, parse and validate one record file. Returns the record or its problems."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem.at(path, f"cannot read: {exc.strerror or exc}")]
-    return parse_record(path, raw, model)
+    entry = load_entry(path, model)
+    return entry.record, list(entry.problems)
 
 
 def parse_record(path: Path, raw: bytes, model: type[Any]) -> tuple[Any | None, list[Problem]]:
