@@ -1,7 +1,7 @@
 """The browse pages' data: failures grouped by impact, category, AWS service and platform.
 
 Grouping uses ``kb.stats``' own normalisers and counts the same failures (entries
-marked ``not_a_failure`` are left out), so a browse page always agrees with
+whose ``kind`` is not ``failure`` are left out), so a browse page always agrees with
 ``kb stats`` and the home page.
 """
 
@@ -76,7 +76,7 @@ def slug(text: str) -> str:
 
 def entries(kb: KnowledgeBase) -> list[Entry]:
     """Every counted failure of the KB, in case then file order."""
-    return [Entry(case, loaded) for case in kb.cases for loaded in case.failures if not loaded.failure.not_a_failure]
+    return [Entry(case, loaded) for case in kb.cases for loaded in case.failures if loaded.failure.is_failure]
 
 
 def _unique_anchors(groups: Iterable[Group]) -> list[Group]:

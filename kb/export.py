@@ -190,7 +190,7 @@ def _selected(
             failure = loaded.failure
             if failure.status is Status.draft:
                 skipped["draft"] += 1
-            elif failure.not_a_failure:
+            elif not failure.is_failure:
                 skipped["not a failure"] += 1
             elif not filters.accepts(case.case, failure):
                 skipped["filtered out"] += 1

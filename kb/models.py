@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=120)]
@@ -90,6 +90,27 @@ class Status(StrEnum):
 
     draft = "draft"
     published = "published"
+
+
+class Kind(StrEnum):
+    """What an entry of a case reports. Only `failure` entries are counted, exported and browsed as failures."""
+
+    failure = "failure"
+    """Something the model did wrong or left out."""
+    success = "success"
+    """Something the model did right, or a pitfall it avoided."""
+    potential = "potential"
+    """A hypothetical failure scenario, or what models "often" get wrong, not seen here."""
+    limitation = "limitation"
+    """A known limitation of the final solution."""
+    recommendation = "recommendation"
+    """Advice, future work or a next step."""
+    observation = "observation"
+    """A remark that finds the model's work fine or reports no defect."""
+    testing_gap = "testing-gap"
+    """Something the tests do not cover."""
+    checklist = "checklist"
+    """An item of a validation checklist."""
 
 
 class Record(BaseModel):
@@ -203,8 +224,8 @@ class Failure(Record):
     """The impact as the source wrote it (`Critical (Deployment Blocker)`), when it differs from the level's word."""
     status: Status = Status.published
     """`draft` until the author completes it; drafts are never exported."""
-    not_a_failure: bool = False
-    """True for an entry that reports a success or a non-issue (`N/A (No Failure)`): kept, never exported as a failure."""
+    kind: Kind = Kind.failure
+    """What the entry reports: a `failure` (the default), or a non-failure kept with the case (`success`, `potential`, `limitation`, `recommendation`, `observation`, `testing-gap`, `checklist`), never counted or exported as a failure."""
     category: Slug | None = None
     """A category key from the knowledge base's `taxonomy.yaml`."""
     services: list[str] = Field(default_factory=list)
@@ -237,6 +258,24 @@ class Failure(Record):
     """For an imported failure: the labels its source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`). An empty label means the source gave the value without one: a report prints the text unlabelled (for `impact`: not at all, its heading implies it)."""
     field_order: list[FailureField] | None = None
     """Presentation hint for an imported failure: the order its source gave its fields in, when it differs from the report's (`[description, impact, model_response, ...]`); a report prints them in this order, then any others in its usual order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_not_a_failure(cls, data: Any) -> Any:
+        """Records written before `kind` said `not_a_failure: true` for a success or non-issue."""
+        if isinstance(data, dict) and "not_a_failure" in data:
+            data = dict(data)
+            flag = data.pop("not_a_failure")
+            if flag is True and "kind" not in data:
+                data["kind"] = Kind.success.value
+            elif not isinstance(flag, bool):
+                data["not_a_failure"] = flag  # let validation name the bad value
+        return data
+
+    @property
+    def is_failure(self) -> bool:
+        """True when the entry counts as a failure of the model."""
+        return self.kind is Kind.failure
 
 
 class Task(Record):

@@ -1,7 +1,7 @@
 """Figures about a knowledge base: one computation for the terminal (`kb stats`) and the site.
 
 Everything is counted in one pass over a loaded ``KnowledgeBase``. "Failures" are the
-counted ones (entries marked ``not_a_failure`` are reported apart). Missing values are
+counted ones (entries whose ``kind`` is not ``failure`` are reported apart). Missing values are
 counted under ``none``, never guessed.
 """
 
@@ -152,7 +152,7 @@ def _select(kb: KnowledgeBase, sel: _Selection) -> Iterable[tuple[LoadedCase, li
             values = _failure_values(loaded.failure, case_values)
             if _matches(values, sel):
                 row = _Row(case, str(loaded.path), loaded.failure, values)
-                (others if loaded.failure.not_a_failure else counted).append(row)
+                (counted if loaded.failure.is_failure else others).append(row)
         if sel.on_failures and not counted and not others:
             continue
         yield case, counted, others

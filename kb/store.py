@@ -319,7 +319,7 @@ def slim_record(record: BaseModel) -> BaseModel:
             title=record.title,
             impact=record.impact,
             status=record.status,
-            not_a_failure=record.not_a_failure,
+            kind=record.kind,
             category=record.category,
             ideal_response=reference,
         )

@@ -13,7 +13,7 @@ NO_LEVEL = "no level"
 
 def counted(failures: Iterable[Failure]) -> list[Failure]:
     """The failures that count as failures (entries reporting a success do not)."""
-    return [f for f in failures if not f.not_a_failure]
+    return [f for f in failures if f.is_failure]
 
 
 def impact_counts(failures: Iterable[Failure]) -> Counter[Impact | None]:

@@ -17,7 +17,19 @@ from typer.testing import CliRunner
 from kb.cli import app
 from kb.errors import ExistsError, InvalidKbError, KbError, UsageError
 from kb.export import Filters, SecretsFoundError, export_dataset, parse_split, split_of
-from kb.models import Case, Category, Failure, IdealResponse, Impact, Response, Status, Task, Taxonomy, TrainingValue
+from kb.models import (
+    Case,
+    Category,
+    Failure,
+    IdealResponse,
+    Impact,
+    Kind,
+    Response,
+    Status,
+    Task,
+    Taxonomy,
+    TrainingValue,
+)
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
 
 SPLIT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl")
@@ -281,7 +293,7 @@ def test_drafts_and_non_failures_are_never_exported(tmp_path: Path) -> None:
         [
             make_failure("kept"),
             make_failure("draft", status=Status.draft),
-            make_failure("success", not_a_failure=True, impact=None),
+            make_failure("success", kind=Kind.success, impact=None),
         ],
     )
     out = tmp_path / "out"

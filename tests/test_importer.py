@@ -15,7 +15,7 @@ from kb.importer.decode import decode_document
 from kb.importer.taxonomy import DEFAULT_CATEGORIES
 from kb.importer.words import kept_ratio, record_words
 from kb.importer.write import write_case
-from kb.models import Impact
+from kb.models import Impact, Kind
 from kb.store import load_kb
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -119,10 +119,10 @@ def test_bold_numbered_lines_and_plain_labels() -> None:
 def test_success_reports_are_kept_but_not_failures() -> None:
     _, result = assemble("success.md")
     failure, success, listed = result.failures
-    assert failure.impact is Impact.critical and not failure.not_a_failure
-    assert success.not_a_failure and success.impact is None and success.impact_label == "N/A (Success)"
+    assert failure.impact is Impact.critical and failure.is_failure
+    assert success.kind is Kind.success and success.impact is None and success.impact_label == "N/A (Success)"
     assert success.description == "The VPC uses three availability zones as required."
-    assert listed.not_a_failure and listed.group == "What Was Done Correctly"
+    assert not listed.is_failure and listed.group == "What Was Done Correctly"
 
 
 @pytest.mark.parametrize("name", ["no_failures.md", "html_page.md"])

@@ -315,7 +315,7 @@ def test_imported_layout_hints(tmp_path: Path) -> None:
         True,
         True,
     )
-    assert found[3].not_a_failure and found[3].extra[0].heading == 4
+    assert not found[3].is_failure and found[3].extra[0].heading == 4
     ordered, _ = reimport(SOURCE_ORDER)
     assert ordered.order == "source" and ordered.extra[0].after.startswith("failure:")
 

@@ -26,6 +26,7 @@ from kb.models import (
     IdealResponse,
     Impact,
     ImpactDetail,
+    Kind,
     Reference,
     Response,
     Section,
@@ -148,7 +149,7 @@ def rich_case() -> tuple[Case, list[Failure]]:
             Section(title="Tail", text="Last."),
         ],
     )
-    unlevelled = Failure(id="success", title="A success", not_a_failure=True, impact_label="N/A (Success)")
+    unlevelled = Failure(id="success", title="A success", kind=Kind.success, impact_label="N/A (Success)")
     critical = Failure(id="crit", title="Critical one", impact=Impact.critical, group="Deployment Blockers")
     return case, [low, unlevelled, critical]
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kb.cli import app
-from kb.models import Case, Category, DocLink, Failure, IdealResponse, Impact, Status, Summary, Task, Taxonomy
+from kb.models import Case, Category, DocLink, Failure, IdealResponse, Impact, Kind, Status, Summary, Task, Taxonomy
 from kb.names import normalise_service
 from kb.stats import Dimension, Filters, compute_stats, crosstab, stats_tables
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record
@@ -67,7 +67,7 @@ def failure_strategy() -> st.SearchStrategy[Failure]:
         title=st.just("A failure"),
         impact=st.one_of(st.none(), st.sampled_from(list(Impact))),
         status=st.sampled_from(list(Status)),
-        not_a_failure=st.booleans(),
+        kind=st.sampled_from(list(Kind)),
         category=st.one_of(st.none(), st.sampled_from(CATEGORIES)),
         services=st.lists(st.sampled_from(sorted(SERVICES)), max_size=3),
         ideal_response=fix,
@@ -83,7 +83,7 @@ def case_strategy(draw: st.DrawFn, number: int) -> tuple[Case, list[Failure]]:
     platform = draw(st.one_of(st.none(), st.sampled_from(sorted(PLATFORMS))))
     language = draw(st.one_of(st.none(), st.sampled_from(sorted(LANGUAGES))))
     task = draw(st.one_of(st.none(), st.just(Task(platform=platform, language=language))))
-    counted = sum(not f.not_a_failure for f in failures)
+    counted = sum(f.is_failure for f in failures)
     written = draw(st.sampled_from([None, f"Total failures: {counted}", f"Total failures: {counted + 1}"]))
     gaps = draw(st.lists(st.sampled_from(sorted(GAPS)), max_size=3))
     summary = draw(st.one_of(st.none(), st.just(Summary(written_totals=written, knowledge_gaps=gaps))))
@@ -128,7 +128,7 @@ def direct_count(root: Path, want: dict[str, set[str]]) -> dict[str, Any]:
             if want["service"] and not services & want["service"]:
                 continue
             chosen.append((record, services))
-        counted = [(r, s) for r, s in chosen if not r.get("not_a_failure")]
+        counted = [(r, s) for r, s in chosen if r.get("kind", "failure") == "failure"]
         if (want["impact"] or want["category"] or want["service"]) and not chosen:
             continue
         out["cases"] += 1
@@ -137,7 +137,7 @@ def direct_count(root: Path, want: dict[str, set[str]]) -> dict[str, Any]:
         summary = case.get("summary") or {}
         out["gaps"].update({GAPS[g] for g in summary.get("knowledge_gaps", [])})
         written = summary.get("written_totals")
-        all_counted = sum(not r.get("not_a_failure") for r in records)
+        all_counted = sum(r.get("kind", "failure") == "failure" for r in records)
         if written and int(written.split(": ")[1]) != all_counted:
             out["integrity"]["totals_disagree"] += 1
         for record, services in counted:
@@ -220,7 +220,7 @@ def test_crosstab_cells_equal_a_direct_count(
     total = 0
     for case, failures in cases:
         for failure in failures:
-            if failure.not_a_failure:
+            if not failure.is_failure:
                 continue
             total += 1
             values = {
@@ -277,7 +277,7 @@ def seed_like(tmp_path: Path, **case: Any) -> Path:
     failures = [
         Failure(id="open-bucket", title="Open bucket", impact=Impact.critical, services=["s3"], root_cause="x"),
         Failure(id="no-level", title="No level", services=["AWS Lambda"]),
-        Failure(id="fine", title="Fine", not_a_failure=True),
+        Failure(id="fine", title="Fine", kind=Kind.success),
     ]
     write_kb(tmp_path, [(Case(id="c1", title="C1", **case), failures)])
     return tmp_path

@@ -15,7 +15,7 @@ from kb.importer.labels import REPORT_LABELS, Field
 from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
 from kb.importer.taxonomy import category_for
-from kb.models import FailureField, Impact, Section
+from kb.models import FailureField, Impact, Kind, Section
 
 
 class LabelStyle(NamedTuple):
@@ -256,7 +256,7 @@ class _Builder:
         own = self.own_level
         if own is not None and own.known:
             if own.not_a_failure:
-                self.data["not_a_failure"] = True
+                self.data["kind"] = Kind.success
                 self.data["impact_label"] = label
                 return
             assert own.impact is not None
@@ -265,7 +265,7 @@ class _Builder:
                 self.data["impact_label"] = label
             return
         if part.success:
-            self.data["not_a_failure"] = True
+            self.data["kind"] = Kind.success
             return
         level = severity_in_title(heading) or part.severity
         if level is not None:
