@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from kb.importer.blocks import Document, parse_blocks
 from kb.importer.headings import plain, unwrap_bold
 from kb.importer.outline import Outline, SectionPart, UnitPart, outline
+from kb.importer.stance import document_stance
 from kb.importer.summary import parse_summary
 from kb.importer.unit import FailureDraft, build_failure
-from kb.models import Case, Failure, Impact, Section, Source, Summary, Task
+from kb.models import Case, Failure, Impact, Kind, Section, Source, Summary, Task
 from kb.store import slugify
 
 MAX_PARSE_CHARS = 4_000_000
@@ -49,6 +50,7 @@ def assemble_case(
         return Assembled(case, [], warnings)
     doc = parse_blocks(text)
     shape = outline(doc)
+    stance = document_stance(doc)
     drafts: list[FailureDraft] = []
     extras: list[Section] = []
     summary_styles: Counter[bool] = Counter()
@@ -57,6 +59,8 @@ def assemble_case(
     between: list[tuple[int, int]] = []  # (extra, the draft it follows) for sections after a failure
     for index, part in enumerate(shape.parts):
         if isinstance(part, UnitPart):
+            if stance is not Kind.failure and part.entry is Kind.failure:
+                part = replace(part, entry=stance)
             drafts.append(build_failure(doc, part, categories=categories))
             seen_unit = True
             continue
@@ -70,6 +74,9 @@ def assemble_case(
         extras.append(_section(doc, part, after))
     if not drafts:
         warnings.append(("no-failures", "no failure units recognised; the text is kept in the case's intro and extra"))
+    elif stance is not Kind.failure:
+        what = "a success report" if stance is Kind.observation else "a list of generic or possible failures"
+        warnings.append(("no-failures", f"the document is {what}: {len(drafts)} entries kept as `kind: {stance}`"))
     if _unclosed_fence(doc):
         warnings.append(("unclosed-fence", "a code block runs to the end of the document"))
     title = _title(shape, fallback_title)

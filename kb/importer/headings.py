@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kb.importer.impact import word_level
-from kb.models import Impact
+from kb.models import Impact, Kind
 
 
 class SectionKind(StrEnum):
@@ -79,6 +79,37 @@ _CATEGORY_LETTER = re.compile(r"^(category|tier|class|priority|group)\s+([abc])\
 _PRIORITY_NUMBER = re.compile(r"\b(priority|p)\s*([0-3])\b", re.IGNORECASE)
 
 
+_ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        # What the entries under a heading are when they are not failures of this model.
+        (Kind.success, r"pitfalls? (avoided|prevented)|avoided (pitfalls?|issues)|\bhighlights?\b|done (correctly|well|right)"
+         r"|got right|went (well|right)|what worked|\bstrengths?\b|correctly implemented|best practices (added|applied|followed)"),
+        (Kind.potential, r"\bpotential\b|\bpossible\b|hypothetical|\bcommon (\w+ )?(failures?|mistakes?|pitfalls?|issues?|errors?"
+         r"|problems?|anti-?patterns?|failure (modes?|patterns?|scenarios?))|anti-?patterns?|\btypical\b|failure (modes|scenarios)"
+         r"|(what|things) to avoid|to avoid\b|could (go wrong|fail)|\bmay fail"),
+        (Kind.limitation, r"\blimitations?\b|\bcaveats?\b|known issues"),
+        (Kind.testing_gap, r"\btest(ing)? (coverage )?(gaps?|observations?|inadequac\w*)|^testing issues (fixed|resolved)"),
+        (Kind.checklist, r"checklist|\bverification\b|validation (results|performed|steps)|acceptance criteria"
+         r"|success criteria|quality gates"),
+        (Kind.recommendation, r"recommend|next steps|\bfuture\b|required fixes|remediation|\bprevention"
+         r"|lessons?|learnings?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))"),
+        (Kind.observation, r"\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
+         r"|impact (assessment|analysis|on)|why (the )?model failed|\bsuperior\b|\bobservations?\b"
+         r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b"),
+    )
+)
+
+
+def entry_kind(words: str) -> Kind | None:
+    """What the entries under a heading report when it names a section of non-failures
+    (`Known Limitations` -> limitation, `Common Pitfalls Avoided` -> success), else None."""
+    for kind, pattern in _ENTRY_KINDS:
+        if pattern.search(words):
+            return kind
+    return None
+
+
 @dataclass(frozen=True)
 class HeadingInfo:
     """A heading's text analysed."""
@@ -94,6 +125,8 @@ class HeadingInfo:
     kind: SectionKind
     severity: Impact | None
     """The level a group heading names (`## Critical Failures` -> critical)."""
+    entry: Kind | None = None
+    """What the entries under it are, when the heading names a section of non-failures."""
 
     @property
     def numbered(self) -> bool:
@@ -140,7 +173,8 @@ def analyse_heading(text: str) -> HeadingInfo:
     number, prefix, title = split_numbering(text)
     words = plain(title)
     kind, severity = classify_section(words)
-    return HeadingInfo(text, prefix, title or text.strip(), number, kind, severity)
+    entry = entry_kind(words) or (Kind.success if kind is SectionKind.success else None)
+    return HeadingInfo(text, prefix, title or text.strip(), number, kind, severity, entry)
 
 
 def classify_section(words: str) -> tuple[SectionKind, Impact | None]:

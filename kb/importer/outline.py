@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from kb.importer.blocks import Block, Document, dedent, parse_blocks
 from kb.importer.headings import HeadingInfo, SectionKind, analyse_heading, split_number
 from kb.importer.labels import Field, heading_label, match_label, strip_list_marker
-from kb.models import Impact
+from kb.models import Impact, Kind
 
 PSEUDO_LEVEL = 7
 """The level given to a bold line used as a heading (`**1. Title**`): below every real heading."""
@@ -51,8 +51,9 @@ class UnitPart:
     """The section it was listed under (None at the top level)."""
     severity: Impact | None
     """The level its group names, if any."""
-    success: bool
-    """Listed under a `Strengths`-like section: a success report, not a failure."""
+    entry: Kind
+    """What the sections it is listed under make it: a failure, or a non-failure entry
+    (under `Known Limitations`, `Common Pitfalls Avoided`, `Potential Issues`...)."""
 
 
 @dataclass
@@ -193,20 +194,20 @@ def _numbered_levels(nodes: list[Node]) -> frozenset[int]:
 class _Context:
     kind: SectionKind = SectionKind.other
     severity: Impact | None = None
-    success: bool = False
+    entry: Kind = Kind.failure
     numbered_levels: frozenset[int] = frozenset()
     """Where a document numbers its units: unnumbered headings elsewhere are not units."""
 
 
 def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[Part]:
     if _is_unit(doc, node, ctx):
-        return [UnitPart(node, group, ctx.severity, ctx.success)]
+        return [UnitPart(node, group, ctx.severity, ctx.entry)]
     info = node.info
     assert info is not None
     inner = _Context(
         kind=info.kind if info.kind is not SectionKind.other else ctx.kind,
         severity=info.severity if info.kind is SectionKind.severity else ctx.severity,
-        success=info.kind is SectionKind.success or (ctx.success and info.kind is not SectionKind.severity),
+        entry=info.entry or ctx.entry,
         numbered_levels=ctx.numbered_levels,
     )
     children: list[Part] = []

@@ -254,9 +254,11 @@ class _Builder:
         """The unit's own label wins; then a level in its title; then its group's level."""
         label = self.data.pop("impact_label", None)
         own = self.own_level
+        if part.entry is not Kind.failure:
+            self.data["kind"] = part.entry
         if own is not None and own.known:
             if own.not_a_failure:
-                self.data["kind"] = Kind.success
+                self.data.setdefault("kind", Kind.success)
                 self.data["impact_label"] = label
                 return
             assert own.impact is not None
@@ -264,8 +266,7 @@ class _Builder:
             if label and label != own.impact.label:
                 self.data["impact_label"] = label
             return
-        if part.success:
-            self.data["kind"] = Kind.success
+        if part.entry is not Kind.failure:
             return
         level = severity_in_title(heading) or part.severity
         if level is not None:
