@@ -93,8 +93,8 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
         (Kind.checklist, r"checklist|\bverification\b|validation (results|performed|steps)|acceptance criteria"
          r"|success criteria|quality gates"),
         (Kind.recommendation, r"recommend|next steps|\bfuture\b|required fixes|remediation|\bprevention"
-         r"|lessons?|learnings?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))"),
-        (Kind.observation, r"\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
+         r"|lessons?|learnings?|takeaways?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))"),
+        (Kind.observation, r"\blocalstack\b|\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
          r"|impact (assessment|analysis|on)|why (the )?model failed|\bsuperior\b|\bobservations?\b"
          r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b"),
     )

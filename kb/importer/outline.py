@@ -74,11 +74,12 @@ class Outline:
     parts: list[Part]
 
 
-def build_tree(doc: Document) -> Node:
-    """The heading tree of a document (bold numbered lines count as headings)."""
+def build_tree(doc: Document, *, lists_as_units: bool = False) -> Node:
+    """The heading tree of a document (bold numbered lines count as headings; with
+    `lists_as_units`, so does every item of a list of two or more)."""
     root = Node(None, None, 0)
     stack = [root]
-    for block in _with_pseudo_headings(doc):
+    for block in _with_pseudo_headings(doc, lists_as_units):
         if block.kind != "heading":
             stack[-1].body.append(block)
             continue
@@ -90,7 +91,7 @@ def build_tree(doc: Document) -> Node:
     return root
 
 
-def _with_pseudo_headings(doc: Document) -> list[Block]:
+def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[Block]:
     """Bold numbered lines (`**2. Title**`) and list items used as titles become headings."""
     out: list[Block] = []
     blocks = doc.blocks
@@ -107,7 +108,7 @@ def _with_pseudo_headings(doc: Document) -> list[Block]:
         if block.kind == "list" and block.items:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             preceding = blocks[index - 1] if index else None
-            if _titled_items(doc, block, following, preceding):
+            if _titled_items(doc, block, following, preceding) or (lists_as_units and _defect_list(doc, block)):
                 out.extend(_item_units(doc, block))
                 continue
         out.append(block)
@@ -144,6 +145,19 @@ def _titled_items(doc: Document, block: Block, following: Block | None, precedin
     return labelled * 2 >= len(block.items) and labelled > 0
 
 
+def _defect_list(doc: Document, block: Block) -> bool:
+    """A list that may be the document's failures when it has nothing finer: two or more
+    items, each opening with prose (not a label, not a bare word or link)."""
+    if len(block.items) < 2:
+        return False
+    for item in block.items:
+        _, first = strip_list_marker(doc.lines[item.start])
+        first = first.strip()
+        if len(first.split()) < 3 or match_label(first, allow_unknown=False) is not None or first.startswith("["):
+            return False
+    return True
+
+
 def _item_units(doc: Document, block: Block) -> list[Block]:
     out: list[Block] = []
     for item in block.items:
@@ -159,8 +173,21 @@ def _item_units(doc: Document, block: Block) -> list[Block]:
 
 
 def outline(doc: Document) -> Outline:
-    """Title, intro and the ordered parts (units and sections) of a document."""
-    root = build_tree(doc)
+    """Title, intro and the ordered parts (units and sections) of a document.
+
+    A document without a unit of the usual shapes is read again with looser ones: the
+    items of its lists, and headings of prose, are its failures (outside summaries and
+    sections of non-failures).
+    """
+    found = _outline(doc, loose=False)
+    if any(isinstance(part, UnitPart) for part in found.parts):
+        return found
+    loose = _outline(doc, loose=True)
+    return loose if any(isinstance(part, UnitPart) for part in loose.parts) else found
+
+
+def _outline(doc: Document, *, loose: bool) -> Outline:
+    root = build_tree(doc, lists_as_units=loose)
     title: Block | None = None
     intro = list(root.body)
     top = list(root.children)
@@ -169,7 +196,7 @@ def outline(doc: Document) -> Outline:
         title, intro = first.heading, list(first.body)
         top = first.children + top
     parts: list[Part] = []
-    context = _Context(numbered_levels=_numbered_levels(top))
+    context = _Context(numbered_levels=frozenset() if loose else _numbered_levels(top), loose=loose)
     for child in top:
         parts.extend(_walk(doc, child, None, context))
     return Outline(title, intro, parts)
@@ -197,6 +224,8 @@ class _Context:
     entry: Kind = Kind.failure
     numbered_levels: frozenset[int] = frozenset()
     """Where a document numbers its units: unnumbered headings elsewhere are not units."""
+    loose: bool = False
+    """Reading a document that has no unit of the usual shapes (see `outline`)."""
 
 
 def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[Part]:
@@ -209,6 +238,7 @@ def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[
         severity=info.severity if info.kind is SectionKind.severity else ctx.severity,
         entry=info.entry or ctx.entry,
         numbered_levels=ctx.numbered_levels,
+        loose=ctx.loose,
     )
     children: list[Part] = []
     for child in node.children:
@@ -222,11 +252,23 @@ def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[
     return parts + children
 
 
+def _prose_unit(doc: Document, node: Node) -> bool:
+    """A heading whose own text opens with a paragraph of prose (its lists are then its details)."""
+    if any(child.level <= 6 for child in node.children):
+        return False
+    first = next((block for block in node.body if block.kind in ("paragraph", "text")), None)
+    return first is not None and len(doc.text([first]).split()) >= 12
+
+
 def _is_unit(doc: Document, node: Node, ctx: _Context) -> bool:
     if not _candidate(doc, node, ctx):
         return False
+    if ctx.loose and node.level <= 6 and _prose_unit(doc, node):
+        return True
     own = _label_fields(doc, node)
-    inner = _Context(kind=node.info.kind if node.info else ctx.kind, numbered_levels=ctx.numbered_levels)
+    inner = _Context(
+        kind=node.info.kind if node.info else ctx.kind, numbered_levels=ctx.numbered_levels, loose=ctx.loose
+    )
     for child in node.children:
         better = child.info is not None and child.info.numbered and _candidate(doc, child, inner)
         if better and (_label_fields(doc, child) & _STRONG or not own & _STRONG):
@@ -242,6 +284,9 @@ def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
     strong = len(fields & _STRONG) >= 2 or (Field.impact in fields and bool(fields & _STRONG))
     if info.numbered:
         return (ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary) or strong
+    if ctx.loose and ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary:
+        # a list item, or a heading over prose: the finest unit there is
+        return node.level == PSEUDO_LEVEL or _prose_unit(doc, node)
     if ctx.numbered_levels and (node.level not in ctx.numbered_levels or info.kind is SectionKind.summary):
         return False
     if ctx.kind is SectionKind.summary or info.kind is SectionKind.summary or strong:
