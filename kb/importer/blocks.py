@@ -63,6 +63,8 @@ class Block:
     """Replaces the first line's text (the rest of a line after a label)."""
     inner: Document | None = None
     """For an ``embedded`` block (a list item used as a failure unit): its content, dedented and parsed."""
+    titled: bool = False
+    """For a heading made of a bold line or a bold list item with content under it (`**Title**`)."""
 
 
 @dataclass

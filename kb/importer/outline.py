@@ -100,16 +100,25 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
             line = doc.lines[block.start].strip()
             if line.startswith(("**", "__")) and line.endswith(("**", "__")) and not line.rstrip("*_").endswith(":"):
                 number, title = split_number(line)
-                if number is not None and title and match_label(line) is None:
-                    out.append(Block("heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line))
-                    if block.end > block.start + 1:
-                        out.append(Block("paragraph", block.start + 1, block.end))
-                    continue
+                following = blocks[index + 1] if index + 1 < len(blocks) else None
+                worded = number is not None and not title and any(c.isalpha() for c in line)  # `**Flaw 1**`
+                titled = number is None and _titles_labelled(doc, block, following)
+                if (number is not None and title) or worded or titled:
+                    if match_label(line) is None:
+                        out.append(
+                            Block("heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line, titled=titled)
+                        )
+                        if block.end > block.start + 1:
+                            out.append(Block("paragraph", block.start + 1, block.end))
+                        continue
         if block.kind == "list" and block.items:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             preceding = blocks[index - 1] if index else None
             if _titled_items(doc, block, following, preceding) or (lists_as_units and _defect_list(doc, block)):
                 out.extend(_item_units(doc, block))
+                continue
+            if _bold_items(doc, block):
+                out.extend(_item_units(doc, block, titled=True))
                 continue
         out.append(block)
     return out
@@ -145,6 +154,28 @@ def _titled_items(doc: Document, block: Block, following: Block | None, precedin
     return labelled * 2 >= len(block.items) and labelled > 0
 
 
+def _titles_labelled(doc: Document, block: Block, following: Block | None) -> bool:
+    """A bold line (`**Missing KMS key**`) of a few words over labelled content: a unit's title."""
+    line = doc.lines[block.start].strip()
+    if not 1 <= len(line.split()) <= 14:
+        return False
+    rest = Block("paragraph", block.start + 1, block.end) if block.end > block.start + 1 else following
+    return rest is not None and bool(_block_fields(doc, rest) & _STRONG)
+
+
+def _bold_items(doc: Document, block: Block) -> bool:
+    """Two or more `- **Title**` items, each with content below its title line."""
+    if len(block.items) < 2:
+        return False
+    for item in block.items:
+        _, first = strip_list_marker(doc.lines[item.start])
+        first = first.strip().rstrip(":")
+        whole_bold = first.startswith(("**", "__")) and first.endswith(("**", "__")) and first.count("**") <= 2
+        if not whole_bold or item.end - item.start < 2 or match_label(first) is not None or len(first.split()) > 14:
+            return False
+    return True
+
+
 def _defect_list(doc: Document, block: Block) -> bool:
     """A list that may be the document's failures when it has nothing finer: two or more
     items, each opening with prose (not a label, not a bare word or link)."""
@@ -158,14 +189,14 @@ def _defect_list(doc: Document, block: Block) -> bool:
     return True
 
 
-def _item_units(doc: Document, block: Block) -> list[Block]:
+def _item_units(doc: Document, block: Block, *, titled: bool = False) -> list[Block]:
     out: list[Block] = []
     for item in block.items:
         marker, first = strip_list_marker(doc.lines[item.start])
         title = first.strip()
         if block.ordered and marker.strip()[:1].isdigit():
             title = f"{marker.strip()} {title}"  # keep the number: it is the unit's numbering
-        out.append(Block("heading", item.start, item.start + 1, level=PSEUDO_LEVEL, title=title))
+        out.append(Block("heading", item.start, item.start + 1, level=PSEUDO_LEVEL, title=title, titled=titled))
         if item.end > item.start + 1:
             body = "\n".join(dedent(line, len(marker)) for line in doc.lines[item.start + 1 : item.end])
             out.append(Block("embedded", item.start + 1, item.end, inner=parse_blocks(body)))
@@ -226,6 +257,8 @@ class _Context:
     """Where a document numbers its units: unnumbered headings elsewhere are not units."""
     loose: bool = False
     """Reading a document that has no unit of the usual shapes (see `outline`)."""
+    titled_units: bool = False
+    """Inside a heading that groups bold-titled items (`**Missing KMS key**` + its details): they are the units."""
 
 
 def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[Part]:
@@ -239,6 +272,7 @@ def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[
         entry=info.entry or ctx.entry,
         numbered_levels=ctx.numbered_levels,
         loose=ctx.loose,
+        titled_units=_groups_titled(doc, node),
     )
     children: list[Part] = []
     for child in node.children:
@@ -260,8 +294,16 @@ def _prose_unit(doc: Document, node: Node) -> bool:
     return first is not None and len(doc.text([first]).split()) >= 12
 
 
+def _groups_titled(doc: Document, node: Node) -> bool:
+    """Two or more bold-titled items under a heading whose own text has no failure labels."""
+    titled = sum(1 for child in node.children if child.heading is not None and child.heading.titled)
+    return titled >= 2 and not _label_fields(doc, node) & _STRONG
+
+
 def _is_unit(doc: Document, node: Node, ctx: _Context) -> bool:
     if not _candidate(doc, node, ctx):
+        return False
+    if node.level <= 6 and _groups_titled(doc, node):
         return False
     if ctx.loose and node.level <= 6 and _prose_unit(doc, node):
         return True
@@ -284,6 +326,8 @@ def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
     strong = len(fields & _STRONG) >= 2 or (Field.impact in fields and bool(fields & _STRONG))
     if info.numbered:
         return (ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary) or strong
+    if ctx.titled_units and node.heading.titled:
+        return ctx.kind is not SectionKind.summary
     if ctx.loose and ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary:
         # a list item, or a heading over prose: the finest unit there is
         return node.level == PSEUDO_LEVEL or _prose_unit(doc, node)
