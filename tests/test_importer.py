@@ -89,8 +89,10 @@ def test_labelled_list_items_and_a_code_block_after_the_list() -> None:
     first, second = result.failures
     assert first.title == "Rule Targets the Wrong Bus" and first.group == "Critical Issues"
     assert first.impact is Impact.critical and first.impact_label == "CRITICAL"
-    assert first.location is not None and first.location.startswith("`pipeline/rules.py`")
-    assert "events.Rule" in first.location  # the block after the list joins the last item
+    assert first.location == "`pipeline/rules.py`"
+    # the block shown at the failure's location is the model's code
+    assert first.model_response is not None and first.model_response.code is not None
+    assert first.model_response.code.startswith("rule = events.Rule(") and first.model_response.language == "python"
     assert second.impact is Impact.medium  # its own label wins over the group heading
     assert second.ideal_response is not None and second.ideal_response.text == "Set `timeout=Duration.minutes(2)`"
     assert [(s.title, s.after) for s in result.case.extra] == [("Recommended Fixes", "failures")]

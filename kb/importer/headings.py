@@ -83,20 +83,38 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
         # What the entries under a heading are when they are not failures of this model.
-        (Kind.success, r"pitfalls? (avoided|prevented)|avoided (pitfalls?|issues)|\bhighlights?\b|done (correctly|well|right)"
-         r"|got right|went (well|right)|what worked|\bstrengths?\b|correctly implemented|best practices (added|applied|followed)"),
-        (Kind.potential, r"\bpotential\b|\bpossible\b|hypothetical|\bcommon (\w+ )?(failures?|mistakes?|pitfalls?|issues?|errors?"
-         r"|problems?|anti-?patterns?|failure (modes?|patterns?|scenarios?))|anti-?patterns?|\btypical\b|failure (modes|scenarios)"
-         r"|(what|things) to avoid|to avoid\b|could (go wrong|fail)|\bmay fail"),
+        (
+            Kind.success,
+            r"pitfalls? (avoided|prevented)|avoided (pitfalls?|issues)|\bhighlights?\b|done (correctly|well|right)"
+            r"|got right|went (well|right)|what worked|\bstrengths?\b|correctly implemented|best practices (added|applied|followed)",
+        ),
+        (
+            Kind.potential,
+            r"\bpotential\b|\bpossible\b|hypothetical|\bcommon (\w+ )?(failures?|mistakes?|pitfalls?|issues?|errors?"
+            r"|problems?|anti-?patterns?|failure (modes?|patterns?|scenarios?))|anti-?patterns?|\btypical\b|failure (modes|scenarios)"
+            r"|(what|things) to avoid|to avoid\b|could (go wrong|fail)|\bmay fail",
+        ),
         (Kind.limitation, r"\blimitations?\b|\bcaveats?\b|known issues"),
-        (Kind.testing_gap, r"\btest(ing)? (coverage )?(gaps?|observations?|inadequac\w*)|^testing issues (fixed|resolved)"),
-        (Kind.checklist, r"checklist|\bverification\b|validation (results|performed|steps)|acceptance criteria"
-         r"|success criteria|quality gates"),
-        (Kind.recommendation, r"recommend|next steps|\bfuture\b|required fixes|remediation|\bprevention"
-         r"|lessons?|learnings?|takeaways?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))"),
-        (Kind.observation, r"\blocalstack\b|\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
-         r"|impact (assessment|analysis|on)|why (the )?model failed|\bsuperior\b|\bobservations?\b"
-         r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b"),
+        (
+            Kind.testing_gap,
+            r"\btest(ing)? (coverage )?(gaps?|observations?|inadequac\w*)|^testing issues (fixed|resolved)",
+        ),
+        (
+            Kind.checklist,
+            r"checklist|\bverification\b|validation (results|performed|steps)|acceptance criteria"
+            r"|success criteria|quality gates",
+        ),
+        (
+            Kind.recommendation,
+            r"recommend|next steps|\bfuture\b|required fixes|remediation|\bprevention"
+            r"|lessons?|learnings?|takeaways?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))",
+        ),
+        (
+            Kind.observation,
+            r"\blocalstack\b|\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
+            r"|impact (assessment|analysis|on)|why (the )?model failed|\bsuperior\b|\bobservations?\b"
+            r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b",
+        ),
     )
 )
 

@@ -106,7 +106,9 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
                 if (number is not None and title) or worded or titled:
                     if match_label(line) is None:
                         out.append(
-                            Block("heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line, titled=titled)
+                            Block(
+                                "heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line, titled=titled
+                            )
                         )
                         if block.end > block.start + 1:
                             out.append(Block("paragraph", block.start + 1, block.end))

@@ -14,8 +14,9 @@ from kb.importer.impact import Level, read_level, severity_in_title
 from kb.importer.labels import REPORT_LABELS, Field
 from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
+from kb.importer.snippets import remove, snippets, split_halves, usable
 from kb.importer.taxonomy import category_for
-from kb.models import FailureField, Impact, Kind, Section
+from kb.models import FailureField, IdealResponse, Impact, Kind, Response, Section
 
 
 class LabelStyle(NamedTuple):
@@ -67,6 +68,7 @@ def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) 
     )
     for segment in segments:
         builder.add(segment, actual_is_model=actual_is_model)
+    builder.place_code()
     title = node.info.title.strip() or unwrap_bold(node.heading.title) or "Untitled failure"
     builder.resolve_impact(part, node.info.raw)
     if re.search(r"[^\W\d_]{2}", node.info.prefix):
@@ -249,6 +251,87 @@ class _Builder:
             return
         self.after = "docs"
         self._label("docs", segment)
+
+    def place_code(self) -> None:
+        """Fill the model's and the fix's code from the blocks their prose shows (see `snippets`):
+        first each response's own blocks, then blocks marked as one or the other elsewhere."""
+        self._take("model_response", want="model_response")
+        self._take("ideal_response", want="ideal_response")
+        for source in ("model_response", "ideal_response", "description", "location", "root_cause", "extra"):
+            if self._has_code("model_response") and self._has_code("ideal_response"):
+                return
+            self._take(source, want=None)
+
+    def _has_code(self, name: str) -> bool:
+        response = self.data.get(name)
+        return isinstance(response, Response) and bool(response.code)
+
+    def _take(self, source: str, *, want: str | None) -> None:
+        """Move one block of a field's text into the code field it belongs to: `want` when
+        given (a response's own block, unless marked as the other's), else by its marks
+        (unmarked blocks in a description or location show the model's code)."""
+        for text, put_back in self._texts(source):
+            for snippet in snippets(text):
+                if not usable(snippet):
+                    continue
+                halves = split_halves(snippet.code)
+                if halves and not self._has_code("model_response") and not self._has_code("ideal_response"):
+                    self._set_code("model_response", halves[0], snippet.language)
+                    self._set_code("ideal_response", halves[1], snippet.language)
+                    put_back(remove(text, snippet))
+                    return
+                if want is not None:
+                    marked = {"model": "model_response", "fix": "ideal_response"}.get(snippet.role or "", want)
+                    if marked != want or self._has_code(want):
+                        continue
+                    target = want
+                elif snippet.role is not None:
+                    target = "ideal_response" if snippet.role == "fix" else "model_response"
+                elif source in ("description", "location"):
+                    target = "model_response"
+                else:
+                    continue
+                if (want is None and target == source) or self._has_code(target):
+                    continue
+                self._set_code(target, snippet.code, snippet.language)
+                put_back(remove(text, snippet))
+                return
+
+    def _texts(self, source: str) -> list[tuple[str, Any]]:
+        """The Markdown texts of a field, each with a function that replaces it."""
+        if source == "extra":
+            out = []
+            for index, section in enumerate(self.extra):
+
+                def put(text: str, index: int = index) -> None:
+                    self.extra[index] = self.extra[index].model_copy(update={"text": text})
+
+                out.append((section.text, put))
+            return out
+        value = self.data.get(source)
+        if isinstance(value, Response):
+
+            def put_response(text: str) -> None:
+                self.data[source] = self.data[source].model_copy(update={"text": text})
+
+            return [(value.text, put_response)]
+        if isinstance(value, str):
+
+            def put_text(text: str) -> None:
+                self.data[source] = text
+
+            return [(value, put_text)]
+        return []
+
+    def _set_code(self, name: str, code: str, language: str | None) -> None:
+        response = self.data.get(name)
+        if isinstance(response, Response):
+            self.data[name] = response.model_copy(update={"code": code, "language": language})
+            return
+        model = IdealResponse if name == "ideal_response" else Response
+        self.data[name] = model(code=code, language=language)
+        self.labels[name] = ""  # the source gave the code without a label of its own
+        self.sequence.append(name)
 
     def resolve_impact(self, part: UnitPart, heading: str) -> None:
         """The unit's own label wins; then a level in its title; then its group's level."""
