@@ -9,6 +9,7 @@ from typing import Literal
 
 from kb.importer.blocks import Document, parse_blocks
 from kb.importer.headings import plain, unwrap_bold
+from kb.importer.levels import level_hints
 from kb.importer.outline import Outline, SectionPart, UnitPart, outline
 from kb.importer.stance import document_stance
 from kb.importer.summary import parse_summary
@@ -51,6 +52,7 @@ def assemble_case(
     doc = parse_blocks(text)
     shape = outline(doc)
     stance = document_stance(doc)
+    hints = level_hints(doc)
     drafts: list[FailureDraft] = []
     extras: list[Section] = []
     summary_styles: Counter[bool] = Counter()
@@ -61,7 +63,7 @@ def assemble_case(
         if isinstance(part, UnitPart):
             if stance is not Kind.failure and part.entry is Kind.failure:
                 part = replace(part, entry=stance)
-            drafts.append(build_failure(doc, part, categories=categories))
+            drafts.append(build_failure(doc, part, categories=categories, hints=hints))
             seen_unit = True
             continue
         if index == summary_index:

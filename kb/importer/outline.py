@@ -103,16 +103,13 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
                 following = blocks[index + 1] if index + 1 < len(blocks) else None
                 worded = number is not None and not title and any(c.isalpha() for c in line)  # `**Flaw 1**`
                 titled = number is None and _titles_labelled(doc, block, following)
-                if (number is not None and title) or worded or titled:
-                    if match_label(line) is None:
-                        out.append(
-                            Block(
-                                "heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line, titled=titled
-                            )
-                        )
-                        if block.end > block.start + 1:
-                            out.append(Block("paragraph", block.start + 1, block.end))
-                        continue
+                if ((number is not None and title) or worded or titled) and match_label(line) is None:
+                    out.append(
+                        Block("heading", block.start, block.start + 1, level=PSEUDO_LEVEL, title=line, titled=titled)
+                    )
+                    if block.end > block.start + 1:
+                        out.append(Block("paragraph", block.start + 1, block.end))
+                    continue
         if block.kind == "list" and block.items:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             preceding = blocks[index - 1] if index else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, get_args
 
@@ -12,6 +13,7 @@ from kb.importer.blocks import Document
 from kb.importer.headings import unwrap_bold
 from kb.importer.impact import Level, read_level, severity_in_title
 from kb.importer.labels import REPORT_LABELS, Field
+from kb.importer.levels import LevelHint, best_level
 from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
 from kb.importer.snippets import remove, snippets, split_halves, usable
@@ -53,7 +55,9 @@ class FailureDraft:
     """Its impact details were one paragraph (`**Impact**: text`), not bullets."""
 
 
-def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) -> FailureDraft:
+def build_failure(
+    doc: Document, part: UnitPart, *, categories: frozenset[str], hints: Sequence[LevelHint] = ()
+) -> FailureDraft:
     """Map a unit's labelled segments to failure fields; keep what does not map in `extra`."""
     node = part.node
     assert node.info is not None and node.heading is not None
@@ -70,7 +74,7 @@ def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) 
         builder.add(segment, actual_is_model=actual_is_model)
     builder.place_code()
     title = node.info.title.strip() or unwrap_bold(node.heading.title) or "Untitled failure"
-    builder.resolve_impact(part, node.info.raw)
+    builder.resolve_impact(part, node.info.raw, best_level(title, hints) if hints else None)
     if re.search(r"[^\W\d_]{2}", node.info.prefix):
         builder.labels["title"] = node.info.prefix  # `Issue 2:`: the numbering's words are the source's
     elif not node.info.numbered and node.level <= 6:
@@ -105,6 +109,9 @@ def build_failure(doc: Document, part: UnitPart, *, categories: frozenset[str]) 
     return draft
 
 
+_LEVEL_FIRST = re.compile(r"^\W*(critical|high|medium|low|severe|major|minor|moderate|blocker)\W*\s*([-–—:(|]|$)", re.I)
+"""An impact value that opens with its level (`CRITICAL - the template ...`): a level, not details."""
+
 FIELD_ORDER: tuple[str, ...] = get_args(FailureField)
 """The failure fields in the order a report prints them."""
 
@@ -138,7 +145,11 @@ class _Builder:
         elif kind is Field.impact:
             self._impact(segment)
         elif kind is Field.impact_or_details:
-            if self.own_level is None and read_level(segment.text).known and len(segment.text) <= 120:
+            if (
+                self.own_level is None
+                and read_level(segment.text).known
+                and (len(segment.text) <= 120 or _LEVEL_FIRST.match(segment.text))
+            ):
                 self._impact(segment)
             else:
                 self._details(segment)
@@ -212,6 +223,9 @@ class _Builder:
         text = segment.text
         first, _, rest = text.partition("\n")
         level = read_level(first)
+        inside = segment.label.text.partition(":")[2] if segment.label is not None else ""
+        if not level.known and inside.strip() and read_level(inside).known:
+            first, rest, level = inside.strip(), text, read_level(inside)  # `**Severity: MEDIUM**`
         if self.own_level is not None or not level.known:
             self._keep(segment)
             return
@@ -333,8 +347,9 @@ class _Builder:
         self.labels[name] = ""  # the source gave the code without a label of its own
         self.sequence.append(name)
 
-    def resolve_impact(self, part: UnitPart, heading: str) -> None:
-        """The unit's own label wins; then a level in its title; then its group's level."""
+    def resolve_impact(self, part: UnitPart, heading: str, hinted: Impact | None = None) -> None:
+        """The unit's own label wins; then a level in its title; then one the document gives it
+        elsewhere (a severity table, a priority list); then its group's level."""
         label = self.data.pop("impact_label", None)
         own = self.own_level
         if part.entry is not Kind.failure:
@@ -351,7 +366,7 @@ class _Builder:
             return
         if part.entry is not Kind.failure:
             return
-        level = severity_in_title(heading) or part.severity
+        level = severity_in_title(heading) or hinted or part.severity
         if level is not None:
             self.data["impact"] = level
             self.labels["impact"] = ""  # implied by the heading: the source wrote no level line

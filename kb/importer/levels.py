@@ -1,0 +1,147 @@
+"""Levels a document gives its failures outside the failures themselves: a severity table
+(`| Issue | Severity |`), or a priority list (`### High Priority` + items naming failures,
+`- **Critical Issues**: 2 (Hardcoded AMI, Open security group)`).
+
+A failure without a level of its own takes the level of the hint that names it; a hint
+wins over the level of the section the failure is listed under (the document said it of
+this failure, not of its group).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kb.importer.blocks import Block, Document
+from kb.importer.headings import SectionKind, classify_section, plain
+from kb.importer.impact import read_level
+from kb.importer.labels import strip_list_marker
+from kb.models import Impact
+
+_LEVEL_COLUMN = re.compile(
+    r"^\W*(severity|impact( level)?|priority|risk( level)?|level|criticality)\W*$", re.IGNORECASE
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "and",
+        "or",
+        "with",
+        "without",
+        "is",
+        "are",
+        "not",
+        "no",
+        "missing",
+        "lack",
+        "incorrect",
+        "wrong",
+        "issue",
+        "issues",
+        "failure",
+    ]
+)
+_NAMES_IN_PARENS = re.compile(r"\(([^()]{3,400})\)\s*$")
+
+
+@dataclass(frozen=True)
+class LevelHint:
+    """A name the document gives a level to."""
+
+    words: frozenset[str]
+    level: Impact
+
+
+def level_hints(doc: Document) -> list[LevelHint]:
+    """Every severity-table row and priority-list item of a document, in order."""
+    hints: list[LevelHint] = []
+    level: Impact | None = None  # the level the latest heading names, for the lists under it
+    for block in doc.blocks:
+        if block.kind == "heading":
+            kind, named = classify_section(plain(block.title))
+            level = named if kind is SectionKind.severity else None
+        elif block.kind == "table" or _pipe_table(doc, block):
+            hints.extend(_table_hints(doc, block))
+        elif block.kind == "list":
+            hints.extend(_list_hints(doc, block, level))
+        elif block.kind == "paragraph":
+            kind, named = classify_section(plain(doc.lines[block.start]))
+            if kind is SectionKind.severity and len(doc.lines[block.start].split()) <= 8:
+                level = named  # a bold line `**High Priority:**` over a list
+    return hints
+
+
+def best_level(title: str, hints: list[LevelHint]) -> Impact | None:
+    """The level of the hint that names a failure's title best (most of either's words shared)."""
+    words = _words(title)
+    if not words:
+        return None
+    best: tuple[float, Impact] | None = None
+    for hint in hints:
+        shared = len(words & hint.words)
+        score = shared / min(len(words), len(hint.words)) if shared >= 2 or words == hint.words else 0.0
+        if score >= 0.75 and (best is None or score > best[0]):
+            best = (score, hint.level)
+    return best[1] if best else None
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(plain(text).lower()) if w not in _STOP)
+
+
+def _pipe_table(doc: Document, block: Block) -> bool:
+    """A GitHub table the parser read as a paragraph (`| a | b |` over `|---|---|`)."""
+    return (
+        block.kind == "paragraph"
+        and block.end - block.start >= 3
+        and doc.lines[block.start].lstrip().startswith("|")
+        and bool(re.match(r"^\s*\|?\s*:?-{3,}", doc.lines[block.start + 1]))
+    )
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table_hints(doc: Document, block: Block) -> list[LevelHint]:
+    rows = [_cells(doc.lines[i]) for i in range(block.start, block.end)]
+    if len(rows) < 3:
+        return []
+    header = rows[0]
+    level_column = next((i for i, cell in enumerate(header) if _LEVEL_COLUMN.match(plain(cell))), None)
+    if level_column is None:
+        return []
+    name_column = next((i for i in range(len(header)) if i != level_column and not plain(header[i]).isdigit()), None)
+    hints: list[LevelHint] = []
+    for row in rows[2:]:
+        if len(row) <= max(level_column, name_column or 0):
+            continue
+        found = read_level(row[level_column]).impact
+        name = row[name_column] if name_column is not None else ""
+        if name_column == 0 and re.fullmatch(r"\W*\d+\W*", name) and len(row) > 1:
+            name = row[1]  # a `#` column first
+        if found is not None and _words(name):
+            hints.append(LevelHint(_words(name), found))
+    return hints
+
+
+def _list_hints(doc: Document, block: Block, level: Impact | None) -> list[LevelHint]:
+    hints: list[LevelHint] = []
+    for item in block.items:
+        _, line = strip_list_marker(doc.lines[item.start])
+        label, _, rest = plain(line).partition(":")
+        kind, named = classify_section(label)
+        names = _NAMES_IN_PARENS.search(rest) if kind is SectionKind.severity and named else None
+        if names and named is not None:  # `- **Critical Issues**: 2 (A, B)`
+            hints.extend(LevelHint(_words(name), named) for name in names[1].split(",") if _words(name))
+        elif level is not None and _words(line):
+            hints.append(LevelHint(_words(line), level))
+    return hints
