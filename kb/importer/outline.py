@@ -10,7 +10,8 @@ Everything that is not a unit is a section, kept verbatim.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from kb.importer.blocks import Block, Document, dedent, parse_blocks
 from kb.importer.headings import HeadingInfo, SectionKind, analyse_heading, split_number
@@ -229,6 +230,8 @@ def _outline(doc: Document, *, loose: bool) -> Outline:
     context = _Context(numbered_levels=frozenset() if loose else _numbered_levels(top), loose=loose)
     for child in top:
         parts.extend(_walk(doc, child, None, context))
+    if title is None or not _IMPROVEMENTS.search(title.title):  # a document titled `Improvements` lists its failures so
+        parts = _improvements(parts)
     return Outline(title, intro, parts)
 
 
@@ -297,6 +300,39 @@ def _groups_titled(doc: Document, node: Node) -> bool:
     """Two or more bold-titled items under a heading whose own text has no failure labels."""
     titled = sum(1 for child in node.children if child.heading is not None and child.heading.titled)
     return titled >= 2 and not _label_fields(doc, node) & _STRONG
+
+
+_IMPROVEMENTS = re.compile(r"\b(improvements?|enhancements?)\b", re.IGNORECASE)
+_DEFECT = re.compile(
+    r"\b(missing|no|not|lack(s|ing)?|without|incorrect|wrong|invalid|broken|errors?|fail\w*|hard-?coded|insufficient"
+    r"|incomplete|deprecated|unused|overly|excessive|weak|insecure|exposed|conflicts?|mismatch\w*|unsupported|bugs?"
+    r"|issues?|problems?|gaps?|violations?|limits?|exceeded|circular|undefined|inconsistent|redundant|duplicate\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _improvements(parts: list[Part]) -> list[Part]:
+    """Units listed under `... Improvements` beside failures listed elsewhere: what the fix
+    added (observations), unless most of their titles name a defect (`Missing Stack Outputs`).
+    A document made only of improvements reports its failures that way."""
+    by_group: dict[int, list[UnitPart]] = {}
+    others = 0
+    for part in parts:
+        if not isinstance(part, UnitPart) or part.entry is not Kind.failure:
+            continue
+        group = part.group
+        if group is not None and group.info is not None and _IMPROVEMENTS.search(group.info.title):
+            by_group.setdefault(id(group), []).append(part)
+        else:
+            others += 1
+    neutral: set[int] = set()
+    for units in by_group.values():
+        defects = sum(1 for unit in units if unit.node.info is not None and _DEFECT.search(unit.node.info.title))
+        if defects * 2 < len(units):
+            neutral.update(id(unit) for unit in units)
+    if not others or not neutral:
+        return parts
+    return [replace(part, entry=Kind.observation) if id(part) in neutral else part for part in parts]
 
 
 def _is_unit(doc: Document, node: Node, ctx: _Context) -> bool:
