@@ -207,8 +207,12 @@ def classify_section(words: str) -> tuple[SectionKind, Impact | None]:
         level = word_level(inner[1]) if inner else None
         return SectionKind.severity, level or {"a": Impact.high, "b": Impact.medium, "c": Impact.low}[letter[2].lower()]
     severity = _SEVERITY_WORD.search(words)
-    leading = severity is not None and severity.start() == 0 and len(words.split()) <= 6  # `Critical Security Enhancements`
-    if severity and (leading or _FAILURE_NOUN.search(words) or re.search(r"priority|severity|impact", words, re.IGNORECASE)):
+    leading = (
+        severity is not None and severity.start() == 0 and len(words.split()) <= 6
+    )  # `Critical Security Enhancements`
+    if severity and (
+        leading or _FAILURE_NOUN.search(words) or re.search(r"priority|severity|impact", words, re.IGNORECASE)
+    ):
         word = severity[1].lower()
         level = word_level(word)
         if level is None:

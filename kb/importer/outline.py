@@ -9,8 +9,8 @@ Everything that is not a unit is a section, kept verbatim.
 
 from __future__ import annotations
 
-import weakref
 import re
+import weakref
 from dataclasses import dataclass, field, replace
 
 from kb.importer.blocks import Block, Document, dedent, parse_blocks
