@@ -10,6 +10,7 @@ this failure, not of its group).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.importer.blocks import Block, Document
@@ -79,7 +80,7 @@ def level_hints(doc: Document) -> list[LevelHint]:
     return hints
 
 
-def best_level(title: str, hints: list[LevelHint]) -> Impact | None:
+def best_level(title: str, hints: Sequence[LevelHint]) -> Impact | None:
     """The level of the hint that names a failure's title best (most of either's words shared)."""
     words = _words(title)
     if not words:

@@ -332,7 +332,10 @@ def _improvements(parts: list[Part]) -> list[Part]:
             neutral.update(id(unit) for unit in units)
     if not others or not neutral:
         return parts
-    return [replace(part, entry=Kind.observation) if id(part) in neutral else part for part in parts]
+    return [
+        replace(part, entry=Kind.observation) if isinstance(part, UnitPart) and id(part) in neutral else part
+        for part in parts
+    ]
 
 
 def _is_unit(doc: Document, node: Node, ctx: _Context) -> bool:

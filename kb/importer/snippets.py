@@ -42,8 +42,9 @@ class Snippet:
     role: Role | None
 
 
-def snippets(text: str) -> list[Snippet]:
-    """The closed, top-level fenced blocks of a Markdown text, each with the role it plays."""
+def snippets(text: str, heading: str = "") -> list[Snippet]:
+    """The closed, top-level fenced blocks of a Markdown text, each with the role it plays
+    (`heading`: the label the text was found under, the lead-in of a block that opens it)."""
     lines = text.split("\n")
     found: list[Snippet] = []
     index = 0
@@ -66,9 +67,24 @@ def snippets(text: str) -> list[Snippet]:
         info = opening["info"].strip()
         language = info.split()[0] if info and _LANGUAGE.match(info.split()[0]) else None
         code = "\n".join(line[len(opening["indent"]) :] for line in lines[index + 1 : close])
-        found.append(Snippet(index, close + 1, language, code, _role(_lead(lines, index), code)))
+        found.append(Snippet(index, close + 1, language, code, _role(_lead(lines, index) or heading, code)))
         index = close + 1
     return found
+
+
+_INLINE = re.compile(r"(?<!`)`([^`\n]{5,200})`(?!`)")
+_BARE_NAME = re.compile(r"^[\w.$/@*-]+$")
+_EXPRESSION = re.compile(r"[(=:{\[<>\"']|\s")
+
+
+def inline_snippet(text: str) -> str | None:
+    """The first inline code span of a text that is a real expression, statement or
+    key-value (`DependsOn: IgwAttachment`, `RestApiOrigin(api)`), not a bare name or path."""
+    for match in _INLINE.finditer(text):
+        span = match[1].strip()
+        if not _BARE_NAME.match(span) and _EXPRESSION.search(span) and re.search(r"[A-Za-z]", span):
+            return span
+    return None
 
 
 def _lead(lines: list[str], start: int) -> str:

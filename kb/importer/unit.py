@@ -16,7 +16,7 @@ from kb.importer.labels import REPORT_LABELS, Field
 from kb.importer.levels import LevelHint, best_level
 from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
-from kb.importer.snippets import remove, snippets, split_halves, usable
+from kb.importer.snippets import inline_snippet, remove, snippets, split_halves, usable
 from kb.importer.taxonomy import category_for
 from kb.models import FailureField, IdealResponse, Impact, Kind, Response, Section
 
@@ -275,6 +275,12 @@ class _Builder:
             if self._has_code("model_response") and self._has_code("ideal_response"):
                 return
             self._take(source, want=None)
+        for name in ("model_response", "ideal_response"):
+            response = self.data.get(name)
+            if isinstance(response, Response) and not response.code:
+                span = inline_snippet(response.text)
+                if span is not None:  # the text keeps it; a report prints it once
+                    self.data[name] = response.model_copy(update={"code": span})
 
     def _has_code(self, name: str) -> bool:
         response = self.data.get(name)
@@ -284,8 +290,8 @@ class _Builder:
         """Move one block of a field's text into the code field it belongs to: `want` when
         given (a response's own block, unless marked as the other's), else by its marks
         (unmarked blocks in a description or location show the model's code)."""
-        for text, put_back in self._texts(source):
-            for snippet in snippets(text):
+        for text, heading, put_back in self._texts(source):
+            for snippet in snippets(text, heading):
                 if not usable(snippet):
                     continue
                 halves = split_halves(snippet.code)
@@ -311,16 +317,18 @@ class _Builder:
                 put_back(remove(text, snippet))
                 return
 
-    def _texts(self, source: str) -> list[tuple[str, Any]]:
-        """The Markdown texts of a field, each with a function that replaces it."""
+    def _texts(self, source: str) -> list[tuple[str, str, Any]]:
+        """The Markdown texts of a field, each with the label it sat under and a function that replaces it."""
         if source == "extra":
             out = []
             for index, section in enumerate(self.extra):
+                if not snippets(section.text):
+                    continue
 
                 def put(text: str, index: int = index) -> None:
                     self.extra[index] = self.extra[index].model_copy(update={"text": text})
 
-                out.append((section.text, put))
+                out.append((section.text, section.title, put))
             return out
         value = self.data.get(source)
         if isinstance(value, Response):
@@ -328,13 +336,13 @@ class _Builder:
             def put_response(text: str) -> None:
                 self.data[source] = self.data[source].model_copy(update={"text": text})
 
-            return [(value.text, put_response)]
+            return [(value.text, "", put_response)]
         if isinstance(value, str):
 
             def put_text(text: str) -> None:
                 self.data[source] = text
 
-            return [(value, put_text)]
+            return [(value, "", put_text)]
         return []
 
     def _set_code(self, name: str, code: str, language: str | None) -> None:
