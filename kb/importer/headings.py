@@ -67,7 +67,7 @@ _SUCCESS = re.compile(
 _FAILURE_NOUN = re.compile(
     r"fail|issue|problem|\bbugs?\b|error|\bfix|finding|defect|\bgaps?\b|violation|blocker|concern|weakness|flaw"
     r"|mistake|observation|improvement|deficienc|vulnerabilit|\bmiss|incorrect|\bwrong|discrepanc|shortcoming"
-    r"|anti-?pattern|\brisks?\b|corrections?",
+    r"|anti-?pattern|\brisks?\b|corrections?|omissions?",
     re.IGNORECASE,
 )
 _SEVERITY_WORD = re.compile(
@@ -112,7 +112,7 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
         (
             Kind.observation,
             r"\blocalstack\b|\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
-            r"|impact (assessment|analysis|on)|why (the )?model failed|\bsuperior\b|\bobservations?\b"
+            r"|impact (assessment|analysis|on)|root cause analysis|why (the )?model failed|\bsuperior\b|\bobservations?\b"
             r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b",
         ),
     )

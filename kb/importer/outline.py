@@ -38,8 +38,12 @@ class Node:
         """Every block below the heading, in order."""
         out = list(self.body)
         for child in self.children:
-            out.append(child.heading) if child.heading else None
-            out.extend(child.blocks())
+            inner = child.blocks()
+            if child.heading is not None:
+                out.append(child.heading)
+                if inner and inner[0].start == child.heading.start:
+                    inner = inner[1:]  # the rest of the heading's own line, already in it
+            out.extend(inner)
         return out
 
 
@@ -96,6 +100,7 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
     """Bold numbered lines (`**2. Title**`) and list items used as titles become headings."""
     out: list[Block] = []
     blocks = doc.blocks
+    headings = [_title_words(block.title) for block in blocks if block.kind == "heading"]
     for index, block in enumerate(blocks):
         if block.kind == "paragraph" and block.head is None:
             line = doc.lines[block.start].strip()
@@ -117,7 +122,7 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
             if _titled_items(doc, block, following, preceding) or (lists_as_units and _defect_list(doc, block)):
                 out.extend(_item_units(doc, block))
                 continue
-            if _bold_items(doc, block):
+            if _bold_items(doc, block) or _listed_titles(doc, block, headings):
                 out.extend(_item_units(doc, block, titled=True))
                 continue
         out.append(block)
@@ -176,6 +181,34 @@ def _bold_items(doc: Document, block: Block) -> bool:
     return True
 
 
+_BOLD_TITLE = re.compile(r"^(\*\*|__)(?P<title>[^*_\n]{3,120})\1(?:\s*(?:[-–—]\s+\S.*)?)$")
+
+
+def _listed_titles(doc: Document, block: Block, headings: list[frozenset[str]]) -> bool:
+    """Two or more one-line `1. **Title** - what is wrong` items (a list of failures), unless
+    they repeat headings of the document: then they are an overview of the detailed sections."""
+    if len(block.items) < 2:
+        return False
+    titles = []
+    for item in block.items:
+        _, first = strip_list_marker(doc.lines[item.start])
+        match = _BOLD_TITLE.match(first.strip())
+        if match is None or item.end - item.start > 1 or len(match["title"].split()) > 12:
+            return False
+        titles.append(_title_words(match["title"]))
+    repeated = sum(1 for words in titles if any(_same_title(words, heading) for heading in headings))
+    return repeated * 2 < len(titles)
+
+
+def _title_words(title: str) -> frozenset[str]:
+    _, text = split_number(title)
+    return frozenset(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a) and bool(b) and len(a & b) >= 0.75 * min(len(a), len(b)) and len(a & b) >= 2
+
+
 def _defect_list(doc: Document, block: Block) -> bool:
     """A list that may be the document's failures when it has nothing finer: two or more
     items, each opening with prose (not a label, not a bare word or link)."""
@@ -194,9 +227,15 @@ def _item_units(doc: Document, block: Block, *, titled: bool = False) -> list[Bl
     for item in block.items:
         marker, first = strip_list_marker(doc.lines[item.start])
         title = first.strip()
+        listed = _BOLD_TITLE.match(title) if titled else None
+        rest = ""
+        if listed is not None and listed.end("title") + 2 < len(title):  # `**Title** - what is wrong`
+            title, rest = title[: listed.end("title") + 2], title[listed.end("title") + 2 :].strip()
         if block.ordered and marker.strip()[:1].isdigit():
             title = f"{marker.strip()} {title}"  # keep the number: it is the unit's numbering
         out.append(Block("heading", item.start, item.start + 1, level=PSEUDO_LEVEL, title=title, titled=titled))
+        if rest:
+            out.append(Block("paragraph", item.start, item.start + 1, head=rest))
         if item.end > item.start + 1:
             body = "\n".join(dedent(line, len(marker)) for line in doc.lines[item.start + 1 : item.end])
             out.append(Block("embedded", item.start + 1, item.end, inner=parse_blocks(body)))
@@ -365,7 +404,10 @@ def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
     if info.numbered:
         return (ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary) or strong
     if ctx.titled_units and node.heading.titled:
-        return ctx.kind is not SectionKind.summary
+        listed = node.heading.end - node.heading.start == 1 and not node.body and not node.children
+        return (
+            ctx.kind in (SectionKind.failures, SectionKind.severity) if listed else ctx.kind is not SectionKind.summary
+        )
     if ctx.loose and ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary:
         # a list item, or a heading over prose: the finest unit there is
         return node.level == PSEUDO_LEVEL or _prose_unit(doc, node)
