@@ -112,7 +112,7 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
         (
             Kind.observation,
             r"\blocalstack\b|\badaptations?\b|\badjustments?\b|(operational|functional|business) impact"
-            r"|impact (assessment|analysis|on)|root cause analysis|why (the )?model failed|\bsuperior\b|\bobservations?\b"
+            r"|impact (assessment|analysis|on)|root cause analysis|(lint|validation)\b.*\b(fixed|resolved) in (the )?ideal|why (the )?model failed|\bsuperior\b|\bobservations?\b"
             r"|\bconsiderations?\b|(deployment|operational|business) risks?|(not|non)[- ](failures?|issues?)|\bnon-?critical\b",
         ),
     )

@@ -403,6 +403,8 @@ def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
     strong = len(fields & _STRONG) >= 2 or (Field.impact in fields and bool(fields & _STRONG))
     if info.numbered:
         return (ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary) or strong
+    if info.title.rstrip("*_ ").endswith(":"):
+        return False  # `### Lint Errors Fixed:` leads into a list, a recap
     if ctx.titled_units and node.heading.titled:
         listed = node.heading.end - node.heading.start == 1 and not node.body and not node.children
         return (

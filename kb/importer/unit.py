@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, get_args
 
 from kb.importer import fields as values
@@ -73,6 +73,8 @@ def build_failure(
     for segment in segments:
         builder.add(segment, actual_is_model=actual_is_model)
     builder.place_code()
+    if part.entry is Kind.failure and _SAYS_FINE.search(doc.text(blocks)[:1500]):
+        part = replace(part, entry=Kind.observation)  # the document says the model was right here
     title = node.info.title.strip() or unwrap_bold(node.heading.title) or "Untitled failure"
     builder.resolve_impact(part, node.info.raw, best_level(title, hints) if hints else None)
     if re.search(r"[^\W\d_]{2}", node.info.prefix):
@@ -108,6 +110,14 @@ def build_failure(
             draft.data["group"] = group
     return draft
 
+
+_SAYS_FINE = re.compile(
+    r"\b(is|was) (actually|technically) (correct|fine|valid|acceptable)\b|\bactually correct in the original\b"
+    r"|\bnot (a|an) (real |actual )?(model )?(failure|issue|bug|defect)\b|\bnot the model'?s fault\b"
+    r"|\bfunctionally equivalent\b|\bno (fix|change) (was |is )?(needed|required)\b",
+    re.IGNORECASE,
+)
+"""A unit the document itself calls fine (`This is actually correct in the original`)."""
 
 _LEVEL_FIRST = re.compile(r"^\W*(critical|high|medium|low|severe|major|minor|moderate|blocker)\W*\s*([-–—:(|]|$)", re.I)
 """An impact value that opens with its level (`CRITICAL - the template ...`): a level, not details."""
