@@ -59,6 +59,8 @@ class LevelHint:
 
     words: frozenset[str]
     level: Impact
+    number: str | None = None
+    """The failure's number when a table gives one (`| 3 | Hardcoded AZs | High |`)."""
 
 
 def level_hints(doc: Document) -> list[LevelHint]:
@@ -80,18 +82,22 @@ def level_hints(doc: Document) -> list[LevelHint]:
     return hints
 
 
-def best_level(title: str, hints: Sequence[LevelHint]) -> Impact | None:
-    """The level of the hint that names a failure's title best (most of either's words shared)."""
+def best_level(title: str, hints: Sequence[LevelHint], number: str | None = None) -> Impact | None:
+    """The level of the hint that names a failure's title best (most of either's words shared),
+    else of the table row with the failure's number (when only one row has it)."""
     words = _words(title)
     if not words:
         return None
+    numbered = [hint for hint in hints if number is not None and hint.number == number]
     best: tuple[float, Impact] | None = None
     for hint in hints:
         shared = len(words & hint.words)
         score = shared / min(len(words), len(hint.words)) if shared >= 2 or words == hint.words else 0.0
         if score >= 0.75 and (best is None or score > best[0]):
             best = (score, hint.level)
-    return best[1] if best else None
+    if best is not None:
+        return best[1]
+    return numbered[0].level if len(numbered) == 1 else None
 
 
 def _words(text: str) -> frozenset[str]:
@@ -127,10 +133,11 @@ def _table_hints(doc: Document, block: Block) -> list[LevelHint]:
             continue
         found = read_level(row[level_column]).impact
         name = row[name_column] if name_column is not None else ""
+        number = None
         if name_column == 0 and re.fullmatch(r"\W*\d+\W*", name) and len(row) > 1:
-            name = row[1]  # a `#` column first
+            number, name = re.sub(r"\D", "", name), row[1]  # a `#` column first
         if found is not None and _words(name):
-            hints.append(LevelHint(_words(name), found))
+            hints.append(LevelHint(_words(name), found, number))
     return hints
 
 

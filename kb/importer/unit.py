@@ -76,7 +76,7 @@ def build_failure(
     if part.entry is Kind.failure and _SAYS_FINE.search(doc.text(blocks)[:1500]):
         part = replace(part, entry=Kind.observation)  # the document says the model was right here
     title = node.info.title.strip() or unwrap_bold(node.heading.title) or "Untitled failure"
-    builder.resolve_impact(part, node.info.raw, best_level(title, hints) if hints else None)
+    builder.resolve_impact(part, node.info.raw, best_level(title, hints, node.info.number) if hints else None)
     if re.search(r"[^\W\d_]{2}", node.info.prefix):
         builder.labels["title"] = node.info.prefix  # `Issue 2:`: the numbering's words are the source's
     elif not node.info.numbered and node.level <= 6:
