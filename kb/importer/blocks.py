@@ -190,6 +190,25 @@ def _items(tokens: list[Token], index: int, lines: list[str]) -> tuple[Item, ...
     return tuple(items)
 
 
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+
+
+def table_rows(doc: Document, block: Block) -> bool:
+    """A GitHub table (the parser reads it as a paragraph): a `| a | b |` header over
+    `|---|---|` and at least one row."""
+    return (
+        block.kind in ("paragraph", "table")
+        and block.end - block.start >= 3
+        and doc.lines[block.start].lstrip().startswith("|")
+        and bool(_TABLE_RULE.match(doc.lines[block.start + 1]))
+    )
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of one table row, stripped."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def dedent(line: str, indent: int) -> str:
     """Remove up to ``indent`` leading spaces (a list item's continuation lines)."""
     stripped = len(line) - len(line.lstrip(" "))

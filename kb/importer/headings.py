@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from kb.importer.impact import word_level
 from kb.models import Impact, Kind
@@ -119,9 +120,14 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
 )
 
 
+_ANY_ENTRY_KIND = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _ENTRY_KINDS), re.IGNORECASE)
+
+
 def entry_kind(words: str) -> Kind | None:
     """What the entries under a heading report when it names a section of non-failures
     (`Known Limitations` -> limitation, `Common Pitfalls Avoided` -> success), else None."""
+    if not _ANY_ENTRY_KIND.search(words):
+        return None  # most headings: one pass instead of one per kind
     for kind, pattern in _ENTRY_KINDS:
         if pattern.search(words):
             return kind
@@ -186,6 +192,7 @@ def split_numbering(text: str) -> tuple[str | None, str, str]:
     return None, "", stripped
 
 
+@lru_cache(maxsize=8192)
 def analyse_heading(text: str) -> HeadingInfo:
     """Number, title, kind and group level of a heading."""
     number, prefix, title = split_numbering(text)
@@ -195,6 +202,7 @@ def analyse_heading(text: str) -> HeadingInfo:
     return HeadingInfo(text, prefix, title or text.strip(), number, kind, severity, entry)
 
 
+@lru_cache(maxsize=8192)
 def classify_section(words: str) -> tuple[SectionKind, Impact | None]:
     """What kind of section a heading (without its number) opens, and the level it names."""
     if _SUCCESS.search(words) and not _SEVERITY_WORD.search(words):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.importer.blocks import Block, Document
+from kb.importer.blocks import Block, Document, table_cells, table_rows
 from kb.importer.headings import SectionKind, classify_section, plain
 from kb.importer.impact import read_level
 from kb.importer.labels import strip_list_marker
@@ -23,6 +23,7 @@ _LEVEL_COLUMN = re.compile(
     r"^\W*(severity|impact( level)?|priority|risk( level)?|level|criticality)\W*$", re.IGNORECASE
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_LEVEL_WORD = re.compile(r"critical|high|medium|low|major|minor|moderate|severe|blocker|priority|p[0-3]", re.IGNORECASE)
 _STOP = frozenset(
     [
         "a",
@@ -71,13 +72,17 @@ def level_hints(doc: Document) -> list[LevelHint]:
         if block.kind == "heading":
             kind, named = classify_section(plain(block.title))
             level = named if kind is SectionKind.severity else None
-        elif block.kind == "table" or _pipe_table(doc, block):
+        elif table_rows(doc, block):
             hints.extend(_table_hints(doc, block))
         elif block.kind == "list":
             hints.extend(_list_hints(doc, block, level))
-        elif block.kind == "paragraph":
+        elif (
+            block.kind == "paragraph"
+            and len(doc.lines[block.start].split()) <= 8
+            and _LEVEL_WORD.search(doc.lines[block.start])
+        ):
             kind, named = classify_section(plain(doc.lines[block.start]))
-            if kind is SectionKind.severity and len(doc.lines[block.start].split()) <= 8:
+            if kind is SectionKind.severity:
                 level = named  # a bold line `**High Priority:**` over a list
     return hints
 
@@ -104,22 +109,8 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(plain(text).lower()) if w not in _STOP)
 
 
-def _pipe_table(doc: Document, block: Block) -> bool:
-    """A GitHub table the parser read as a paragraph (`| a | b |` over `|---|---|`)."""
-    return (
-        block.kind == "paragraph"
-        and block.end - block.start >= 3
-        and doc.lines[block.start].lstrip().startswith("|")
-        and bool(re.match(r"^\s*\|?\s*:?-{3,}", doc.lines[block.start + 1]))
-    )
-
-
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
-
-
 def _table_hints(doc: Document, block: Block) -> list[LevelHint]:
-    rows = [_cells(doc.lines[i]) for i in range(block.start, block.end)]
+    rows = [table_cells(doc.lines[i]) for i in range(block.start, block.end)]
     if len(rows) < 3:
         return []
     header = rows[0]
@@ -145,11 +136,12 @@ def _list_hints(doc: Document, block: Block, level: Impact | None) -> list[Level
     hints: list[LevelHint] = []
     for item in block.items:
         _, line = strip_list_marker(doc.lines[item.start])
-        label, _, rest = plain(line).partition(":")
-        kind, named = classify_section(label)
-        names = _NAMES_IN_PARENS.search(rest) if kind is SectionKind.severity and named else None
-        if names and named is not None:  # `- **Critical Issues**: 2 (A, B)`
-            hints.extend(LevelHint(_words(name), named) for name in names[1].split(",") if _words(name))
-        elif level is not None and _words(line):
+        names = _NAMES_IN_PARENS.search(line)
+        if names is not None:  # `- **Critical Issues**: 2 (A, B)`
+            kind, named = classify_section(plain(line.partition(":")[0]))
+            if kind is SectionKind.severity and named is not None:
+                hints.extend(LevelHint(_words(name), named) for name in names[1].split(",") if _words(name))
+                continue
+        if level is not None and _words(line):
             hints.append(LevelHint(_words(line), level))
     return hints

@@ -13,7 +13,7 @@ import re
 import weakref
 from dataclasses import dataclass, field, replace
 
-from kb.importer.blocks import Block, Document, dedent, parse_blocks
+from kb.importer.blocks import Block, Document, dedent, parse_blocks, table_cells, table_rows
 from kb.importer.headings import HeadingInfo, SectionKind, analyse_heading, split_number
 from kb.importer.labels import Field, heading_label, match_label, strip_list_marker
 from kb.models import Impact, Kind
@@ -100,7 +100,7 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
     """Bold numbered lines (`**2. Title**`) and list items used as titles become headings."""
     out: list[Block] = []
     blocks = doc.blocks
-    headings = [_title_words(block.title) for block in blocks if block.kind == "heading"]
+    headings: list[frozenset[str]] = []  # the titles of the document's headings, read when a list needs them
     for index, block in enumerate(blocks):
         if block.kind == "paragraph" and block.head is None:
             line = doc.lines[block.start].strip()
@@ -116,12 +116,17 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
                     if block.end > block.start + 1:
                         out.append(Block("paragraph", block.start + 1, block.end))
                     continue
+        if lists_as_units and table_rows(doc, block) and _FAILURE_COLUMN.search(doc.lines[block.start]):
+            out.extend(_row_units(doc, block))
+            continue
         if block.kind == "list" and block.items:
             following = blocks[index + 1] if index + 1 < len(blocks) else None
             preceding = blocks[index - 1] if index else None
             if _titled_items(doc, block, following, preceding) or (lists_as_units and _defect_list(doc, block)):
                 out.extend(_item_units(doc, block))
                 continue
+            if not headings:
+                headings.extend(_title_words(b.title) for b in blocks if b.kind == "heading")
             if _bold_items(doc, block) or _listed_titles(doc, block, headings):
                 out.extend(_item_units(doc, block, titled=True))
                 continue
@@ -207,6 +212,23 @@ def _title_words(title: str) -> frozenset[str]:
 
 def _same_title(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a) and bool(b) and len(a & b) >= 0.75 * min(len(a), len(b)) and len(a & b) >= 2
+
+
+_FAILURE_COLUMN = re.compile(
+    r"\b(issue|problem|failure|finding|defect|gap|error|mistake)s?\b|model[_ ]response", re.IGNORECASE
+)
+
+
+def _row_units(doc: Document, block: Block) -> list[Block]:
+    """A table with one failure per row: its header stays text, each row a unit titled by its first cell."""
+    out = [Block("paragraph", block.start, block.start + 2)]
+    for number in range(block.start + 2, block.end):
+        cells = table_cells(doc.lines[number])
+        out.append(Block("heading", number, number + 1, level=PSEUDO_LEVEL, title=cells[0]))
+        rest = " | ".join(cell for cell in cells[1:] if cell)
+        if rest:
+            out.append(Block("paragraph", number, number + 1, head=rest))
+    return out
 
 
 def _defect_list(doc: Document, block: Block) -> bool:
@@ -410,7 +432,7 @@ def _candidate(doc: Document, node: Node, ctx: _Context) -> bool:
         return (
             ctx.kind in (SectionKind.failures, SectionKind.severity) if listed else ctx.kind is not SectionKind.summary
         )
-    if ctx.loose and ctx.kind is not SectionKind.summary and info.kind is not SectionKind.summary:
+    if ctx.loose and ctx.entry is Kind.failure and SectionKind.summary not in (ctx.kind, info.kind):
         # a list item, or a heading over prose: the finest unit there is
         return node.level == PSEUDO_LEVEL or _prose_unit(doc, node)
     if ctx.numbered_levels and (node.level not in ctx.numbered_levels or info.kind is SectionKind.summary):
