@@ -59,7 +59,7 @@ def read_level(value: str) -> Level:
         return Level(_highest(found, lowered))
     if first in _NOT_A_FAILURE:
         return Level(not_a_failure=True)
-    if first in _LETTERS and re.match(r"^\W*[a-c]\b(?!['’])", lowered):
+    if first in _LETTERS and re.match(r"^\W*[a-c]\s*($|[-–—:(.)|])", lowered):  # `A (Critical)`, not `A leaked key`
         inner = next((_WORDS[w] for w in words[1:4] if w in _WORDS), None)
         return Level(inner or _LETTERS[first])
     if first in {"very", "extremely"} and len(words) > 1 and words[1] in _WORDS:

@@ -74,7 +74,7 @@ def snippets(text: str, heading: str = "") -> list[Snippet]:
 
 _INLINE = re.compile(r"(?<!`)`([^`\n]{5,200})`(?!`)")
 _BARE_NAME = re.compile(r"^[\w.$/@*-]+$")
-_EXPRESSION = re.compile(r"[(=:{\[<>\"']|\s")
+_EXPRESSION = re.compile(r"[(={\[<>\"']|:\s|\s")  # `sqs:SendMessage` is a name, `Type: AWS::S3::Bucket` a key-value
 
 
 def inline_snippet(text: str) -> str | None:
