@@ -108,7 +108,7 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
         (
             Kind.recommendation,
             r"recommend|next steps|\bfuture\b|required fixes|remediation|\bprevention"
-            r"|lessons?|learnings?|takeaways?|mitigation|debugging|suggest|areas for|best practices(?!\s+(violations?|issues?|failures?|gaps?))",
+            r"|lessons?|learnings?|takeaways?|mitigation|debugging|suggest|areas for",
         ),
         (
             Kind.observation,

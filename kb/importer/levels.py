@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.importer.blocks import Block, Document, table_cells, table_rows
-from kb.importer.headings import SectionKind, classify_section, plain
+from kb.importer.headings import SectionKind, analyse_heading, classify_section, plain
 from kb.importer.impact import read_level
 from kb.importer.labels import strip_list_marker
 from kb.models import Impact
@@ -70,8 +70,8 @@ def level_hints(doc: Document) -> list[LevelHint]:
     level: Impact | None = None  # the level the latest heading names, for the lists under it
     for block in doc.blocks:
         if block.kind == "heading":
-            kind, named = classify_section(plain(block.title))
-            level = named if kind is SectionKind.severity else None
+            info = analyse_heading(block.title)  # cached: the outline reads every heading too
+            level = info.severity if info.kind is SectionKind.severity else None
         elif table_rows(doc, block):
             hints.extend(_table_hints(doc, block))
         elif block.kind == "list":
