@@ -390,9 +390,10 @@ def export(
 
     Refuses, writing nothing, when a record holds a credential (each printed as path:line:col).
     """
-    from kb.export import Filters, SecretsFoundError, export_dataset
+    from kb.export import SecretsFoundError, export_dataset
+    from kb.filters import Filters
 
-    filters = Filters.of(impacts=impact, categories=category, services=service, platforms=platform)
+    filters = Filters(impact=impact or (), category=category or (), service=service or (), platform=platform or ())
     try:
         result = export_dataset(
             kb,
@@ -459,7 +460,8 @@ def stats(
 
     from rich.console import Console
 
-    from kb.stats import Filters, compute_stats, crosstab, crosstab_table, stats_tables
+    from kb.filters import Filters
+    from kb.stats import compute_stats, crosstab, crosstab_table, stats_tables
     from kb.store import load_kb
 
     if by and len(by) > 2:

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,9 @@ from kb import yamlio
 from kb.atomic import write_text
 from kb.errors import ExistsError, KbError, Problem, UsageError
 from kb.export_card import CARD_FILE, is_export_card, render_card
-from kb.export_rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style, services_of
-from kb.models import Case, Failure, Impact, Status
+from kb.export_rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style
+from kb.filters import Filters, Selection, select
+from kb.models import Status
 from kb.secrets import KIND_LABELS
 from kb.store import CASE_FILE, LoadedCase, LoadedFailure, load_kb
 
@@ -67,57 +68,6 @@ def split_of(case_id: str, ratio: tuple[int, int, int]) -> str:
     if point < train << 64:
         return "train"
     return "validation" if point < (train + validation) << 64 else "test"
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which failures to export; empty means any. Values within a filter are alternatives."""
-
-    impacts: frozenset[Impact] = frozenset()
-    categories: frozenset[str] = frozenset()
-    services: frozenset[str] = frozenset()
-    """Matched case-insensitively against a row's services."""
-    platforms: frozenset[str] = frozenset()
-    """Matched case-insensitively against the case's task platform."""
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        impacts: Sequence[Impact | str] | None = None,
-        categories: Sequence[str] | None = None,
-        services: Sequence[str] | None = None,
-        platforms: Sequence[str] | None = None,
-    ) -> Filters:
-        """Filters from option values; an unknown impact level is a ``UsageError``."""
-        levels = {i.value: i for i in Impact}
-        if unknown := sorted({str(i).lower() for i in impacts or ()} - set(levels)):
-            raise UsageError(f"--impact {', '.join(unknown)}: choose from {', '.join(levels)}")
-        return cls(
-            frozenset(levels[str(i).lower()] for i in impacts or ()),
-            frozenset(categories or ()),
-            frozenset(s.lower() for s in services or ()),
-            frozenset(p.lower() for p in platforms or ()),
-        )
-
-    def accepts(self, case: Case, failure: Failure) -> bool:
-        if self.impacts and failure.impact not in self.impacts:
-            return False
-        if self.categories and failure.category not in self.categories:
-            return False
-        if self.services and not self.services & {s.lower() for s in services_of(case, failure)}:
-            return False
-        platform = (case.task.platform or "") if case.task else ""
-        return not self.platforms or platform.lower() in self.platforms
-
-    def describe(self) -> list[str]:
-        named = [
-            ("impact", sorted(i.value for i in self.impacts)),
-            ("category", sorted(self.categories)),
-            ("service", sorted(self.services)),
-            ("platform", sorted(self.platforms)),
-        ]
-        return [f"{name}: {', '.join(values)}" for name, values in named if values]
 
 
 @dataclass(frozen=True)
@@ -182,7 +132,7 @@ def _problems(hits: list[Hit]) -> list[Problem]:
 
 
 def _selected(
-    cases: list[LoadedCase], filters: Filters, skipped: Counter[str]
+    cases: list[LoadedCase], selection: Selection, skipped: Counter[str]
 ) -> list[tuple[LoadedCase, LoadedFailure]]:
     chosen = []
     for case in cases:
@@ -192,7 +142,7 @@ def _selected(
                 skipped["draft"] += 1
             elif not failure.is_failure:
                 skipped["not a failure"] += 1
-            elif not filters.accepts(case.case, failure):
+            elif not selection.accepts(case.case, failure):
                 skipped["filtered out"] += 1
             else:
                 chosen.append((case, loaded))
@@ -237,12 +187,10 @@ def export_dataset(
     kb_root, out, filters = Path(kb_root), Path(out), filters or Filters()
     _check_out(out, kb_root, force=force)
     kb = load_kb(kb_root)
-    known = {c.id for c in kb.taxonomy.categories} if kb.taxonomy else None
-    if known is not None and (unknown := sorted(filters.categories - known)):
-        raise UsageError(f"--category {', '.join(unknown)}: not in the taxonomy ({', '.join(sorted(known))})")
+    selection = select(kb, filters)
 
     skipped: Counter[str] = Counter()
-    chosen = _selected(kb.cases, filters, skipped)
+    chosen = _selected(kb.cases, selection, skipped)
     rows: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
     hits: dict[Hit, None] = {}
     case_reader: FieldReader | None = None

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import ExistsError, InvalidKbError, KbError, UsageError
-from kb.export import Filters, SecretsFoundError, export_dataset, parse_split, split_of
+from kb.export import SecretsFoundError, export_dataset, parse_split, split_of
+from kb.filters import Filters
 from kb.models import (
     Case,
     Category,
@@ -330,22 +331,22 @@ def test_dpo_skips_failures_without_code_and_counts_them(tmp_path: Path) -> None
 def test_filters_select_by_impact_category_service_and_platform(kb: Path, tmp_path: Path) -> None:
     def ids(**filters: Any) -> set[str]:
         out = tmp_path / "out"
-        export_dataset(kb, "sft", out, filters=Filters.of(**filters), force=True)
+        export_dataset(kb, "sft", out, filters=Filters(**filters), force=True)
         return {row["id"] for row in all_rows(out)}
 
-    assert {i.split("/")[1] for i in ids(impacts=["critical"])} == {"missing-permission"}
-    assert {i.split("/")[1] for i in ids(categories=["networking"])} == {"open-port"}
-    assert {i.split("/")[1] for i in ids(services=["ec2"])} == {"open-port"}  # case-insensitive
-    cdk = ids(platforms=["CDK"])
+    assert {i.split("/")[1] for i in ids(impact=["critical"])} == {"missing-permission"}
+    assert {i.split("/")[1] for i in ids(category=["networking"])} == {"open-port"}
+    assert {i.split("/")[1] for i in ids(service=["ec2"])} == {"open-port"}  # case-insensitive
+    cdk = ids(platform=["CDK"])
     assert len(cdk) == 30 and all(int(i[5:8]) % 2 == 0 for i in cdk)
-    assert len(ids(platforms=["cdk"], impacts=["medium", "low"])) == 15
+    assert len(ids(platform=["cdk"], impact=["medium", "low"])) == 15
 
 
 def test_unknown_filter_values_are_usage_errors(kb: Path, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="--impact severe"):
-        Filters.of(impacts=["severe"])
-    with pytest.raises(UsageError, match="--category nope: not in the taxonomy"):
-        export_dataset(kb, "sft", tmp_path / "out", filters=Filters.of(categories=["nope"]))
+    with pytest.raises(UsageError, match="unknown impact `severe` in the filter"):
+        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(impact=["severe"]))
+    with pytest.raises(UsageError, match="unknown category `nope` in the filter"):
+        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(category=["nope"]))
     assert not (tmp_path / "out").exists()
 
 
