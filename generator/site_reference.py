@@ -16,6 +16,9 @@ from markupsafe import escape
 from generator.site_text import html_inline
 from kb.store import SCHEMA_NAMES
 
+LAYOUT_KEY = "layout"
+"""The key that holds a record's presentation hints."""
+
 __all__ = ["CommandDoc", "FieldDoc", "ModelDoc", "OptionDoc", "cli_docs", "schema_docs"]
 
 
@@ -42,6 +45,8 @@ class ModelDoc:
     choices: list[str] = field(default_factory=list)
     """The allowed values, for an enumeration."""
     fields: list[FieldDoc] = field(default_factory=list)
+    layout: bool = False
+    """A model of presentation hints (`CaseLayout`, ...): written by `kb import`, shown apart from what authors write."""
 
 
 _FILES = {
@@ -93,6 +98,7 @@ def _model_doc(name: str, schema: dict[str, Any]) -> ModelDoc:
             description_html=html_inline(prop.get("description", "")),
         )
         for key, prop in schema.get("properties", {}).items()
+        if key != LAYOUT_KEY
     ]
     return ModelDoc(
         name=name,
@@ -101,11 +107,14 @@ def _model_doc(name: str, schema: dict[str, Any]) -> ModelDoc:
         file=_FILES.get(name, ""),
         choices=[str(v) for v in schema.get("enum", [])],
         fields=fields,
+        layout=name.endswith("Layout"),
     )
 
 
 def schema_docs() -> list[ModelDoc]:
-    """Every record type: the three files' records first, then nested objects in order of first use."""
+    """Every record type: the three files' records first, then nested objects in order of first use,
+    then the layout models (presentation hints `kb import` writes under `layout:`, left out of the
+    records' own key tables)."""
     docs: dict[str, ModelDoc] = {}
     nested: dict[str, dict[str, Any]] = {}
     for model in SCHEMA_NAMES:
@@ -116,7 +125,7 @@ def schema_docs() -> list[ModelDoc]:
     for name, definition in nested.items():
         if name not in docs:
             docs[name] = _model_doc(name, definition)
-    return list(docs.values())
+    return sorted(docs.values(), key=lambda doc: doc.layout)
 
 
 # -- the command line ------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_inline_labels_synonyms_and_severity_spellings() -> None:
     first, second, third = result.failures
     assert first.title == "Queue Visibility Timeout Too Short (HIGH)"
     assert first.impact is Impact.high and first.impact_label == "HIGH"
-    assert first.labels == {
+    assert first.layout.labels == {
         "title": "Issue 1:",
         "impact": "Severity",
         "description": "Problem",
@@ -81,7 +81,7 @@ def test_inline_labels_synonyms_and_severity_spellings() -> None:
     assert second.impact is Impact.high  # `Medium-High`: a range takes its higher level
     assert second.error == "Message 4f2c was received 1,024 times"
     assert third.impact is None  # no level written anywhere: never guessed
-    assert result.case.inline_labels is True
+    assert result.case.layout.inline_labels is True
 
 
 def test_labelled_list_items_and_a_code_block_after_the_list() -> None:
@@ -235,5 +235,5 @@ def test_list_items_and_worded_markers_as_units() -> None:
     assert first.description == "Egress is open to `0.0.0.0/0` on every port."
     assert first.ideal_response is not None and first.ideal_response.text.startswith("Limit egress")
     assert third.ideal_response is not None and third.ideal_response.text == "Set retention to 30 days."
-    assert fourth.labels["title"] == "Issue:"
+    assert fourth.layout.labels["title"] == "Issue:"
     assert [d.text for d in fourth.impact_details] == ["Deployment fails with `BucketAlreadyExists`."]

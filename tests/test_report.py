@@ -20,9 +20,11 @@ from kb.cli import app
 from kb.errors import InvalidKbError
 from kb.models import (
     Case,
+    CaseLayout,
     Checklist,
     DocLink,
     Failure,
+    FailureLayout,
     IdealResponse,
     Impact,
     ImpactDetail,
@@ -30,6 +32,7 @@ from kb.models import (
     Reference,
     Response,
     Section,
+    SectionLayout,
     Summary,
     TrainingValue,
 )
@@ -452,7 +455,7 @@ def prose_failure(**changes: object) -> Failure:
 
 
 def test_inline_labels_put_prose_on_the_label_line_and_code_below() -> None:
-    text = hinted(Case(id="c", title="C", inline_labels=True), [prose_failure()])
+    text = hinted(Case(id="c", title="C", layout=CaseLayout(inline_labels=True)), [prose_failure()])
     assert block_of(text, "### 1.") == (
         "### 1. Queue too short\n\n"
         "**Impact Level**: High\n\n"
@@ -467,7 +470,7 @@ def test_inline_labels_put_prose_on_the_label_line_and_code_below() -> None:
 
 
 def test_inline_labels_for_some_fields_only() -> None:
-    case = Case(id="c", title="C", inline_labels=["root_cause", "extra"])
+    case = Case(id="c", title="C", layout=CaseLayout(inline_labels=["root_cause", "extra"]))
     text = hinted(case, [prose_failure()])
     assert "**Root Cause**: Jobs outlive the timeout.\n" in text
     assert "**Status**: Fixed.\n" in text
@@ -478,19 +481,21 @@ def test_inline_labels_for_some_fields_only() -> None:
 def test_source_labels_qualifiers_and_unlabelled_values() -> None:
     failure = prose_failure(
         description="Poison messages loop.",
-        labels={
-            "impact": "Severity",
-            "description": "",  # the source wrote the text straight under the heading
-            "model_response": "MODEL_RESPONSE Issue (Line 33)",
-            "root_cause": "Why This Fails",
-            "title": "Issue 7:",
-        },
+        layout=FailureLayout(
+            labels={
+                "impact": "Severity",
+                "description": "",  # the source wrote the text straight under the heading
+                "model_response": "MODEL_RESPONSE Issue (Line 33)",
+                "root_cause": "Why This Fails",
+                "title": "Issue 7:",
+            }
+        ),
     )
     text = hinted(Case(id="c", title="C"), [failure])
     assert "### Issue 1: Queue too short\n" in text  # the source's words, the report's number
     assert "**Severity**: High\n\nPoison messages loop.\n\n**MODEL_RESPONSE Issue** (Line 33):\n" in text
     assert "**Why This Fails**:\nJobs outlive the timeout.\n" in text
-    implied = hinted(Case(id="c", title="C"), [prose_failure(labels={"impact": "", "title": ""})])
+    implied = hinted(Case(id="c", title="C"), [prose_failure(layout=FailureLayout(labels={"impact": "", "title": ""}))])
     assert "Impact Level" not in implied  # implied by its group heading, as in the source
     assert "## High Failures\n\n### Queue too short\n" in implied  # an unnumbered heading stays unnumbered
 
@@ -504,22 +509,26 @@ def test_source_order_group_numbering_and_rules() -> None:
     default = hinted(Case(id="c", title="C"), failures)
     assert headings(default)[1:] == ["## Critical Failures", "### 1. B", "### 2. C", "## Low Failures", "### 3. A"]
     assert default.count("\n---\n") == 3
-    case = Case(id="c", title="C", order="source", numbering="group", rules="between")
+    case = Case(id="c", title="C", layout=CaseLayout(order="source", numbering="group", rules="between"))
     text = hinted(case, failures)
     assert headings(text)[1:] == ["## Low Failures", "### 1. A", "## Critical Failures", "### 1. B", "### 2. C"]
     assert text.count("\n---\n") == 2 and not text.rstrip().endswith("---")
-    assert "---" not in hinted(case.model_copy(update={"rules": "none"}), failures)
+    assert "---" not in hinted(
+        case.model_copy(update={"layout": CaseLayout(order="source", numbering="group", rules="none")}), failures
+    )
 
 
 def test_heading_level_ungrouped_bold_titles_colons_and_list_labels() -> None:
-    case = Case(id="c", title="C", heading_level=2, bold_titles=True, colon_inside=True, list_labels=True)
+    case = Case(
+        id="c", title="C", layout=CaseLayout(heading_level=2, bold_titles=True, colon_inside=True, list_labels=True)
+    )
     failure = prose_failure(group="", impact_details=[], docs=[], extra=[], model_response=None, ideal_response=None)
     text = hinted(case, [failure])
     assert text == (
         "# C\n\n## 1. **Queue too short**\n\n- **Impact Level:** High\n"
         "- **Root Cause:**\nJobs outlive the timeout.\n- **Training Value:**\nHigh - Match timeouts.\n\n---\n"
     )
-    listed = hinted(Case(id="c", title="C", list_labels=True, inline_labels=True), [prose_failure()])
+    listed = hinted(Case(id="c", title="C", layout=CaseLayout(list_labels=True, inline_labels=True)), [prose_failure()])
     assert "- **AWS Documentation Reference**: [SQS](https://docs.aws.amazon.com/sqs)\n" in listed
     assert "- **Cost/Security/Performance Impact**:\n  - **Cost**: Jobs run twice.\n" in listed  # nested
     assert "- **MODEL_RESPONSE Issue**: Set 30 seconds:\n\n```py\ntimeout = 30\n```\n" in listed
@@ -527,8 +536,10 @@ def test_heading_level_ungrouped_bold_titles_colons_and_list_labels() -> None:
 
 def test_field_order_and_section_headings() -> None:
     failure = prose_failure(
-        field_order=["root_cause", "impact", "training_value"],
-        extra=[Section(title="Deployment Notes", text="Redeployed.", after="root_cause", heading=4)],
+        layout=FailureLayout(field_order=["root_cause", "impact", "training_value"]),
+        extra=[
+            Section(title="Deployment Notes", text="Redeployed.", after="root_cause", layout=SectionLayout(heading=4))
+        ],
         docs=[],
         impact_details=[],
         model_response=None,
@@ -539,7 +550,7 @@ def test_field_order_and_section_headings() -> None:
         title="C",
         extra=[
             Section(title="Between", text="Placed after the failure.", after="failure:f"),
-            Section(title="Appendix", text="Deep.", heading=3),
+            Section(title="Appendix", text="Deep.", layout=SectionLayout(heading=3)),
         ],
     )
     text = hinted(case, [failure, Failure(id="g", title="Next", impact=Impact.high)])
@@ -551,7 +562,11 @@ def test_field_order_and_section_headings() -> None:
 
 def test_hostile_source_labels_stay_labels() -> None:
     labels = {name: text for name, text in zip(["root_cause", "impact", "title"], HOSTILE, strict=False)}
-    failure = prose_failure(labels={**labels, "description": "<script>x</script>"}, description="Plain.")
-    tokens = MD.parse(hinted(Case(id="c", title="C", inline_labels=True, list_labels=True), [failure]))
+    failure = prose_failure(
+        layout=FailureLayout(labels={**labels, "description": "<script>x</script>"}), description="Plain."
+    )
+    tokens = MD.parse(
+        hinted(Case(id="c", title="C", layout=CaseLayout(inline_labels=True, list_labels=True)), [failure])
+    )
     assert not has_html(tokens)
     assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2", "h3"]

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from kb import scaffold
 from kb.check import check_kb
 from kb.cli import app
-from kb.models import Case, Category, Failure, Impact, Status, Taxonomy
+from kb.models import Case, CaseLayout, Category, Failure, Impact, Status, Taxonomy
 from kb.scaffold import add_case, add_failure, failure_slug
 from kb.store import TAXONOMY_FILE, load_kb, read_record, save_record
 
@@ -87,14 +87,17 @@ def test_failure_gets_next_number_slug_and_given_values(kb: Path) -> None:
 def test_every_other_field_is_a_commented_placeholder(kb: Path) -> None:
     add_failure(kb, "c1", title="Only a title")
     text = (kb / "c1" / "04-only-a-title.yaml").read_text()
-    for name in Failure.model_fields:
+    for name in set(Failure.model_fields) - {"layout"}:
         assert re.search(rf"^(# )?{name}:", text, re.MULTILINE), f"no `{name}` in the failure scaffold"
+    assert not re.search(r"^(# )?(layout|labels|field_order):", text, re.MULTILINE)  # import-only hints
     assert re.search(r"^# impact: ", text, re.MULTILINE)
     assert "iam-permissions, networking" in text  # the taxonomy's keys, for the author
     add_case(kb, "c3", title="Three")
     case_text = (kb / "c3" / "case.yaml").read_text()
-    for name in Case.model_fields:
+    for name in set(Case.model_fields) - {"layout"}:
         assert re.search(rf"^(# )?{name}:", case_text, re.MULTILINE), f"no `{name}` in the case scaffold"
+    hints = "|".join(("layout", *CaseLayout.model_fields))
+    assert not re.search(rf"^(# )?({hints}):", case_text, re.MULTILINE)  # import-only hints
 
 
 def test_a_fresh_scaffold_is_a_draft_warning_and_strict_refuses_it(kb: Path) -> None:
