@@ -162,7 +162,7 @@ def render(
     ] = False,
 ) -> None:
     """Render each case into OUT/<case-id>/MODEL_FAILURES.md (written only when it changed)."""
-    from generator.report import render_reports
+    from kb.render.report import render_reports
     from kb.store import case_dirs
 
     total = len(cases) if cases else (len(case_dirs(kb)) if kb.is_dir() else 0)

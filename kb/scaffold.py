@@ -90,7 +90,7 @@ def yaml_value(value: Any) -> str:
 
 
 def _env(kb_root: Path, templates: Path | None) -> jinja2.Environment:
-    from generator.env import make_env, project_templates_dir
+    from kb.render.env import make_env, project_templates_dir
 
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     env.filters["yaml"] = yaml_value
@@ -99,7 +99,7 @@ def _env(kb_root: Path, templates: Path | None) -> jinja2.Environment:
 
 def _render(env: jinja2.Environment, name: str, model: type[Any], path: Path, **context: Any) -> str:
     """Render a scaffold and make sure it is a valid record before anything is written."""
-    from generator.env import template_problem
+    from kb.render.env import template_problem
 
     try:
         text = env.get_template(name).render(**context)

@@ -30,8 +30,8 @@ from kb.models import (
 )
 from kb.store import LoadedCase, LoadedFailure, load_kb, record_data, slugify
 
-report = pytest.importorskip("generator.report")
-env_module = pytest.importorskip("generator.env")
+report = pytest.importorskip("kb.render.report")
+env_module = pytest.importorskip("kb.render.env")
 ROOT = Path(__file__).resolve().parent.parent
 
 WORD = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=8)

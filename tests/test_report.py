@@ -14,8 +14,6 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from typer.testing import CliRunner
 
-from generator.env import make_env
-from generator.report import render_case, render_reports
 from kb.cli import app
 from kb.errors import InvalidKbError
 from kb.models import (
@@ -36,6 +34,8 @@ from kb.models import (
     Summary,
     TrainingValue,
 )
+from kb.render.env import make_env
+from kb.render.report import render_case, render_reports
 from kb.store import LoadedCase, LoadedFailure, load_kb, save_record
 from tests.conftest import FAILURES, ROOT
 
@@ -307,8 +307,8 @@ def test_render_is_deterministic_across_runs_and_processes(tmp_path: Path) -> No
     first = render_case(load_kb(kb).cases[0], ENV)
     assert render_case(load_kb(kb).cases[0], make_env()) == first
     script = (
-        "import sys; from pathlib import Path; from generator.env import make_env; "
-        "from generator.report import render_case; from kb.store import load_kb; "
+        "import sys; from pathlib import Path; from kb.render.env import make_env; "
+        "from kb.render.report import render_case; from kb.store import load_kb; "
         "sys.stdout.write(render_case(load_kb(Path(sys.argv[1])).cases[0], make_env()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -20,12 +20,11 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 from generator import site
-from generator.charts import Bar, bar_chart
-from generator.env import make_env
-from generator.site_code import CodeFile, Snippet, snippet
-from generator.site_pages import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
-from generator.site_reference import cli_docs, schema_docs
-from generator.site_text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
+from generator.pages.build import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
+from generator.pages.charts import Bar, bar_chart
+from generator.pages.code import CodeFile, Snippet, snippet
+from generator.pages.reference import cli_docs, schema_docs
+from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
 from kb.models import (
     Case,
     Category,
@@ -43,6 +42,8 @@ from kb.models import (
     Taxonomy,
     TrainingValue,
 )
+from kb.render.env import make_env
+from kb.render.report import render_case
 from kb.stats import compute_stats
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record, scan_kb
 
@@ -541,3 +542,16 @@ def test_real_documents_build_strictly_with_working_links_and_inert_text(
     for page_file in (out / "cases").rglob("*.html"):
         found, _ = inert_report(page_file.read_text(encoding="utf-8"))
         assert found == [], f"{page_file}: {found}"
+
+
+def test_a_section_between_two_failures_is_placed_there_on_the_page_as_in_the_report(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    between = Section(title="Between Note", text="Said between the failures.", after="failure:first")
+    save_record(kb / "c" / CASE_FILE, Case(id="c", title="C", extra=[between]))
+    for number, failure_id in enumerate(("first", "second"), start=1):
+        failure = Failure(id=failure_id, title=f"The {failure_id} one", impact=Impact.high)
+        save_record(kb / "c" / failure_file_name(number, failure_id), failure)
+    text = page(build_pages(load_kb(kb), make_env()), "cases/c.md")
+    assert text.index("The first one") < text.index("Between Note") < text.index("The second one")
+    report = render_case(load_kb(kb).cases[0], make_env())
+    assert report.index("The first one") < report.index("Between Note") < report.index("The second one")

@@ -27,9 +27,9 @@ from typing import Any
 from markdown_it import MarkdownIt
 from pydantic import BaseModel
 
-from generator.markdown import fence
 from kb.models import Failure
 from kb.names import normalise_language
+from kb.render.markdown import fence
 from kb.secrets import find_secrets, redact
 
 Loc = tuple[str | int, ...]

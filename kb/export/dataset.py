@@ -2,7 +2,7 @@
 
 ``kb export FORMAT --out DIR`` writes ``DIR/{train,validation,test}.jsonl`` and the
 dataset card ``DIR/README.md``. The formats (``sft``, ``dpo``, ``classify``) are in
-:mod:`kb.export_rows`; every row also carries `id` (`<case>/<failure>`), `case`,
+:mod:`kb.export.rows`; every row also carries `id` (`<case>/<failure>`), `case`,
 `impact`, `category`, `services`, `platform` and `language`, one type per column.
 
 A whole case goes to one split, chosen by a SHA-256 of its id, so nothing leaks between
@@ -19,26 +19,25 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import yamlio
 from kb.atomic import write_text
 from kb.errors import ExistsError, KbError, Problem, UsageError
-from kb.export_card import CARD_FILE, is_export_card, render_card
-from kb.export_rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style
+from kb.export.card import CARD_FILE, is_export_card, render_card
+from kb.export.result import SPLITS, ExportResult
+from kb.export.rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style
 from kb.filters import Filters, Selection, select
 from kb.models import Status
 from kb.secrets import KIND_LABELS
 from kb.store import CASE_FILE, LoadedCase, LoadedFailure, load_kb
 
-SPLITS = ("train", "validation", "test")
 FORMATS = tuple(BUILDERS)
 Advance = Callable[[int], None]
 ProgressFactory = Callable[[str, int], AbstractContextManager[Advance]]
 """Called as ``progress(label, total)``; the context manager yields ``advance(n)`` (the CLI passes its progress bar)."""
 
-__all__ = ["FORMATS", "SPLITS", "ExportResult", "Filters", "SecretsFoundError", "Style", "export_dataset"]
+__all__ = ["FORMATS", "SPLITS", "ExportResult", "SecretsFoundError", "Style", "export_dataset"]
 
 
 class SecretsFoundError(KbError):
@@ -68,25 +67,6 @@ def split_of(case_id: str, ratio: tuple[int, int, int]) -> str:
     if point < train << 64:
         return "train"
     return "validation" if point < (train + validation) << 64 else "test"
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What an export wrote."""
-
-    out: Path
-    format: str
-    splits: dict[str, int]
-    """Rows per split, in train/validation/test order."""
-    skipped: dict[str, int]
-    """Failures not exported, by reason (`draft`, `no model code`, ...)."""
-    redacted: int
-    """Credentials replaced by placeholders (with ``redact=True``)."""
-    files: list[Path] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(self.splits.values())
 
 
 # -- export ----------------------------------------------------------------------------

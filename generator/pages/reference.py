@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 from markupsafe import escape
 
-from generator.site_text import html_inline
+from generator.pages.text import html_inline
+from kb.errors import KbError
 from kb.store import SCHEMA_NAMES
 
 LAYOUT_KEY = "layout"
@@ -186,13 +188,25 @@ def _walk(command: Any, name: str, parent: Any) -> list[CommandDoc]:
     return found
 
 
-def cli_docs() -> list[CommandDoc]:
-    """Every command of the `kb` CLI, sorted by name (groups before their subcommands).
+CLI_ENTRY_POINTS = "kb.cli"
+"""The entry-point group naming the typer app (pyproject: ``[project.entry-points."kb.cli"] app = ...``)."""
 
-    The one place ``generator`` imports ``kb.cli``: documenting the commands needs them.
+
+def cli_app() -> Any:
+    """The `kb` typer app, found through its entry point and loaded only when asked for.
+
+    Nothing imports ``kb.cli`` (it is the top of the dependency graph); the command
+    reference reads the app the way a plugin host would.
     """
+    for entry in entry_points(group=CLI_ENTRY_POINTS, name="app"):
+        return entry.load()
+    raise KbError(
+        f"no `{CLI_ENTRY_POINTS}` entry point: kb's install is out of date; reinstall it (`pip install -e .`)"
+    )
+
+
+def cli_docs() -> list[CommandDoc]:
+    """Every command of the `kb` CLI, sorted by name (groups before their subcommands)."""
     import typer.main
 
-    from kb.cli import app
-
-    return _walk(typer.main.get_command(app), "kb", None)
+    return _walk(typer.main.get_command(cli_app()), "kb", None)

@@ -23,12 +23,12 @@ from urllib.parse import quote
 
 import jinja2
 
-from generator.env import make_env, project_templates_dir, template_problem
-from generator.markdown import inline
 from kb.atomic import write_text
 from kb.errors import KbError
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
+from kb.render.env import make_env, project_templates_dir, template_problem
+from kb.render.markdown import inline
 from kb.store import LoadedCase, load_kb
 from kb.totals import totals_line
 
@@ -39,6 +39,7 @@ __all__ = [
     "REPORT_TEMPLATE",
     "FailureEntry",
     "RenderResult",
+    "case_sections",
     "failure_entries",
     "failure_order",
     "group_heading",
@@ -274,7 +275,7 @@ def render_case(
         text = template.render(
             case=case.case,
             failures=failure_entries(case, report_dir=where, project_root=root),
-            sections=_placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES, _failure_places(case)),
+            sections=case_sections(case),
             totals=totals_line(f.failure for f in case.failures),
             label=partial(label_markup, colon_inside=layout.colon_inside, listed=layout.list_labels),
             heading_marks="#" * (layout.heading_level or DEFAULT_HEADING_LEVEL),
@@ -334,6 +335,13 @@ def _placed(
         place = aliases.get(section.after or "", section.after or "end")
         placed[place if place in placed else "end"].append(section)
     return placed
+
+
+def case_sections(case: LoadedCase) -> dict[str, list[Section]]:
+    """The case's ``extra`` sections by place (``CASE_PLACES``), except those placed right after
+    one of its failures (``after: failure:<id>``: ``FailureEntry.sections``). Reports and the site
+    both place sections through this and ``failure_entries``."""
+    return _placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES, _failure_places(case))
 
 
 def _failure_places(case: LoadedCase) -> frozenset[str]:
