@@ -12,13 +12,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from kb.errors import UsageError
 from kb.filters import Filters, Selection, case_platform, failure_services, select
 from kb.models import Failure, Impact, Status
 from kb.names import NONE, gap_key, gap_text, normalise_language
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase
+from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, load_kb
 from kb.totals import totals_disagreement
 
 UNCATEGORISED = "Uncategorised"
@@ -459,3 +460,38 @@ def crosstab_table(table: CrossTab, *, top: int | None = None) -> TableView:
     cells = [(r, *(str(table.count(r, c)) for c in table.cols), str(table.row_totals[r])) for r in shown]
     headers = (f"{table.dims[0].value} \\ {table.dims[1].value}", *table.cols, "total")
     return TableView(title, headers, cells, "l" + "r" * (len(table.cols) + 1), more=more)
+
+
+# -- the one call behind `kb stats` ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """What `kb stats` shows: plain data (for JSON), the tables, and the integrity findings."""
+
+    data: dict[str, Any]
+    tables: list[TableView]
+    lines: list[str] = field(default_factory=list)
+    """One `path: what is wrong` line per integrity finding (with ``details``)."""
+
+
+def stats_report(
+    root: Path | str,
+    *,
+    by: Sequence[str] = (),
+    filters: Filters | None = None,
+    top: int = 10,
+    details: bool = False,
+    max_cols: int | None = None,
+) -> StatsReport:
+    """Load the knowledge base at ``root`` and count it: the overview (``by`` empty), or the
+    failures by one dimension or two (a cross-table at most ``max_cols`` columns wide)."""
+    if len(by) > 2:
+        raise UsageError(f"failures are counted by one or two dimensions (rows, then columns), not {len(by)}")
+    kb = load_kb(root)
+    if by:
+        table = crosstab(kb, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=max_cols)
+        return StatsReport(table.as_dict(), [crosstab_table(table, top=top)])
+    stats = compute_stats(kb, filters=filters, top_gaps=top)
+    lines = stats.integrity.lines() if details else []
+    return StatsReport(stats.as_dict(details=details), stats_tables(stats, top=top), lines)

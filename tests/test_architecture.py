@@ -7,6 +7,8 @@ new module that breaks a rule fails here, not in review.
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -79,3 +81,40 @@ def test_no_import_cycles_between_modules() -> None:
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
+NOT_YET = {"kb/importer/write.py"}
+"""Library modules whose messages still name a flag (owned by the importer I/O work; to follow)."""
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            found.add(id(first.value))
+    for node in ast.walk(tree):  # attribute docstrings: a string right after an assignment
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            for before, after in itertools.pairwise(body):
+                if isinstance(before, ast.AnnAssign | ast.Assign) and isinstance(after, ast.Expr):
+                    found.add(id(after.value))
+    return found
+
+
+def test_library_messages_name_no_command_line_flags() -> None:
+    """The library says what is wrong; the CLI says which flag fixes it (in its one error mapper)."""
+    offenders = []
+    for path in sorted((ROOT / "kb").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative == "kb/cli.py" or relative in NOT_YET:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) and id(node) not in skip else None
+            if isinstance(text, str) and FLAG.search(text):
+                offenders.append(f"{relative}:{node.lineno}: {text!r}")
+    assert offenders == []

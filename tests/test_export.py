@@ -32,6 +32,7 @@ from kb.models import (
     TrainingValue,
 )
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
+from tests.helpers import RecordedProgress
 
 SPLIT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl")
 FAKE_KEY_ID = "AKIA" + "Q7W3E9R2T5Y8U1I4"  # made up for these tests
@@ -444,18 +445,9 @@ def test_out_inside_the_kb_is_refused(kb: Path) -> None:
 
 
 def test_progress_is_reported_per_failure(kb: Path, tmp_path: Path) -> None:
-    calls: list[tuple[str, int]] = []
-    advanced: list[int] = []
-
-    from contextlib import contextmanager
-
-    @contextmanager
-    def progress(label: str, total: int) -> Any:
-        calls.append((label, total))
-        yield advanced.append
-
+    progress = RecordedProgress()
     export_dataset(kb, "sft", tmp_path / "out", progress=progress)
-    assert calls == [("Exporting", 60)] and sum(advanced) == 60
+    assert progress.started == [("Exporting", 60)] and sum(progress.advanced) == 60
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -488,3 +480,16 @@ def test_cli_refuses_credentials_with_one_line_each_and_exit_1(tmp_path: Path) -
 def test_cli_usage_errors_exit_2(kb: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "parquet", "--kb", str(kb), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "unknown format 'parquet'" in result.output
+
+
+def test_the_library_error_names_no_flag_and_the_cli_adds_it(kb: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "train.jsonl").write_text("mine\n")
+    with pytest.raises(ExistsError) as caught:
+        export_dataset(kb, "sft", out)
+    assert "--" not in str(caught.value) and caught.value.replaceable
+    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out)])
+    assert result.exit_code == 1
+    expected = f"{out / 'train.jsonl'}: already exists (not written by an export); use --force to replace it"
+    assert result.stderr.strip() == expected

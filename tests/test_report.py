@@ -38,6 +38,7 @@ from kb.render.env import make_env
 from kb.render.report import render_case, render_reports
 from kb.store import LoadedCase, LoadedFailure, load_kb, save_record
 from tests.conftest import FAILURES, ROOT
+from tests.helpers import RecordedProgress
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MD = MarkdownIt("commonmark").enable("table")
@@ -570,3 +571,9 @@ def test_hostile_source_labels_stay_labels() -> None:
     )
     assert not has_html(tokens)
     assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2", "h3"]
+
+
+def test_render_reports_progress_through_the_one_protocol(kb_copy: Path, tmp_path: Path) -> None:
+    progress = RecordedProgress()
+    render_reports(kb_copy, tmp_path / "reports", progress=progress)
+    assert progress.started == [("render", 1)] and sum(progress.advanced) == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from kb.atomic import write_text
 from kb.errors import KbError
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
+from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import make_env, project_templates_dir, template_problem
 from kb.render.markdown import inline
 from kb.store import LoadedCase, load_kb
@@ -294,7 +295,7 @@ def render_reports(
     cases: Sequence[str] | None = None,
     templates: Path | None = None,
     check: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> RenderResult:
     """Render ``OUT/<case-id>/MODEL_FAILURES.md`` for each case (all when ``cases`` is None).
 
@@ -308,6 +309,7 @@ def render_reports(
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
+    progress.start("render", len(kb.cases))
     for case in kb.cases:
         report_dir = out / case.id
         path = report_dir / REPORT_FILE
@@ -319,8 +321,7 @@ def render_reports(
             (result.created if current is None else result.updated).append(path)
             if not check:
                 _write(path, text)
-        if on_progress is not None:
-            on_progress(1)
+        progress.advance(1)
     return result
 
 
