@@ -118,3 +118,15 @@ def test_library_messages_name_no_command_line_flags() -> None:
             if isinstance(text, str) and FLAG.search(text):
                 offenders.append(f"{relative}:{node.lineno}: {text!r}")
     assert offenders == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared builders live in tests/helpers.py (and fixtures in conftest.py), never in a test module."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.startswith("tests.test_")]
+    assert offenders == []

@@ -32,7 +32,7 @@ from kb.models import (
     TrainingValue,
 )
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
-from tests.helpers import RecordedProgress
+from tests.helpers import RecordedProgress, write_case
 
 SPLIT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl")
 FAKE_KEY_ID = "AKIA" + "Q7W3E9R2T5Y8U1I4"  # made up for these tests
@@ -64,10 +64,7 @@ def make_case(
 ) -> Path:
     """Write ``kb/<case_id>/`` with its case.yaml and one file per failure; returns the folder."""
     task = Task(platform=platform, language="ts", aws_services=["Lambda", "SQS"], prompt=prompt)
-    save_record(kb / case_id / CASE_FILE, Case(id=case_id, title=f"Case {case_id}", task=task))
-    for number, failure in enumerate(failures, start=1):
-        save_record(kb / case_id / failure_file_name(number, failure.id), failure)
-    return kb / case_id
+    return write_case(kb, Case(id=case_id, title=f"Case {case_id}", task=task), failures)
 
 
 def make_kb(root: Path, cases: int = 30) -> Path:

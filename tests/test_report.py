@@ -36,23 +36,14 @@ from kb.models import (
 )
 from kb.render.env import make_env
 from kb.render.report import render_case, render_reports
-from kb.store import LoadedCase, LoadedFailure, load_kb, save_record
+from kb.store import LoadedCase, LoadedFailure, load_kb
 from tests.conftest import FAILURES, ROOT
-from tests.helpers import RecordedProgress
+from tests.helpers import RecordedProgress, write_kb
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MD = MarkdownIt("commonmark").enable("table")
 runner = CliRunner()
 ENV = make_env()  # compiled once, like one `kb render` run
-
-
-def make_kb(root: Path, case: Case, failures: list[Failure]) -> Path:
-    """Write a knowledge base holding one case under ``root/failures``."""
-    kb = root / "failures"
-    save_record(kb / case.id / "case.yaml", case)
-    for number, failure in enumerate(failures, start=1):
-        save_record(kb / case.id / f"{number:02d}-{failure.id}.yaml", failure)
-    return kb
 
 
 def loaded(case: Case, failures: list[Failure], folder: Path = Path("/project/failures")) -> LoadedCase:
@@ -220,7 +211,7 @@ def test_summary_layout() -> None:
 
 def test_reference_link_is_relative_to_where_the_report_lives(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     render_reports(kb, tmp_path / "out" / "nested")
     text = (tmp_path / "out" / "nested" / "rich" / "MODEL_FAILURES.md").read_text()
     assert "(../../../examples/pulumi/fix/main.py)" in text
@@ -304,7 +295,7 @@ def test_markdown_field_with_an_unclosed_fence_does_not_swallow_the_rest() -> No
 
 def test_render_is_deterministic_across_runs_and_processes(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     first = render_case(load_kb(kb).cases[0], ENV)
     assert render_case(load_kb(kb).cases[0], make_env()) == first
     script = (
@@ -336,7 +327,7 @@ def test_unchanged_reports_are_not_rewritten(tmp_path: Path) -> None:
 
 def test_project_templates_override_one_file(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     override = tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2"
     override.parent.mkdir(parents=True)
     override.write_text("{{ case.title | upper }}: {{ totals }}\n{{ 'x' | fence('py') }}\n")
@@ -347,7 +338,7 @@ def test_project_templates_override_one_file(tmp_path: Path) -> None:
 
 def test_templates_option_wins_over_the_project_folder(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     (tmp_path / "templates" / "report").mkdir(parents=True)
     (tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2").write_text("project\n")
     chosen = tmp_path / "team"

@@ -15,7 +15,6 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
@@ -27,104 +26,23 @@ from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
 from kb.models import (
     Case,
-    Category,
-    Checklist,
-    DocLink,
     Failure,
-    IdealResponse,
     Impact,
-    ImpactDetail,
     Reference,
-    Response,
     Section,
-    Summary,
-    Task,
-    Taxonomy,
-    TrainingValue,
 )
 from kb.render.env import make_env
 from kb.render.report import render_case
 from kb.stats import compute_stats
-from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record, scan_kb
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED_CASE = "pr7060"
-SEED_FIRST = "aws-config-account-level-resource-violation"
-SEED_TITLE = "AWS Config Account-Level Resource Violation"
-
-# -- hostile records ---------------------------------------------------------------------
-
-ATTACK = (
-    '<script>alert("xss1")</script> <img src=x onerror=alert("xss2")> [click](javascript:alert("xss3")) '
-    "<a href=\"javascript:alert('xss4')\">a</a> {: onclick=\"alert('xss5')\" } <!-- c --> &lt;b&gt;"
+from kb.store import CASE_FILE, failure_file_name, load_kb, save_record, scan_kb
+from tests.conftest import ROOT
+from tests.helpers import (
+    SEED_CASE,
+    SEED_FIRST,
+    SEED_TITLE,
+    build_site,
+    write_hostile_kb,
 )
-RAW_BLOCK = (
-    "<div onmouseover=\"alert('xss6')\">\n\n*raw block*\n\n</div>\n\n<iframe src=\"javascript:alert('xss7')\"></iframe>"
-)
-BREAKOUT_CODE = "a = 1\n````\n## BROKEN OUT\n```\n</code></pre><script>alert('xss8')</script>\n"
-
-
-def _md(label: str) -> str:
-    return f"{label} {ATTACK}\n\n{RAW_BLOCK}\n\n# {label} heading <b>x</b>"
-
-
-def write_hostile_kb(root: Path) -> Path:
-    """A KB whose every text field carries script, raw HTML, `javascript:` links and fence breakouts."""
-    root.mkdir(parents=True)
-    save_record(
-        root / TAXONOMY_FILE,
-        Taxonomy(categories=[Category(id="hostile", title=f"# Cat {ATTACK}", description=_md("catdesc"))]),
-    )
-    case_dir = root / "evil"
-    case_dir.mkdir()
-    save_record(
-        case_dir / CASE_FILE,
-        Case(
-            id="evil",
-            title=f"# Case {ATTACK}",
-            intro=_md("intro"),
-            task=Task(
-                platform=f"pulumi{ATTACK}", language="ts", aws_services=[ATTACK], subtask=ATTACK, prompt=_md("prompt")
-            ),
-            summary=Summary(
-                written_totals=ATTACK,
-                knowledge_gaps=[ATTACK],
-                training_value=TrainingValue(level=ATTACK, text=_md("stv"), lessons=[ATTACK]),
-                deployment_impact=_md("deploy"),
-                testing_impact=_md("testing"),
-                production_readiness=Checklist(text=_md("ready"), items=[ATTACK]),
-                sections=[Section(title=ATTACK, text=_md("ssec"))],
-            ),
-            extra=[Section(title=ATTACK, text=_md("cextra"), after="intro"), Section(title=ATTACK, text=_md("cend"))],
-        ),
-    )
-    failure = Failure(
-        id="bad",
-        title=f"# {ATTACK}",
-        impact=Impact.critical,
-        impact_label=ATTACK,
-        category="hostile",
-        services=[ATTACK, "Lambda"],
-        group=f"## {ATTACK}",
-        description=_md("description"),
-        location=ATTACK,
-        model_response=Response(text=_md("model"), code=BREAKOUT_CODE, language="ts {onclick=\"alert('xss9')\"}"),
-        ideal_response=IdealResponse(
-            text=_md("ideal"),
-            code=BREAKOUT_CODE + "b = 2\n",
-            language="python",
-            reference=Reference(path="examples/missing.py", symbol="nowhere"),
-        ),
-        error=ATTACK + "\n```\n## BROKEN OUT\n",
-        root_cause=_md("root"),
-        docs=[DocLink(title=ATTACK, url="https://example.com/\"onmouseover=\"alert('xss10')")],
-        docs_note=_md("docsnote"),
-        impact_details=[ImpactDetail(area=ATTACK, text=ATTACK)],
-        training_value=TrainingValue(level=ATTACK, text=_md("tv"), lessons=[ATTACK]),
-        extra=[Section(title=ATTACK, text=_md("fextra"), after="root_cause")],
-    )
-    save_record(case_dir / failure_file_name(1, "bad"), failure)
-    return root
 
 
 class InertChecker(HTMLParser):
@@ -174,18 +92,6 @@ def inert_report(html: str) -> tuple[list[str], str]:
     checker.feed(html)
     checker.close()
     return checker.found, "".join(checker.text)
-
-
-def build_site(
-    kb_root: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch, *, strict: bool = True, directory_urls: bool = True
-) -> Path:
-    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build`)."""
-    monkeypatch.setenv(site.KB_ENV, str(kb_root))
-    config = load_config(
-        config_file=str(ROOT / "mkdocs.yml"), site_dir=str(site_dir), strict=strict, use_directory_urls=directory_urls
-    )
-    build(config)
-    return site_dir
 
 
 def broken_links(out: Path) -> list[str]:
