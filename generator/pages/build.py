@@ -26,6 +26,7 @@ from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
 from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform, normalise_service
+from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import template_problem
 from kb.render.markdown import diff
 from kb.render.report import FailureEntry, case_sections, failure_entries
@@ -384,7 +385,7 @@ def build_pages(
     *,
     project_root: Path | None = None,
     directory_urls: bool = True,
-    on_progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -421,10 +422,10 @@ def build_pages(
     pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
     pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
     refs = _References(project_root or kb.root.resolve().parent, problems)
+    progress.start("site", len(kb.cases))
     for case in kb.cases:
         _case_page(pages, case, maps, refs)
-        if on_progress is not None:
-            on_progress(1)
+        progress.advance(1)
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))
