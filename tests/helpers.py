@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
 from generator import site
+from generator.pages.build import LATE_MARKER, SiteBuild, fill_blocks
 from kb.importer import Assembled, assemble_case
 from kb.importer.taxonomy import DEFAULT_CATEGORIES
 from kb.models import (
@@ -37,6 +39,23 @@ from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
 from tests.conftest import ROOT
 
 # -- knowledge bases -----------------------------------------------------------------------
+
+
+def make_failure(failure_id: str, **fields: Any) -> Failure:
+    """A complete failure record; ``fields`` override the defaults (None removes a field)."""
+    data: dict[str, Any] = {
+        "id": failure_id,
+        "title": f"Title of {failure_id}",
+        "impact": Impact.high,
+        "category": "iam",
+        "services": ["Lambda", "IAM"],
+        "model_response": Response(text="The policy was missing a permission:", code=f"const bad = '{failure_id}';"),
+        "ideal_response": IdealResponse(text="Grant it:", code=f"const good = '{failure_id}';", language="typescript"),
+        "root_cause": f"ROOT-CAUSE of {failure_id}",
+        "training_value": TrainingValue(level="High", lessons=[f"LESSON of {failure_id}"]),
+    }
+    data.update(fields)
+    return Failure(**{k: v for k, v in data.items() if v is not None})
 
 
 def write_case(kb: Path, case: Case, failures: list[Failure]) -> Path:
@@ -68,6 +87,12 @@ def assemble(text: str) -> Assembled:
 
 
 # -- sites ---------------------------------------------------------------------------------
+
+
+def page(build_result: SiteBuild, path: str) -> str:
+    """A generated page's Markdown with its HTML blocks put back (as the site hook does)."""
+    found = next(p for p in build_result.pages if p.path == path)
+    return fill_blocks(fill_blocks(found.text, found.blocks), found.late_blocks, LATE_MARKER)
 
 
 @dataclass

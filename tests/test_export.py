@@ -29,10 +29,9 @@ from kb.models import (
     Status,
     Task,
     Taxonomy,
-    TrainingValue,
 )
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
-from tests.helpers import RecordedProgress, write_case
+from tests.helpers import RecordedProgress, make_failure, write_case
 
 SPLIT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl")
 FAKE_KEY_ID = "AKIA" + "Q7W3E9R2T5Y8U1I4"  # made up for these tests
@@ -40,23 +39,6 @@ FAKE_SECRET = "q8Hc2Vn/Xr5Tz1Lb7Wk3Jp9Df4Gs6Mh0Ny2Ra+Ue"  # made up, 40 characte
 
 
 # -- a small fixture builder -------------------------------------------------------------
-
-
-def make_failure(failure_id: str, **fields: Any) -> Failure:
-    """A complete failure record; ``fields`` override the defaults (None removes a field)."""
-    data: dict[str, Any] = {
-        "id": failure_id,
-        "title": f"Title of {failure_id}",
-        "impact": Impact.high,
-        "category": "iam",
-        "services": ["Lambda", "IAM"],
-        "model_response": Response(text="The policy was missing a permission:", code=f"const bad = '{failure_id}';"),
-        "ideal_response": IdealResponse(text="Grant it:", code=f"const good = '{failure_id}';", language="typescript"),
-        "root_cause": f"ROOT-CAUSE of {failure_id}",
-        "training_value": TrainingValue(level="High", lessons=[f"LESSON of {failure_id}"]),
-    }
-    data.update(fields)
-    return Failure(**{k: v for k, v in data.items() if v is not None})
 
 
 def make_case(

@@ -8,8 +8,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from kb.cli import app
-from kb.models import Case, Failure, IdealResponse, Impact, Response, Task
-from kb.store import CASE_FILE, failure_file_name, load_kb, save_record
+from kb.models import Case, Task
+from kb.store import load_kb
+from tests.helpers import make_failure, page, write_kb
 
 runner = CliRunner()
 METADATA = {"platform": "AWS CDK", "language": "golang", "aws_services": ["ALB", "AWS Config", "Fargate"]}
@@ -46,20 +47,8 @@ def test_add_case_from_task_and_import_give_the_same_task(tmp_path: Path) -> Non
 
 
 def _kb_with_aws_lambda(root: Path) -> Path:
-    kb = root / "kb"
     case = Case(id="c", title="Case c", task=Task(platform="AWS CDK", language="ts"))
-    save_record(kb / "c" / CASE_FILE, case)
-    failure = Failure(
-        id="dlq",
-        title="Missing DLQ permission",
-        impact=Impact.high,
-        services=["AWS Lambda"],
-        model_response=Response(text="It wrote:", code="const bad = 1;"),
-        ideal_response=IdealResponse(text="Grant it:", code="const good = 1;"),
-        root_cause="The role lacks sqs:SendMessage.",
-    )
-    save_record(kb / "c" / failure_file_name(1, failure.id), failure)
-    return kb
+    return write_kb(root / "kb", [(case, [make_failure("dlq", services=["AWS Lambda"])])])
 
 
 def test_stats_and_export_select_the_same_failures(tmp_path: Path) -> None:
@@ -86,3 +75,14 @@ def test_unknown_filter_values_get_the_same_message_everywhere(tmp_path: Path) -
     assert stats.exit_code == export.exit_code == 2
     assert "unknown impact `hihg` in the filter; did you mean `high`?" in stats.stderr
     assert stats.stderr == export.stderr
+
+
+def test_the_site_browses_the_failure_under_the_service_stats_counts_it_by(tmp_path: Path) -> None:
+    from generator.pages.build import build_pages
+    from kb.render.env import make_env
+    from kb.stats import compute_stats
+
+    kb = load_kb(_kb_with_aws_lambda(tmp_path))
+    assert compute_stats(kb).by_service == {"Lambda": 1}
+    services = page(build_pages(kb, make_env()), "browse/services.md")
+    assert "Lambda" in services and "AWS Lambda" not in services

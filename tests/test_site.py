@@ -19,7 +19,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 from generator import site
-from generator.pages.build import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
+from generator.pages.build import SiteBuild, build_pages, front_matter
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, snippet
 from generator.pages.reference import cli_docs, schema_docs
@@ -41,6 +41,7 @@ from tests.helpers import (
     SEED_FIRST,
     SEED_TITLE,
     build_site,
+    page,
     write_hostile_kb,
 )
 
@@ -210,12 +211,6 @@ def test_snippet_shows_the_symbols_lines_with_decorators() -> None:
 @pytest.fixture(scope="module")
 def seed_site() -> SiteBuild:
     return build_pages(load_kb(ROOT / "failures"), make_env())
-
-
-def page(build_result: SiteBuild, path: str) -> str:
-    """A generated page's Markdown with its HTML blocks put back (as the site hook does)."""
-    found = next(p for p in build_result.pages if p.path == path)
-    return fill_blocks(fill_blocks(found.text, found.blocks), found.late_blocks, LATE_MARKER)
 
 
 def test_every_kb_page_is_generated(seed_site: SiteBuild) -> None:
