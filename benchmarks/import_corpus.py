@@ -4,7 +4,7 @@
 
 Prints: documents -> cases, crashes, failures vs numbered headings (seed-format
 documents), words kept (median, min; see kb/importer/words.py for both measures),
-round-trip line similarity of seed-format documents through `generator.report`
+round-trip line similarity of seed-format documents through `kb.render.report`
 (median, 10th percentile), `kb check` errors on the imported KB (without and with the
 bundled taxonomy), and the import time against a bare single-core markdown-it-py
 parse of the same documents. ``--json`` prints the figures as JSON.
@@ -90,8 +90,8 @@ def _cpu_seconds() -> float:
 
 def renderer() -> Any | None:
     try:
-        from generator.env import make_env
-        from generator.report import render_case
+        from kb.render.env import make_env
+        from kb.render.report import render_case
     except ImportError:
         return None
     env = make_env()

@@ -21,9 +21,9 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from generator.env import builtin_templates_dir, make_env, project_templates_dir
-from generator.site_pages import LATE_MARKER, SitePage, build_pages, fill_blocks
+from generator.pages.build import LATE_MARKER, SitePage, build_pages, fill_blocks
 from kb.errors import KbError
+from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.store import scan_kb
 
 __all__ = ["KB_ENV", "kb_path", "on_files", "on_page_content", "on_post_page", "on_serve"]

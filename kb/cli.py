@@ -1,8 +1,9 @@
 """The `kb` command line: parse options, call one library function, print, exit.
 
 This is the only module that prints or exits. Errors from the library are mapped to
-messages and exit codes in one place (``_fail``): 0 ok, 1 data or user errors,
-2 usage errors.
+messages, flag hints and exit codes in one place (``_fail``): 0 ok, 1 data or user
+errors, 2 usage errors. Long work reports through one progress bar (``progress_bar``,
+a ``kb.progress.Progress``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from kb.errors import ExistsError, InvalidKbError, KbError, RecordError, UsageError
+from kb.errors import ExistsError, InvalidKbError, KbError, RecordError, SecretsFoundError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,30 +48,47 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+class _Bar:
+    """A ``kb.progress.Progress`` drawn as a rich progress bar."""
+
+    def __init__(self, progress: Any) -> None:
+        self._progress = progress
+        self._task: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
 @contextlib.contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr (hidden when stderr is not a terminal); yields `advance(n)`."""
+def progress_bar() -> Iterator[_Bar]:
+    """A rich progress bar on stderr (hidden when stderr is not a terminal), for any library function."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(label, total=total)
-
-        def advance(n: int = 1) -> None:
-            progress.advance(task, n)
-
-        yield advance
+        yield _Bar(progress)
 
 
 def _fail(exc: KbError) -> NoReturn:
-    """Map a library error to its message and exit code: the one place that does."""
+    """Map a library error to its message, the flag that fixes it, and its exit code: the one place that does."""
     if isinstance(exc, InvalidKbError):
         for problem in exc.problems:
             err(str(problem))
         err(f"{len(exc.problems)} problem(s); run `kb check` for details.")
-    elif isinstance(exc, RecordError | ExistsError):
+    elif isinstance(exc, SecretsFoundError):
+        for problem in exc.problems:
+            err(str(problem))
+        places = len(exc.problems)
+        err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
+    elif isinstance(exc, ExistsError):
+        err(f"{exc}; use --force to replace it" if exc.replaceable else str(exc))
+    elif isinstance(exc, RecordError):
         err(str(exc))
     else:
         err(f"error: {exc}")
@@ -162,12 +180,10 @@ def render(
     ] = False,
 ) -> None:
     """Render each case into OUT/<case-id>/MODEL_FAILURES.md (written only when it changed)."""
-    from generator.report import render_reports
-    from kb.store import case_dirs
+    from kb.render.report import render_reports
 
-    total = len(cases) if cases else (len(case_dirs(kb)) if kb.is_dir() else 0)
-    with progress_bar("render", total) as advance:
-        result = render_reports(kb, out, cases or None, templates, check=check_only, on_progress=advance)
+    with progress_bar() as progress:
+        result = render_reports(kb, out, cases or None, templates, check=check_only, progress=progress)
     done = len(result.changed) + len(result.unchanged)
     if check_only:
         for path in result.created:
@@ -330,8 +346,9 @@ def import_command(
     if output not in ("text", "json"):
         raise UsageError(f"--format must be `text` or `json`, not {output!r}")
     plan = plan_import(paths)
-    with progress_bar("import", len(plan.jobs)) as advance:
-        result = run_import(plan, into, force=force, on_progress=advance)
+    with progress_bar() as progress:
+        progress.start("import", len(plan.jobs))
+        result = run_import(plan, into, force=force, on_progress=progress.advance)
     if output == "json":
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -390,10 +407,11 @@ def export(
 
     Refuses, writing nothing, when a record holds a credential (each printed as path:line:col).
     """
-    from kb.export import Filters, SecretsFoundError, export_dataset
+    from kb.export import export_dataset
+    from kb.filters import Filters
 
-    filters = Filters.of(impacts=impact, categories=category, services=service, platforms=platform)
-    try:
+    filters = Filters(impact=impact or (), category=category or (), service=service or (), platform=platform or ())
+    with progress_bar() as progress:
         result = export_dataset(
             kb,
             fmt,
@@ -404,14 +422,8 @@ def export(
             style=style,
             license=license_id,
             force=force,
-            progress=progress_bar,
+            progress=progress,
         )
-    except SecretsFoundError as exc:
-        for problem in exc.problems:
-            err(str(problem))
-        places = len(exc.problems)
-        err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
-        raise typer.Exit(1) from None
     per_split = ", ".join(f"{name} {count}" for name, count in result.splits.items())
     typer.echo(f"exported {result.rows} {result.format} row(s) to {result.out}: {per_split}")
     if result.skipped:
@@ -459,28 +471,18 @@ def stats(
 
     from rich.console import Console
 
-    from kb.stats import Filters, compute_stats, crosstab, crosstab_table, stats_tables
-    from kb.store import load_kb
+    from kb.filters import Filters
+    from kb.stats import stats_report
 
-    if by and len(by) > 2:
-        raise UsageError("--by takes one or two dimensions (rows, then columns)")
     filters = Filters(impact=impact or (), category=category or (), service=service or (), platform=platform or ())
     console = Console(highlight=False, soft_wrap=False)
-    loaded = load_kb(kb)
-    lines: list[str] = []
-    if by:
-        fit = None if as_json else max(2, (console.width - 24) // 9)
-        table = crosstab(loaded, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=fit)
-        data, views = table.as_dict(), [crosstab_table(table, top=top)]
-    else:
-        result = compute_stats(loaded, filters=filters, top_gaps=top)
-        data, views = result.as_dict(details=details), stats_tables(result, top=top)
-        lines = result.integrity.lines() if details else []
+    fit = None if as_json else max(2, (console.width - 24) // 9)
+    report = stats_report(kb, by=by or (), filters=filters, top=top, details=details, max_cols=fit)
     if as_json:
-        typer.echo(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report.data, sort_keys=True, indent=2, ensure_ascii=False))
         return
-    _print_tables(console, views)
-    for line in lines:
+    _print_tables(console, report.tables)
+    for line in report.lines:
         typer.echo(line)
 
 

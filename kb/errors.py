@@ -1,4 +1,8 @@
-"""Errors raised by the kb library. The CLI maps them to messages and exit codes."""
+"""Errors raised by the kb library. The CLI maps them to messages and exit codes.
+
+Messages say what is wrong, never which command-line flag fixes it: a library error
+carries what a front-end needs to add that hint (``ExistsError.replaceable``, ...).
+"""
 
 from __future__ import annotations
 
@@ -65,11 +69,25 @@ class InvalidKbError(KbError):
 
 
 class ExistsError(KbError):
-    """A write would overwrite something a human made, and `--force` was not given."""
+    """A write would overwrite something that is already there."""
 
-    def __init__(self, path: Path | str, *, hint: str = "use --force to overwrite") -> None:
+    def __init__(self, path: Path | str, *, hint: str = "", replaceable: bool = False) -> None:
         self.path = Path(path)
-        super().__init__(f"{path}: already exists ({hint})")
+        self.replaceable = replaceable
+        """True when the caller may ask for it to be replaced (the CLI: `--force`)."""
+        super().__init__(f"{path}: already exists" + (f" ({hint})" if hint else ""))
+
+
+class SecretsFoundError(KbError):
+    """Records hold credentials that an export would publish; nothing was written.
+
+    Each problem names a record, the field and its line; asking for redaction instead
+    (the CLI: `--redact`) replaces them with placeholders.
+    """
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class UnsafePathError(KbError):

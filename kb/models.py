@@ -124,6 +124,39 @@ class Record(BaseModel):
     )
 
 
+def _move_into_layout(data: Any, keys: tuple[str, ...]) -> Any:
+    """Records written before `layout` held its hints at the top level: move them into `layout`.
+
+    A key given both ways stays at the top level, where validation names it.
+    """
+    if not isinstance(data, dict) or not any(key in data for key in keys):
+        return data
+    data = dict(data)
+    layout = data.get("layout")
+    if layout is None:
+        layout = {}
+    elif isinstance(layout, BaseModel):
+        layout = layout.model_dump(exclude_unset=True)
+    elif not isinstance(layout, dict):
+        return data  # let validation name the bad value
+    layout = dict(layout)
+    for key in keys:
+        if key in data and key not in layout:
+            layout[key] = data.pop(key)
+    data["layout"] = layout
+    return data
+
+
+class SectionLayout(Record):
+    """How an imported section was written. Written by `kb import` for faithful round trips; authors leave it out."""
+
+    heading: Annotated[int, Field(ge=1, le=6)] | None = None
+    """The level of the heading the section had in the source (`#### Notes` = 4), when a report would print it otherwise (`**Notes**:` in a failure, `## Notes` in a case)."""
+
+
+SECTION_LAYOUT_KEYS = tuple(SectionLayout.model_fields)
+
+
 class Section(Record):
     """A labelled section kept verbatim: its label or heading, and its Markdown body."""
 
@@ -133,8 +166,13 @@ class Section(Record):
     """The section's Markdown body, verbatim."""
     after: str | None = None
     """The field this section followed in the source (e.g. `root_cause`; in a case `intro`, `failures`, `summary`, or `failure:<id>` for a section between two failures), so reports put it back in place; at the end when empty."""
-    heading: Annotated[int, Field(ge=1, le=6)] | None = None
-    """Presentation hint for an imported section: the level of the heading it had in the source (`#### Notes` = 4), when a report would print it otherwise (`**Notes**:` in a failure, `## Notes` in a case)."""
+    layout: SectionLayout = Field(default_factory=SectionLayout)
+    """Presentation hints (see `SectionLayout`). Written by `kb import` for faithful round trips; authors leave it out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_layout(cls, data: Any) -> Any:
+        return _move_into_layout(data, SECTION_LAYOUT_KEYS)
 
 
 class DocLink(Record):
@@ -208,6 +246,18 @@ FailureField = Literal[
 """A failure field a report prints as one labelled block, in the report's order."""
 
 
+class FailureLayout(Record):
+    """How an imported failure was written. Written by `kb import` for faithful round trips; authors leave it out."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+    """The labels the source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`). An empty label means the source gave the value without one: a report prints the text unlabelled (for `impact`: not at all, its heading implies it)."""
+    field_order: list[FailureField] | None = None
+    """The order the source gave the failure's fields in, when it differs from the report's (`[description, impact, model_response, ...]`); a report prints them in this order, then any others in its usual order."""
+
+
+FAILURE_LAYOUT_KEYS = tuple(FailureLayout.model_fields)
+
+
 class Failure(Record):
     """One failure the model made: what it wrote, the fix, why, and what it cost.
 
@@ -254,15 +304,15 @@ class Failure(Record):
     """What a model should learn from this failure."""
     extra: list[Section] = Field(default_factory=list)
     """Labelled sections the schema has no field for, verbatim and in order."""
-    labels: dict[str, str] = Field(default_factory=dict)
-    """For an imported failure: the labels its source used, by field name, where they differ from the report's (`ideal_response: Fixed Code`; `title`: a worded numbering such as `Issue 2:`). An empty label means the source gave the value without one: a report prints the text unlabelled (for `impact`: not at all, its heading implies it)."""
-    field_order: list[FailureField] | None = None
-    """Presentation hint for an imported failure: the order its source gave its fields in, when it differs from the report's (`[description, impact, model_response, ...]`); a report prints them in this order, then any others in its usual order."""
+    layout: FailureLayout = Field(default_factory=FailureLayout)
+    """Presentation hints (see `FailureLayout`). Written by `kb import` for faithful round trips; authors leave it out."""
 
     @model_validator(mode="before")
     @classmethod
-    def _legacy_not_a_failure(cls, data: Any) -> Any:
-        """Records written before `kind` said `not_a_failure: true` for a success or non-issue."""
+    def _legacy_keys(cls, data: Any) -> Any:
+        """Records written before `kind` said `not_a_failure: true` for a success or non-issue;
+        records written before `layout` held its hints at the top level."""
+        data = _move_into_layout(data, FAILURE_LAYOUT_KEYS)
         if isinstance(data, dict) and "not_a_failure" in data:
             data = dict(data)
             flag = data.pop("not_a_failure")
@@ -336,6 +386,36 @@ class Summary(Record):
     """Other summary sections, verbatim and in order."""
 
 
+class CaseLayout(Record):
+    """How an imported document was laid out, so `kb render` gives it back as written.
+
+    Written by `kb import` for faithful round trips; authors leave it out (a native case
+    follows the seed's format).
+    """
+
+    inline_labels: bool | list[str] = False
+    """The source wrote a label's value on the label's own line (`**Root Cause**: text`) rather than below it, so a report does the same when the value opens with prose. `true` for every label; or only the labels of these fields (`root_cause`, `training_value`, ...; `extra` for other labelled sections, `summary` for the summary's)."""
+    order: Literal["impact", "source"] | None = None
+    """`impact` (the default) lists failures by level, then NN; `source` keeps NN order, as the imported document listed them."""
+    numbering: Literal["running", "group"] | None = None
+    """`running` (the default) numbers failures 1, 2, 3 across the report; `group` restarts at 1 under each group heading, as the imported document did."""
+    rules: Literal["each", "between", "none"] | None = None
+    """Where a `---` rule closes a failure: after `each` one (the default), only `between` failures (not after the last), or `none`, as the imported document did."""
+    heading_level: Annotated[int, Field(ge=2, le=6)] | None = None
+    """The level of failure headings (3, `### 1. Title`, by default; group headings go one level up), as the imported document had them."""
+    bold_titles: bool = False
+    """Failure titles in bold (`### 1. **Title**`), as the imported document wrote them."""
+    list_labels: bool = False
+    """A failure's labels open list items (`- **Issue**: text`), as the imported document wrote them."""
+    detail_paragraphs: bool = False
+    """A failure's lone impact detail without an area is a paragraph under its label (`**Impact**: text`), not a bullet, as the imported document wrote it."""
+    colon_inside: bool = False
+    """Labels with the colon inside the bold (`**Root Cause:**`), as the imported document wrote them."""
+
+
+CASE_LAYOUT_KEYS = tuple(CaseLayout.model_fields)
+
+
 class Case(Record):
     """One analysis (one MODEL_FAILURES.md document). Stored as `<kb>/<id>/case.yaml`."""
 
@@ -353,24 +433,13 @@ class Case(Record):
     """The closing summary."""
     extra: list[Section] = Field(default_factory=list)
     """Sections of the document the schema has no field for, verbatim and in order."""
-    inline_labels: bool | list[str] = False
-    """Presentation hint for an imported case: its source wrote a label's value on the label's own line (`**Root Cause**: text`) rather than below it, so a report does the same when the value opens with prose. `true` for every label; or only the labels of these fields (`root_cause`, `training_value`, ...; `extra` for other labelled sections, `summary` for the summary's)."""
-    order: Literal["impact", "source"] | None = None
-    """Presentation hint for reports: `impact` (the default) lists failures by level, then NN; `source` keeps NN order, as the imported document listed them."""
-    numbering: Literal["running", "group"] | None = None
-    """Presentation hint for reports: `running` (the default) numbers failures 1, 2, 3 across the report; `group` restarts at 1 under each group heading, as the imported document did."""
-    rules: Literal["each", "between", "none"] | None = None
-    """Presentation hint for reports: where a `---` rule closes a failure: after `each` one (the default), only `between` failures (not after the last), or `none`, as the imported document did."""
-    heading_level: Annotated[int, Field(ge=2, le=6)] | None = None
-    """Presentation hint for reports: the level of failure headings (3, `### 1. Title`, by default; group headings go one level up), as the imported document had them."""
-    bold_titles: bool = False
-    """Presentation hint for reports: failure titles in bold (`### 1. **Title**`), as the imported document wrote them."""
-    list_labels: bool = False
-    """Presentation hint for reports: a failure's labels open list items (`- **Issue**: text`), as the imported document wrote them."""
-    detail_paragraphs: bool = False
-    """Presentation hint for reports: a failure's lone impact detail without an area is a paragraph under its label (`**Impact**: text`), not a bullet, as the imported document wrote it."""
-    colon_inside: bool = False
-    """Presentation hint for reports: labels with the colon inside the bold (`**Root Cause:**`), as the imported document wrote them."""
+    layout: CaseLayout = Field(default_factory=CaseLayout)
+    """Presentation hints (see `CaseLayout`). Written by `kb import` for faithful round trips; authors leave it out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_layout(cls, data: Any) -> Any:
+        return _move_into_layout(data, CASE_LAYOUT_KEYS)
 
 
 class Category(Record):

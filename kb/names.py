@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 NONE = "none"
 """The name of a missing value (no platform, no service, ...)."""
@@ -103,22 +104,67 @@ def normalise_service(name: str) -> str:
     return text[:1].upper() + text[1:] if text else NONE
 
 
-_PLATFORMS = {"cloudformation": "cfn", "terraform": "tf", "cdk-tf": "cdktf"}
-_LANGUAGES = {"typescript": "ts", "python": "py", "yml": "yaml", "javascript": "js", "terraform": "hcl"}
+_PLATFORM_ALIASES = """
+cdk: aws_cdk
+cdktf: cdk-tf cdk_for_terraform
+cfn: cloudformation aws_cloudformation
+cicd: ci/cd ci-cd
+tf: terraform
+"""
+_LANGUAGE_ALIASES = """
+cs: csharp c#
+go: golang
+hcl: terraform tf
+js: javascript
+py: python
+ts: typescript
+yaml: yml
+"""
+"""`short: spellings` (lowercase, `_` for a space), one name a line; other names are kept lowercased."""
+
+
+def _table(aliases: str) -> dict[str, str]:
+    return {
+        alias.replace("_", " "): short
+        for short, spellings in (line.split(": ") for line in aliases.strip().splitlines())
+        for alias in spellings.split()
+    }
+
+
+_PLATFORMS = _table(_PLATFORM_ALIASES)
+_LANGUAGES = _table(_LANGUAGE_ALIASES)
+
+
+def _short(name: str, table: dict[str, str]) -> str:
+    key = " ".join(name.split()).lower()
+    return table.get(key, key)
 
 
 @functools.lru_cache(maxsize=8192)
 def normalise_platform(name: str | None) -> str:
-    """The platform's short spelling (`cfn`, `tf`, `cdk`, ...); `none` when missing."""
-    key = (name or "").strip().lower()
-    return _PLATFORMS.get(key, key) or NONE
+    """The platform's short spelling ("AWS CDK" -> `cdk`, "CloudFormation" -> `cfn`); `none` when missing."""
+    return _short(name or "", _PLATFORMS) or NONE
 
 
 @functools.lru_cache(maxsize=8192)
 def normalise_language(name: str | None) -> str:
-    """The language's short spelling (`ts`, `py`, `yaml`, ...); `none` when missing."""
-    key = (name or "").strip().lower()
-    return _LANGUAGES.get(key, key) or NONE
+    """The language's short spelling ("golang" -> `go`, "TypeScript" -> `ts`); `none` when missing."""
+    return _short(name or "", _LANGUAGES) or NONE
+
+
+def platform_name(name: str | None) -> str | None:
+    """Like ``normalise_platform``, but None when missing: the value a record stores."""
+    return normalise_platform(name) if name and name.strip() else None
+
+
+def language_name(name: str | None) -> str | None:
+    """Like ``normalise_language``, but None when missing: the value a record stores."""
+    return normalise_language(name) if name and name.strip() else None
+
+
+def normalise_services(names: Iterable[str]) -> list[str]:
+    """Service names spelled one way (see ``normalise_service``), blanks dropped, first occurrence kept."""
+    return list(dict.fromkeys(normalise_service(name) for name in names if name.strip()))
 
 
 _MARKUP = re.compile(r"\*\*?|`+")

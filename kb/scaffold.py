@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,9 @@ import yaml
 from kb import yamlio
 from kb.atomic import create_text
 from kb.errors import ExistsError, KbError, Problem, UsageError
+from kb.importer.metadata import read_task
 from kb.models import Case, Failure, Impact, Task, Taxonomy
-from kb.names import normalise_language, normalise_platform, normalise_service
+from kb.names import normalise_services
 from kb.store import (
     CASE_FILE,
     FAILURE_FILE,
@@ -90,7 +90,7 @@ def yaml_value(value: Any) -> str:
 
 
 def _env(kb_root: Path, templates: Path | None) -> jinja2.Environment:
-    from generator.env import make_env, project_templates_dir
+    from kb.render.env import make_env, project_templates_dir
 
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     env.filters["yaml"] = yaml_value
@@ -99,7 +99,7 @@ def _env(kb_root: Path, templates: Path | None) -> jinja2.Environment:
 
 def _render(env: jinja2.Environment, name: str, model: type[Any], path: Path, **context: Any) -> str:
     """Render a scaffold and make sure it is a valid record before anything is written."""
-    from generator.env import template_problem
+    from kb.render.env import template_problem
 
     try:
         text = env.get_template(name).render(**context)
@@ -163,7 +163,7 @@ def add_case(
     if path.exists() or path.is_symlink():
         raise ExistsError(path, hint="never overwritten; edit it, or pick another case id")
     warnings: list[str] = []
-    task = read_task(from_task, warnings) if from_task is not None else None
+    task = task_of_folder(from_task, warnings) if from_task is not None else None
     task_yaml = None
     if task is not None:
         task_yaml = yamlio.dump({"task": record_data(task)}, schema_name="").removeprefix(yamlio.modeline(""))
@@ -187,70 +187,15 @@ def add_case(
     return Added(path, warnings)
 
 
-def read_task(folder: Path, warnings: list[str]) -> Task:
-    """The task of a task folder: normalised `metadata.json` fields, the raw metadata, `PROMPT.md`."""
+def task_of_folder(folder: Path, warnings: list[str]) -> Task:
+    """The task of a task folder, read as `kb import` reads it; ``UsageError`` when there is none."""
     if not folder.is_dir():
         raise UsageError(f"{folder}: task folder not found")
-    meta_path, prompt_path = folder / "metadata.json", folder / "PROMPT.md"
-    if not meta_path.is_file() and not prompt_path.is_file():
+    info = read_task(folder)
+    warnings.extend(message for _, message in info.warnings)
+    if info.task is None:
         raise UsageError(f"{folder}: no metadata.json or PROMPT.md in the task folder")
-    metadata: dict[str, Any] = {}
-    if meta_path.is_file():
-        loaded = _read_json(meta_path, warnings)
-        if isinstance(loaded, dict):
-            metadata = loaded
-        elif loaded is not None:
-            warnings.append(f"{meta_path}: not a JSON object; ignored")
-    prompt = None
-    if prompt_path.is_file():
-        raw = prompt_path.read_bytes()
-        try:
-            decoded = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            decoded = raw.decode("cp1252", errors="replace")
-            warnings.append(f"{prompt_path}: not UTF-8; read as cp1252")
-        prompt = decoded.replace("\r\n", "\n").strip("\n") or None
-    text = {k: str(v).strip() for k, v in metadata.items() if isinstance(v, str | int | float) and str(v).strip()}
-    return Task(
-        platform=normalise_platform(text["platform"]) if "platform" in text else None,
-        language=normalise_language(text["language"]) if "language" in text else None,
-        complexity=text.get("complexity"),
-        subtask=text.get("subtask"),
-        aws_services=list(dict.fromkeys(normalise_service(s) for s in _names(metadata.get("aws_services")))),
-        subject_labels=list(dict.fromkeys(_names(metadata.get("subject_labels")))),
-        prompt=prompt,
-        metadata=metadata,
-    )
-
-
-_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
-
-
-def _read_json(path: Path, warnings: list[str]) -> Any:
-    """Parse a JSON file; trailing commas (common in hand-written metadata) are tolerated with a warning."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        warnings.append(f"{path}: not read ({exc}); task filled from PROMPT.md only")
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        try:
-            data = json.loads(_TRAILING_COMMA.sub(r"\1", text))
-        except json.JSONDecodeError:
-            warnings.append(
-                f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); task filled from PROMPT.md only"
-            )
-            return None
-        warnings.append(f"{path}:{exc.lineno}:{exc.colno}: trailing comma ignored")
-        return data
-
-
-def _names(value: Any) -> list[str]:
-    """A list of names given as a list or as a comma-separated string."""
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
-    return [" ".join(str(item).split()) for item in items if str(item).strip()]
+    return info.task
 
 
 # -- failures --------------------------------------------------------------------------------
@@ -285,7 +230,7 @@ def add_failure(
         raise UsageError(f"unknown category `{category}`; {hint}")
     if category is not None:
         check_id(category, what="category")
-    names = list(dict.fromkeys(normalise_service(s) for s in services if s.strip()))
+    names = normalise_services(services)
     warnings, taken = similar_titles(root, case_id, title_line)
     env = _env(root, templates)
     context = {

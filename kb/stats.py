@@ -7,23 +7,19 @@ counted under ``none``, never guessed.
 
 from __future__ import annotations
 
-import difflib
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from kb.errors import UsageError
+from kb.filters import Filters, Selection, case_platform, failure_services, select
 from kb.models import Failure, Impact, Status
-from kb.names import NONE as NONE  # re-exported: the site and the CLI take names from here
-from kb.names import gap_key as gap_key
-from kb.names import gap_text as gap_text
-from kb.names import normalise_language as normalise_language
-from kb.names import normalise_platform as normalise_platform
-from kb.names import normalise_service as normalise_service
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase
+from kb.names import NONE, gap_key, gap_text, normalise_language
+from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, load_kb
 from kb.totals import totals_disagreement
 
 UNCATEGORISED = "Uncategorised"
@@ -42,65 +38,10 @@ class Dimension(StrEnum):
     case = "case"
 
 
-# -- filters ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which failures to count. Values of one filter are alternatives; filters combine with AND.
-
-    ``none`` selects a missing value (e.g. ``impact=["none"]``: failures with no level).
-    """
-
-    impact: Sequence[str] = ()
-    category: Sequence[str] = ()
-    service: Sequence[str] = ()
-    platform: Sequence[str] = ()
-
-    @property
-    def on_failures(self) -> bool:
-        """True when a filter looks at the failure itself, not only at its case."""
-        return bool(self.impact or self.category or self.service)
-
-
-@dataclass(frozen=True)
-class _Selection:
-    impact: frozenset[str]
-    category: frozenset[str]
-    service: frozenset[str]
-    platform: frozenset[str]
-    on_failures: bool
-
-
-def _selection(kb: KnowledgeBase, filters: Filters | None) -> _Selection:
-    filters = filters or Filters()
-    impacts = {value.strip().lower() for value in filters.impact}
-    _refuse_unknown("impact", impacts, [level.value for level in Impact] + [NONE])
-    categories = {value.strip().lower() for value in filters.category}
-    known = [c.id for c in kb.taxonomy.categories] if kb.taxonomy else []
-    used = {f.failure.category for c in kb.cases for f in c.failures if f.failure.category}
-    _refuse_unknown("category", categories, [*known, *sorted(used - set(known)), NONE])
-    return _Selection(
-        impact=frozenset(impacts),
-        category=frozenset(categories),
-        service=frozenset(NONE if v.strip().lower() == NONE else normalise_service(v) for v in filters.service),
-        platform=frozenset(normalise_platform(v) for v in filters.platform),
-        on_failures=filters.on_failures,
-    )
-
-
-def _refuse_unknown(what: str, values: Iterable[str], choices: list[str]) -> None:
-    for value in sorted(values):
-        if value not in choices:
-            close = difflib.get_close_matches(value, choices, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"choose from {', '.join(choices)}"
-            raise UsageError(f"unknown {what} `{value}` in the filter; {hint}")
-
-
 def _case_values(case: LoadedCase) -> dict[Dimension, tuple[str, ...]]:
     task = case.case.task
     return {
-        Dimension.platform: (normalise_platform(task.platform if task else None),),
+        Dimension.platform: (case_platform(case.case),),
         Dimension.language: (normalise_language(task.language if task else None),),
         Dimension.case: (case.id,),
     }
@@ -109,25 +50,21 @@ def _case_values(case: LoadedCase) -> dict[Dimension, tuple[str, ...]]:
 def _failure_values(
     failure: Failure, case_values: dict[Dimension, tuple[str, ...]]
 ) -> dict[Dimension, tuple[str, ...]]:
-    services = tuple(dict.fromkeys(normalise_service(s) for s in failure.services if s.strip()))
     return {
         Dimension.impact: (failure.impact.value if failure.impact else NONE,),
         Dimension.category: (failure.category or NONE,),
-        Dimension.service: services or (NONE,),
+        Dimension.service: failure_services(failure),
         **case_values,
     }
 
 
-def _matches(values: dict[Dimension, tuple[str, ...]], sel: _Selection) -> bool:
-    for wanted, dimension in (
-        (sel.impact, Dimension.impact),
-        (sel.category, Dimension.category),
-        (sel.service, Dimension.service),
-        (sel.platform, Dimension.platform),
-    ):
-        if wanted and wanted.isdisjoint(values[dimension]):
-            return False
-    return True
+def _matches(values: dict[Dimension, tuple[str, ...]], sel: Selection) -> bool:
+    return sel.matches(
+        impact=values[Dimension.impact][0],
+        category=values[Dimension.category][0],
+        services=values[Dimension.service],
+        platform=values[Dimension.platform][0],
+    )
 
 
 @dataclass(frozen=True)
@@ -140,11 +77,11 @@ class _Row:
     values: dict[Dimension, tuple[str, ...]]
 
 
-def _select(kb: KnowledgeBase, sel: _Selection) -> Iterable[tuple[LoadedCase, list[_Row], list[_Row]]]:
+def _select(kb: KnowledgeBase, sel: Selection) -> Iterable[tuple[LoadedCase, list[_Row], list[_Row]]]:
     """Each selected case with its selected counted failures and its selected non-failures."""
     for case in kb.cases:
         case_values = _case_values(case)
-        if sel.platform and sel.platform.isdisjoint(case_values[Dimension.platform]):
+        if not sel.accepts_platform(case_values[Dimension.platform][0]):
             continue
         counted: list[_Row] = []
         others: list[_Row] = []
@@ -254,7 +191,7 @@ def compute_stats(kb: KnowledgeBase, *, filters: Filters | None = None, top_gaps
     """Count everything in one pass over the loaded knowledge base."""
     if top_gaps < 0:
         raise UsageError(f"the number of knowledge gaps to show must be 0 or more, not {top_gaps}")
-    sel = _selection(kb, filters)
+    sel = select(kb, filters)
     counts: dict[Dimension, Counter[str]] = {d: Counter() for d in Dimension}
     gaps: Counter[str] = Counter()
     gap_spellings: dict[str, Counter[str]] = {}
@@ -385,7 +322,7 @@ def crosstab(
     if max_cols is not None and max_cols < 2:
         raise UsageError(f"a table needs room for at least 2 columns, not {max_cols}")
     rows, cols = dimension(rows), None if cols is None else dimension(cols)
-    sel = _selection(kb, filters)
+    sel = select(kb, filters)
     selected = [row for _, counted, _ in _select(kb, sel) for row in counted]
     row_totals: Counter[str] = Counter(v for row in selected for v in row.values[rows])
     col_order: list[str] = []
@@ -523,3 +460,38 @@ def crosstab_table(table: CrossTab, *, top: int | None = None) -> TableView:
     cells = [(r, *(str(table.count(r, c)) for c in table.cols), str(table.row_totals[r])) for r in shown]
     headers = (f"{table.dims[0].value} \\ {table.dims[1].value}", *table.cols, "total")
     return TableView(title, headers, cells, "l" + "r" * (len(table.cols) + 1), more=more)
+
+
+# -- the one call behind `kb stats` ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """What `kb stats` shows: plain data (for JSON), the tables, and the integrity findings."""
+
+    data: dict[str, Any]
+    tables: list[TableView]
+    lines: list[str] = field(default_factory=list)
+    """One `path: what is wrong` line per integrity finding (with ``details``)."""
+
+
+def stats_report(
+    root: Path | str,
+    *,
+    by: Sequence[str] = (),
+    filters: Filters | None = None,
+    top: int = 10,
+    details: bool = False,
+    max_cols: int | None = None,
+) -> StatsReport:
+    """Load the knowledge base at ``root`` and count it: the overview (``by`` empty), or the
+    failures by one dimension or two (a cross-table at most ``max_cols`` columns wide)."""
+    if len(by) > 2:
+        raise UsageError(f"failures are counted by one or two dimensions (rows, then columns), not {len(by)}")
+    kb = load_kb(root)
+    if by:
+        table = crosstab(kb, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=max_cols)
+        return StatsReport(table.as_dict(), [crosstab_table(table, top=top)])
+    stats = compute_stats(kb, filters=filters, top_gaps=top)
+    lines = stats.integrity.lines() if details else []
+    return StatsReport(stats.as_dict(details=details), stats_tables(stats, top=top), lines)

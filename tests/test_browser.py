@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_site import ROOT, SEED_CASE, SEED_FIRST, SEED_TITLE, build_site, write_hostile_kb
+from tests.conftest import ROOT
+from tests.helpers import SEED_CASE, SEED_FIRST, SEED_TITLE, build_site, write_hostile_kb
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -10,8 +10,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from generator.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
 from kb.errors import UsageError
+from kb.render.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
 from tests.conftest import ROOT
 
 
@@ -21,13 +21,12 @@ def test_checkout_uses_the_repository_templates() -> None:
 
 
 def test_installed_layout_uses_the_packaged_templates(tmp_path: Path) -> None:
-    """A wheel ships `templates/` as `generator/templates` (pyproject force-include)."""
+    """A wheel ships `templates/` as `kb/templates` (pyproject force-include)."""
     site = tmp_path / "site-packages"
-    shutil.copytree(ROOT / "generator", site / "generator", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "kb", site / "kb", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "templates", site / "generator" / "templates")
+    shutil.copytree(ROOT / "templates", site / "kb" / "templates")
     script = (
-        "from generator.env import builtin_templates_dir, make_env; "
+        "from kb.render.env import builtin_templates_dir, make_env; "
         "print(builtin_templates_dir()); "
         "print(make_env().get_template('report/MODEL_FAILURES.md.j2').filename)"
     )
@@ -39,7 +38,7 @@ def test_installed_layout_uses_the_packaged_templates(tmp_path: Path) -> None:
         check=True,
         env={"PYTHONPATH": str(site)},
     )
-    packaged = site / "generator" / "templates"
+    packaged = site / "kb" / "templates"
     assert result.stdout.splitlines() == [str(packaged), str(packaged / "report" / "MODEL_FAILURES.md.j2")]
 
 

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import ExistsError, InvalidKbError, KbError, UsageError
-from kb.export import Filters, SecretsFoundError, export_dataset, parse_split, split_of
+from kb.export import SecretsFoundError, export_dataset, parse_split, split_of
+from kb.filters import Filters
 from kb.models import (
     Case,
     Category,
@@ -28,9 +29,9 @@ from kb.models import (
     Status,
     Task,
     Taxonomy,
-    TrainingValue,
 )
 from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, save_record
+from tests.helpers import RecordedProgress, make_failure, write_case
 
 SPLIT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl")
 FAKE_KEY_ID = "AKIA" + "Q7W3E9R2T5Y8U1I4"  # made up for these tests
@@ -40,32 +41,12 @@ FAKE_SECRET = "q8Hc2Vn/Xr5Tz1Lb7Wk3Jp9Df4Gs6Mh0Ny2Ra+Ue"  # made up, 40 characte
 # -- a small fixture builder -------------------------------------------------------------
 
 
-def make_failure(failure_id: str, **fields: Any) -> Failure:
-    """A complete failure record; ``fields`` override the defaults (None removes a field)."""
-    data: dict[str, Any] = {
-        "id": failure_id,
-        "title": f"Title of {failure_id}",
-        "impact": Impact.high,
-        "category": "iam",
-        "services": ["Lambda", "IAM"],
-        "model_response": Response(text="The policy was missing a permission:", code=f"const bad = '{failure_id}';"),
-        "ideal_response": IdealResponse(text="Grant it:", code=f"const good = '{failure_id}';", language="typescript"),
-        "root_cause": f"ROOT-CAUSE of {failure_id}",
-        "training_value": TrainingValue(level="High", lessons=[f"LESSON of {failure_id}"]),
-    }
-    data.update(fields)
-    return Failure(**{k: v for k, v in data.items() if v is not None})
-
-
 def make_case(
     kb: Path, case_id: str, failures: list[Failure], *, platform: str = "pulumi", prompt: str | None = None
 ) -> Path:
     """Write ``kb/<case_id>/`` with its case.yaml and one file per failure; returns the folder."""
     task = Task(platform=platform, language="ts", aws_services=["Lambda", "SQS"], prompt=prompt)
-    save_record(kb / case_id / CASE_FILE, Case(id=case_id, title=f"Case {case_id}", task=task))
-    for number, failure in enumerate(failures, start=1):
-        save_record(kb / case_id / failure_file_name(number, failure.id), failure)
-    return kb / case_id
+    return write_case(kb, Case(id=case_id, title=f"Case {case_id}", task=task), failures)
 
 
 def make_kb(root: Path, cases: int = 30) -> Path:
@@ -330,22 +311,22 @@ def test_dpo_skips_failures_without_code_and_counts_them(tmp_path: Path) -> None
 def test_filters_select_by_impact_category_service_and_platform(kb: Path, tmp_path: Path) -> None:
     def ids(**filters: Any) -> set[str]:
         out = tmp_path / "out"
-        export_dataset(kb, "sft", out, filters=Filters.of(**filters), force=True)
+        export_dataset(kb, "sft", out, filters=Filters(**filters), force=True)
         return {row["id"] for row in all_rows(out)}
 
-    assert {i.split("/")[1] for i in ids(impacts=["critical"])} == {"missing-permission"}
-    assert {i.split("/")[1] for i in ids(categories=["networking"])} == {"open-port"}
-    assert {i.split("/")[1] for i in ids(services=["ec2"])} == {"open-port"}  # case-insensitive
-    cdk = ids(platforms=["CDK"])
+    assert {i.split("/")[1] for i in ids(impact=["critical"])} == {"missing-permission"}
+    assert {i.split("/")[1] for i in ids(category=["networking"])} == {"open-port"}
+    assert {i.split("/")[1] for i in ids(service=["ec2"])} == {"open-port"}  # case-insensitive
+    cdk = ids(platform=["CDK"])
     assert len(cdk) == 30 and all(int(i[5:8]) % 2 == 0 for i in cdk)
-    assert len(ids(platforms=["cdk"], impacts=["medium", "low"])) == 15
+    assert len(ids(platform=["cdk"], impact=["medium", "low"])) == 15
 
 
 def test_unknown_filter_values_are_usage_errors(kb: Path, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="--impact severe"):
-        Filters.of(impacts=["severe"])
-    with pytest.raises(UsageError, match="--category nope: not in the taxonomy"):
-        export_dataset(kb, "sft", tmp_path / "out", filters=Filters.of(categories=["nope"]))
+    with pytest.raises(UsageError, match="unknown impact `severe` in the filter"):
+        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(impact=["severe"]))
+    with pytest.raises(UsageError, match="unknown category `nope` in the filter"):
+        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(category=["nope"]))
     assert not (tmp_path / "out").exists()
 
 
@@ -443,18 +424,9 @@ def test_out_inside_the_kb_is_refused(kb: Path) -> None:
 
 
 def test_progress_is_reported_per_failure(kb: Path, tmp_path: Path) -> None:
-    calls: list[tuple[str, int]] = []
-    advanced: list[int] = []
-
-    from contextlib import contextmanager
-
-    @contextmanager
-    def progress(label: str, total: int) -> Any:
-        calls.append((label, total))
-        yield advanced.append
-
+    progress = RecordedProgress()
     export_dataset(kb, "sft", tmp_path / "out", progress=progress)
-    assert calls == [("Exporting", 60)] and sum(advanced) == 60
+    assert progress.started == [("Exporting", 60)] and sum(progress.advanced) == 60
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -487,3 +459,16 @@ def test_cli_refuses_credentials_with_one_line_each_and_exit_1(tmp_path: Path) -
 def test_cli_usage_errors_exit_2(kb: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "parquet", "--kb", str(kb), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "unknown format 'parquet'" in result.output
+
+
+def test_the_library_error_names_no_flag_and_the_cli_adds_it(kb: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "train.jsonl").write_text("mine\n")
+    with pytest.raises(ExistsError) as caught:
+        export_dataset(kb, "sft", out)
+    assert "--" not in str(caught.value) and caught.value.replaceable
+    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out)])
+    assert result.exit_code == 1
+    expected = f"{out / 'train.jsonl'}: already exists (not written by an export); use --force to replace it"
+    assert result.stderr.strip() == expected

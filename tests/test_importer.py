@@ -9,29 +9,26 @@ import pytest
 
 from kb.check import check_kb
 from kb.errors import ExistsError
-from kb.importer import assemble_case, import_documents, plan_import
+from kb.importer import import_documents, plan_import
 from kb.importer.assemble import Assembled
 from kb.importer.decode import decode_document
-from kb.importer.taxonomy import DEFAULT_CATEGORIES
 from kb.importer.words import kept_ratio, record_words
 from kb.importer.write import write_case
 from kb.models import Impact, Kind
 from kb.store import load_kb
+from tests.helpers import assemble
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 TAXONOMY = Path(__file__).resolve().parent.parent / "failures" / "taxonomy.yaml"
 
 
-def assemble(name: str) -> tuple[str, Assembled]:
+def assemble_fixture(name: str) -> tuple[str, Assembled]:
     text = decode_document((FIXTURES / name).read_bytes()).text
-    result = assemble_case(
-        text, case_id="case", fallback_title="fallback", source=None, task=None, categories=DEFAULT_CATEGORIES
-    )
-    return text, result
+    return text, assemble(text)
 
 
 def test_seed_style_document_maps_every_block_to_its_field() -> None:
-    _, result = assemble("seed_style.md")
+    _, result = assemble_fixture("seed_style.md")
     case, failures = result.case, result.failures
     assert case.title == "Model Response Failures Analysis"
     assert case.intro == "The model's bucket stack failed to deploy twice before the fixes below."
@@ -65,11 +62,11 @@ def test_seed_style_document_maps_every_block_to_its_field() -> None:
 
 
 def test_inline_labels_synonyms_and_severity_spellings() -> None:
-    _, result = assemble("inline_labels.md")
+    _, result = assemble_fixture("inline_labels.md")
     first, second, third = result.failures
     assert first.title == "Queue Visibility Timeout Too Short (HIGH)"
     assert first.impact is Impact.high and first.impact_label == "HIGH"
-    assert first.labels == {
+    assert first.layout.labels == {
         "title": "Issue 1:",
         "impact": "Severity",
         "description": "Problem",
@@ -81,11 +78,11 @@ def test_inline_labels_synonyms_and_severity_spellings() -> None:
     assert second.impact is Impact.high  # `Medium-High`: a range takes its higher level
     assert second.error == "Message 4f2c was received 1,024 times"
     assert third.impact is None  # no level written anywhere: never guessed
-    assert result.case.inline_labels is True
+    assert result.case.layout.inline_labels is True
 
 
 def test_labelled_list_items_and_a_code_block_after_the_list() -> None:
-    _, result = assemble("list_labels.md")
+    _, result = assemble_fixture("list_labels.md")
     first, second = result.failures
     assert first.title == "Rule Targets the Wrong Bus" and first.group == "Critical Issues"
     assert first.impact is Impact.critical and first.impact_label == "CRITICAL"
@@ -99,7 +96,7 @@ def test_labelled_list_items_and_a_code_block_after_the_list() -> None:
 
 
 def test_sub_headings_as_labels() -> None:
-    _, result = assemble("subheading_labels.md")
+    _, result = assemble_fixture("subheading_labels.md")
     first, second = result.failures
     assert first.title == "Stack Name Collides Across Environments"
     assert first.description is not None and first.description.startswith("Every environment")
@@ -108,7 +105,7 @@ def test_sub_headings_as_labels() -> None:
 
 
 def test_bold_numbered_lines_and_plain_labels() -> None:
-    _, result = assemble("bold_headings.md")
+    _, result = assemble_fixture("bold_headings.md")
     assert [f.title for f in result.failures] == [
         "Provider Block Uses Interpolated Region",
         "Output References Removed Module",
@@ -119,7 +116,7 @@ def test_bold_numbered_lines_and_plain_labels() -> None:
 
 
 def test_success_reports_are_kept_but_not_failures() -> None:
-    _, result = assemble("success.md")
+    _, result = assemble_fixture("success.md")
     failure, success, listed = result.failures
     assert failure.impact is Impact.critical and failure.is_failure
     assert success.kind is Kind.success and success.impact is None and success.impact_label == "N/A (Success)"
@@ -129,7 +126,7 @@ def test_success_reports_are_kept_but_not_failures() -> None:
 
 @pytest.mark.parametrize("name", ["no_failures.md", "html_page.md"])
 def test_document_without_failures_keeps_its_text_with_a_warning(name: str) -> None:
-    text, result = assemble(name)
+    text, result = assemble_fixture(name)
     assert result.failures == []
     assert [kind for kind, _ in result.warnings] == ["no-failures"]
     assert kept_ratio(text, record_words(result.case, [])) == 1.0
@@ -137,7 +134,7 @@ def test_document_without_failures_keeps_its_text_with_a_warning(name: str) -> N
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.md")))
 def test_no_word_is_lost(name: str) -> None:
-    text, result = assemble(name)
+    text, result = assemble_fixture(name)
     assert kept_ratio(text, record_words(result.case, result.failures, labelled=True)) >= 0.99
 
 
@@ -185,7 +182,7 @@ def test_existing_case_is_never_replaced_without_force(tmp_path: Path) -> None:
 
 
 def test_write_case_refuses_existing_folder(tmp_path: Path) -> None:
-    _, result = assemble("success.md")
+    _, result = assemble_fixture("success.md")
     write_case(tmp_path, result.case, result.failures)
     with pytest.raises(ExistsError):
         write_case(tmp_path, result.case, result.failures)
@@ -226,7 +223,7 @@ def test_parallel_import_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_list_items_and_worded_markers_as_units() -> None:
-    _, result = assemble("numbered_items.md")
+    _, result = assemble_fixture("numbered_items.md")
     assert [f.title for f in result.failures] == [
         "Security group allows all egress",
         "No alarm on queue depth",
@@ -237,5 +234,5 @@ def test_list_items_and_worded_markers_as_units() -> None:
     assert first.description == "Egress is open to `0.0.0.0/0` on every port."
     assert first.ideal_response is not None and first.ideal_response.text.startswith("Limit egress")
     assert third.ideal_response is not None and third.ideal_response.text == "Set retention to 30 days."
-    assert fourth.labels["title"] == "Issue:"
+    assert fourth.layout.labels["title"] == "Issue:"
     assert [d.text for d in fourth.impact_details] == ["Deployment fails with `BucketAlreadyExists`."]

@@ -7,16 +7,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.importer import assemble_case, import_documents
+from kb.importer import import_documents
 from kb.importer.blocks import parse_blocks
 from kb.importer.decode import decode_document
 from kb.importer.headings import SectionKind, analyse_heading, split_number
 from kb.importer.impact import read_level, severity_in_title
 from kb.importer.labels import Field, field_for, match_label
-from kb.importer.taxonomy import DEFAULT_CATEGORIES
 from kb.importer.words import kept_ratio, record_words
 from kb.models import Case, Failure, Impact
 from kb.store import dump_record
+from tests.helpers import assemble
 
 SEED_LIKE = """# Title
 
@@ -35,10 +35,8 @@ const a = 1;
 """
 
 
-def assemble(text: str) -> tuple[Case, list[Failure], list[tuple[str, str]]]:
-    result = assemble_case(
-        text, case_id="case", fallback_title="fallback", source=None, task=None, categories=DEFAULT_CATEGORIES
-    )
+def records(text: str) -> tuple[Case, list[Failure], list[tuple[str, str]]]:
+    result = assemble(text)
     return result.case, result.failures, result.warnings
 
 
@@ -137,14 +135,14 @@ def test_hazards_never_crash_and_keep_every_word() -> None:
         "# T\n\n" + "- " * 200 + "deep list\n",
     ]
     for text in hazards:
-        case, failures, _ = assemble(text)
+        case, failures, _ = records(text)
         dump_record(case)
         assert kept_ratio(text, record_words(case, failures, labelled=True)) >= 0.99, text[:60]
 
 
 def test_huge_document_is_kept_whole(tmp_path: Path) -> None:
     text = "# Big\n\n" + ("### 1. Title\n\n**Impact Level**: High\n\n" + "word " * 200 + "\n\n") * 30
-    _case, failures, _ = assemble(text)
+    _case, failures, _ = records(text)
     assert len(failures) == 30
     path = tmp_path / "MODEL_FAILURES.md"
     path.write_bytes(("x " * 2_100_000).encode())
@@ -153,7 +151,7 @@ def test_huge_document_is_kept_whole(tmp_path: Path) -> None:
 
 
 def test_duplicate_titles_get_unique_ids() -> None:
-    _, failures, _ = assemble("### 1. Same\n\nA\n\n### 1. Same\n\nB\n\n### 3. Same\n\nC\n")
+    _, failures, _ = records("### 1. Same\n\nA\n\n### 1. Same\n\nB\n\n### 3. Same\n\nC\n")
     assert [f.id for f in failures] == ["same", "same-2", "same-3"]
 
 
@@ -161,7 +159,7 @@ def test_duplicate_titles_get_unique_ids() -> None:
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=600))
 def test_any_text_becomes_valid_records(text: str) -> None:
     decoded = decode_document(text.encode("utf-8", "surrogatepass"))
-    case, failures, _ = assemble(decoded.text)
+    case, failures, _ = records(decoded.text)
     for record in (case, *failures):
         assert type(record).model_validate(record.model_dump()) == record
         dump_record(record)
@@ -202,7 +200,7 @@ MARKDOWNISH = st.lists(
 @given(MARKDOWNISH, st.binary(max_size=40))
 def test_markdown_like_lines_and_bytes_never_crash(lines: list[str], noise: bytes) -> None:
     decoded = decode_document("\n".join(lines).encode() + noise)
-    case, failures, _ = assemble(decoded.text)
+    case, failures, _ = records(decoded.text)
     for record in (case, *failures):
         dump_record(record)
     assert kept_ratio(decoded.text, record_words(case, failures, labelled=True)) >= 0.9

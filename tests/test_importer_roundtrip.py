@@ -15,11 +15,23 @@ from hypothesis import strategies as st
 
 from kb.importer import assemble_case
 from kb.importer.taxonomy import DEFAULT_CATEGORIES
-from kb.models import Case, DocLink, Failure, FailureField, IdealResponse, Impact, ImpactDetail, Response, TrainingValue
+from kb.models import (
+    Case,
+    CaseLayout,
+    DocLink,
+    Failure,
+    FailureField,
+    FailureLayout,
+    IdealResponse,
+    Impact,
+    ImpactDetail,
+    Response,
+    TrainingValue,
+)
 from kb.store import LoadedCase, LoadedFailure, load_kb, record_data, slugify
 
-report = pytest.importorskip("generator.report")
-env_module = pytest.importorskip("generator.env")
+report = pytest.importorskip("kb.render.report")
+env_module = pytest.importorskip("kb.render.env")
 ROOT = Path(__file__).resolve().parent.parent
 
 WORD = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=8)
@@ -149,7 +161,7 @@ def hinted_case(draw: st.DrawFn) -> tuple[Case, list[Failure]]:
             ]
         if labels.get("impact") == "":  # not printed: it has no place in the order
             order = [n for n in order if n != "impact"]
-        records.append(Failure(**data, labels=labels, field_order=_canonical_order(order)))
+        records.append(Failure(**data, layout=FailureLayout(labels=labels, field_order=_canonical_order(order))))
     if draw(st.booleans()):
         records = sorted(records, key=lambda f: f.impact.rank if f.impact else 9)
     ranks = [f.impact.rank if f.impact else 9 for f in records]
@@ -158,14 +170,16 @@ def hinted_case(draw: st.DrawFn) -> tuple[Case, list[Failure]]:
     case = Case(
         id="case",
         title=draw(TITLE),
-        inline_labels=draw(st.booleans()),
-        order="source" if ranks != sorted(ranks) else None,
-        numbering="group" if restarts and draw(st.booleans()) else None,
-        rules=draw(st.sampled_from([None, "none"])) if len(records) > 1 else None,
-        heading_level=draw(st.sampled_from([None, 2, 4])) if ungrouped else draw(st.sampled_from([None, 4])),
-        bold_titles=draw(st.booleans()),
-        colon_inside=draw(st.booleans()),
-        list_labels=draw(st.booleans()),
+        layout=CaseLayout(
+            inline_labels=draw(st.booleans()),
+            order="source" if ranks != sorted(ranks) else None,
+            numbering="group" if restarts and draw(st.booleans()) else None,
+            rules=draw(st.sampled_from([None, "none"])) if len(records) > 1 else None,
+            heading_level=draw(st.sampled_from([None, 2, 4])) if ungrouped else draw(st.sampled_from([None, 4])),
+            bold_titles=draw(st.booleans()),
+            colon_inside=draw(st.booleans()),
+            list_labels=draw(st.booleans()),
+        ),
     )
     return case, records
 
@@ -306,18 +320,27 @@ def test_imported_layouts_render_back_unchanged(tmp_path: Path, document: str) -
 
 def test_imported_layout_hints(tmp_path: Path) -> None:
     case, records = reimport(INLINE_UNGROUPED)
-    assert (case.inline_labels, case.heading_level, case.rules) == (["docs", "root_cause", "training_value"], 2, "none")
-    assert [f.group for f in records] == ["", ""] and records[0].labels["description"] == ""
+    assert (case.layout.inline_labels, case.layout.heading_level, case.layout.rules) == (
+        ["docs", "root_cause", "training_value"],
+        2,
+        "none",
+    )
+    assert [f.group for f in records] == ["", ""] and records[0].layout.labels["description"] == ""
     grouped, found = reimport(GROUPED_RESTARTING)
-    assert (grouped.numbering, grouped.bold_titles, grouped.colon_inside, grouped.list_labels) == (
+    assert (
+        grouped.layout.numbering,
+        grouped.layout.bold_titles,
+        grouped.layout.colon_inside,
+        grouped.layout.list_labels,
+    ) == (
         "group",
         True,
         True,
         True,
     )
-    assert not found[3].is_failure and found[3].extra[0].heading == 4
+    assert not found[3].is_failure and found[3].extra[0].layout.heading == 4
     ordered, _ = reimport(SOURCE_ORDER)
-    assert ordered.order == "source" and ordered.extra[0].after.startswith("failure:")
+    assert ordered.layout.order == "source" and ordered.extra[0].after.startswith("failure:")
 
 
 @pytest.mark.skipif(not os.environ.get("KB_CORPUS"), reason="KB_CORPUS is not set")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from generator.markdown import block, code_span, diff, fence, inline, link
+from kb.render.markdown import block, code_span, diff, fence, inline, link
 
 MD = MarkdownIt("commonmark").enable("table")
 

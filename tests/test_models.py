@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from kb.models import Case, DocLink, Failure, Impact, Reference, Section, Status, Taxonomy
+from kb.models import Case, CaseLayout, DocLink, Failure, Impact, Reference, Section, Status, Taxonomy
 from kb.store import dump_record, record_data
 
 
@@ -143,3 +143,41 @@ def test_dump_keeps_schema_order_and_leaves_out_defaults() -> None:
     record = failure(impact="high", root_cause="why\nbecause")
     assert list(record_data(record)) == ["id", "title", "impact", "root_cause"]
     assert "root_cause: |-\n  why\n  because\n" in dump_record(record)
+
+
+def test_records_with_top_level_hints_load_into_layout_and_are_written_the_new_way() -> None:
+    old_case = {
+        "id": "c",
+        "title": "C",
+        "extra": [{"title": "Notes", "text": "x", "heading": 4}],
+        "order": "source",
+        "inline_labels": ["root_cause"],
+        "colon_inside": True,
+    }
+    case = Case.model_validate(old_case)
+    assert case.layout == CaseLayout(order="source", inline_labels=["root_cause"], colon_inside=True)
+    assert case.extra[0].layout.heading == 4
+    data = record_data(case)
+    assert data["layout"] == {"inline_labels": ["root_cause"], "order": "source", "colon_inside": True}
+    assert data["extra"] == [{"title": "Notes", "text": "x", "layout": {"heading": 4}}]
+    assert not set(data) & set(CaseLayout.model_fields)
+    failure = Failure.model_validate({"id": "f", "title": "F", "labels": {"title": ""}, "field_order": ["root_cause"]})
+    assert (failure.layout.labels, failure.layout.field_order) == ({"title": ""}, ["root_cause"])
+    assert list(record_data(failure)) == ["id", "title", "layout"]
+    assert Case.model_validate(data) == case  # the new form reads back the same
+
+
+def test_a_hint_given_both_ways_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="order"):
+        Case.model_validate({"id": "c", "title": "C", "order": "source", "layout": {"order": "impact"}})
+
+
+def test_native_records_have_no_layout_on_disk() -> None:
+    assert "layout" not in record_data(Case(id="c", title="C"))
+    assert "layout" not in record_data(Failure(id="f", title="F", extra=[Section(title="S", text="t")]))
+
+
+def test_the_case_schema_keeps_hints_under_layout_only() -> None:
+    top = set(Case.model_json_schema()["properties"])
+    hints = set(CaseLayout.model_fields) | {"labels", "field_order", "heading"}
+    assert "layout" in top and not top & hints

@@ -14,15 +14,15 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from typer.testing import CliRunner
 
-from generator.env import make_env
-from generator.report import render_case, render_reports
 from kb.cli import app
 from kb.errors import InvalidKbError
 from kb.models import (
     Case,
+    CaseLayout,
     Checklist,
     DocLink,
     Failure,
+    FailureLayout,
     IdealResponse,
     Impact,
     ImpactDetail,
@@ -30,25 +30,20 @@ from kb.models import (
     Reference,
     Response,
     Section,
+    SectionLayout,
     Summary,
     TrainingValue,
 )
-from kb.store import LoadedCase, LoadedFailure, load_kb, save_record
+from kb.render.env import make_env
+from kb.render.report import render_case, render_reports
+from kb.store import LoadedCase, LoadedFailure, load_kb
 from tests.conftest import FAILURES, ROOT
+from tests.helpers import RecordedProgress, write_kb
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MD = MarkdownIt("commonmark").enable("table")
 runner = CliRunner()
 ENV = make_env()  # compiled once, like one `kb render` run
-
-
-def make_kb(root: Path, case: Case, failures: list[Failure]) -> Path:
-    """Write a knowledge base holding one case under ``root/failures``."""
-    kb = root / "failures"
-    save_record(kb / case.id / "case.yaml", case)
-    for number, failure in enumerate(failures, start=1):
-        save_record(kb / case.id / f"{number:02d}-{failure.id}.yaml", failure)
-    return kb
 
 
 def loaded(case: Case, failures: list[Failure], folder: Path = Path("/project/failures")) -> LoadedCase:
@@ -216,7 +211,7 @@ def test_summary_layout() -> None:
 
 def test_reference_link_is_relative_to_where_the_report_lives(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     render_reports(kb, tmp_path / "out" / "nested")
     text = (tmp_path / "out" / "nested" / "rich" / "MODEL_FAILURES.md").read_text()
     assert "(../../../examples/pulumi/fix/main.py)" in text
@@ -300,12 +295,12 @@ def test_markdown_field_with_an_unclosed_fence_does_not_swallow_the_rest() -> No
 
 def test_render_is_deterministic_across_runs_and_processes(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     first = render_case(load_kb(kb).cases[0], ENV)
     assert render_case(load_kb(kb).cases[0], make_env()) == first
     script = (
-        "import sys; from pathlib import Path; from generator.env import make_env; "
-        "from generator.report import render_case; from kb.store import load_kb; "
+        "import sys; from pathlib import Path; from kb.render.env import make_env; "
+        "from kb.render.report import render_case; from kb.store import load_kb; "
         "sys.stdout.write(render_case(load_kb(Path(sys.argv[1])).cases[0], make_env()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -332,7 +327,7 @@ def test_unchanged_reports_are_not_rewritten(tmp_path: Path) -> None:
 
 def test_project_templates_override_one_file(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     override = tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2"
     override.parent.mkdir(parents=True)
     override.write_text("{{ case.title | upper }}: {{ totals }}\n{{ 'x' | fence('py') }}\n")
@@ -343,7 +338,7 @@ def test_project_templates_override_one_file(tmp_path: Path) -> None:
 
 def test_templates_option_wins_over_the_project_folder(tmp_path: Path) -> None:
     case, failures = rich_case()
-    kb = make_kb(tmp_path, case, failures)
+    kb = write_kb(tmp_path / "failures", [(case, failures)])
     (tmp_path / "templates" / "report").mkdir(parents=True)
     (tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2").write_text("project\n")
     chosen = tmp_path / "team"
@@ -452,7 +447,7 @@ def prose_failure(**changes: object) -> Failure:
 
 
 def test_inline_labels_put_prose_on_the_label_line_and_code_below() -> None:
-    text = hinted(Case(id="c", title="C", inline_labels=True), [prose_failure()])
+    text = hinted(Case(id="c", title="C", layout=CaseLayout(inline_labels=True)), [prose_failure()])
     assert block_of(text, "### 1.") == (
         "### 1. Queue too short\n\n"
         "**Impact Level**: High\n\n"
@@ -467,7 +462,7 @@ def test_inline_labels_put_prose_on_the_label_line_and_code_below() -> None:
 
 
 def test_inline_labels_for_some_fields_only() -> None:
-    case = Case(id="c", title="C", inline_labels=["root_cause", "extra"])
+    case = Case(id="c", title="C", layout=CaseLayout(inline_labels=["root_cause", "extra"]))
     text = hinted(case, [prose_failure()])
     assert "**Root Cause**: Jobs outlive the timeout.\n" in text
     assert "**Status**: Fixed.\n" in text
@@ -478,19 +473,21 @@ def test_inline_labels_for_some_fields_only() -> None:
 def test_source_labels_qualifiers_and_unlabelled_values() -> None:
     failure = prose_failure(
         description="Poison messages loop.",
-        labels={
-            "impact": "Severity",
-            "description": "",  # the source wrote the text straight under the heading
-            "model_response": "MODEL_RESPONSE Issue (Line 33)",
-            "root_cause": "Why This Fails",
-            "title": "Issue 7:",
-        },
+        layout=FailureLayout(
+            labels={
+                "impact": "Severity",
+                "description": "",  # the source wrote the text straight under the heading
+                "model_response": "MODEL_RESPONSE Issue (Line 33)",
+                "root_cause": "Why This Fails",
+                "title": "Issue 7:",
+            }
+        ),
     )
     text = hinted(Case(id="c", title="C"), [failure])
     assert "### Issue 1: Queue too short\n" in text  # the source's words, the report's number
     assert "**Severity**: High\n\nPoison messages loop.\n\n**MODEL_RESPONSE Issue** (Line 33):\n" in text
     assert "**Why This Fails**:\nJobs outlive the timeout.\n" in text
-    implied = hinted(Case(id="c", title="C"), [prose_failure(labels={"impact": "", "title": ""})])
+    implied = hinted(Case(id="c", title="C"), [prose_failure(layout=FailureLayout(labels={"impact": "", "title": ""}))])
     assert "Impact Level" not in implied  # implied by its group heading, as in the source
     assert "## High Failures\n\n### Queue too short\n" in implied  # an unnumbered heading stays unnumbered
 
@@ -504,22 +501,26 @@ def test_source_order_group_numbering_and_rules() -> None:
     default = hinted(Case(id="c", title="C"), failures)
     assert headings(default)[1:] == ["## Critical Failures", "### 1. B", "### 2. C", "## Low Failures", "### 3. A"]
     assert default.count("\n---\n") == 3
-    case = Case(id="c", title="C", order="source", numbering="group", rules="between")
+    case = Case(id="c", title="C", layout=CaseLayout(order="source", numbering="group", rules="between"))
     text = hinted(case, failures)
     assert headings(text)[1:] == ["## Low Failures", "### 1. A", "## Critical Failures", "### 1. B", "### 2. C"]
     assert text.count("\n---\n") == 2 and not text.rstrip().endswith("---")
-    assert "---" not in hinted(case.model_copy(update={"rules": "none"}), failures)
+    assert "---" not in hinted(
+        case.model_copy(update={"layout": CaseLayout(order="source", numbering="group", rules="none")}), failures
+    )
 
 
 def test_heading_level_ungrouped_bold_titles_colons_and_list_labels() -> None:
-    case = Case(id="c", title="C", heading_level=2, bold_titles=True, colon_inside=True, list_labels=True)
+    case = Case(
+        id="c", title="C", layout=CaseLayout(heading_level=2, bold_titles=True, colon_inside=True, list_labels=True)
+    )
     failure = prose_failure(group="", impact_details=[], docs=[], extra=[], model_response=None, ideal_response=None)
     text = hinted(case, [failure])
     assert text == (
         "# C\n\n## 1. **Queue too short**\n\n- **Impact Level:** High\n"
         "- **Root Cause:**\nJobs outlive the timeout.\n- **Training Value:**\nHigh - Match timeouts.\n\n---\n"
     )
-    listed = hinted(Case(id="c", title="C", list_labels=True, inline_labels=True), [prose_failure()])
+    listed = hinted(Case(id="c", title="C", layout=CaseLayout(list_labels=True, inline_labels=True)), [prose_failure()])
     assert "- **AWS Documentation Reference**: [SQS](https://docs.aws.amazon.com/sqs)\n" in listed
     assert "- **Cost/Security/Performance Impact**:\n  - **Cost**: Jobs run twice.\n" in listed  # nested
     assert "- **MODEL_RESPONSE Issue**: Set 30 seconds:\n\n```py\ntimeout = 30\n```\n" in listed
@@ -527,8 +528,10 @@ def test_heading_level_ungrouped_bold_titles_colons_and_list_labels() -> None:
 
 def test_field_order_and_section_headings() -> None:
     failure = prose_failure(
-        field_order=["root_cause", "impact", "training_value"],
-        extra=[Section(title="Deployment Notes", text="Redeployed.", after="root_cause", heading=4)],
+        layout=FailureLayout(field_order=["root_cause", "impact", "training_value"]),
+        extra=[
+            Section(title="Deployment Notes", text="Redeployed.", after="root_cause", layout=SectionLayout(heading=4))
+        ],
         docs=[],
         impact_details=[],
         model_response=None,
@@ -539,7 +542,7 @@ def test_field_order_and_section_headings() -> None:
         title="C",
         extra=[
             Section(title="Between", text="Placed after the failure.", after="failure:f"),
-            Section(title="Appendix", text="Deep.", heading=3),
+            Section(title="Appendix", text="Deep.", layout=SectionLayout(heading=3)),
         ],
     )
     text = hinted(case, [failure, Failure(id="g", title="Next", impact=Impact.high)])
@@ -551,7 +554,17 @@ def test_field_order_and_section_headings() -> None:
 
 def test_hostile_source_labels_stay_labels() -> None:
     labels = {name: text for name, text in zip(["root_cause", "impact", "title"], HOSTILE, strict=False)}
-    failure = prose_failure(labels={**labels, "description": "<script>x</script>"}, description="Plain.")
-    tokens = MD.parse(hinted(Case(id="c", title="C", inline_labels=True, list_labels=True), [failure]))
+    failure = prose_failure(
+        layout=FailureLayout(labels={**labels, "description": "<script>x</script>"}), description="Plain."
+    )
+    tokens = MD.parse(
+        hinted(Case(id="c", title="C", layout=CaseLayout(inline_labels=True, list_labels=True)), [failure])
+    )
     assert not has_html(tokens)
     assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1", "h2", "h3"]
+
+
+def test_render_reports_progress_through_the_one_protocol(kb_copy: Path, tmp_path: Path) -> None:
+    progress = RecordedProgress()
+    render_reports(kb_copy, tmp_path / "reports", progress=progress)
+    assert progress.started == [("render", 1)] and sum(progress.advanced) == 1

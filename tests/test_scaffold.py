@@ -19,17 +19,12 @@ from typer.testing import CliRunner
 from kb import scaffold
 from kb.check import check_kb
 from kb.cli import app
-from kb.models import Case, Category, Failure, Impact, Status, Taxonomy
+from kb.models import Case, CaseLayout, Category, Failure, Impact, Status, Taxonomy
 from kb.scaffold import add_case, add_failure, failure_slug
 from kb.store import TAXONOMY_FILE, load_kb, read_record, save_record
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture
@@ -87,14 +82,17 @@ def test_failure_gets_next_number_slug_and_given_values(kb: Path) -> None:
 def test_every_other_field_is_a_commented_placeholder(kb: Path) -> None:
     add_failure(kb, "c1", title="Only a title")
     text = (kb / "c1" / "04-only-a-title.yaml").read_text()
-    for name in Failure.model_fields:
+    for name in set(Failure.model_fields) - {"layout"}:
         assert re.search(rf"^(# )?{name}:", text, re.MULTILINE), f"no `{name}` in the failure scaffold"
+    assert not re.search(r"^(# )?(layout|labels|field_order):", text, re.MULTILINE)  # import-only hints
     assert re.search(r"^# impact: ", text, re.MULTILINE)
     assert "iam-permissions, networking" in text  # the taxonomy's keys, for the author
     add_case(kb, "c3", title="Three")
     case_text = (kb / "c3" / "case.yaml").read_text()
-    for name in Case.model_fields:
+    for name in set(Case.model_fields) - {"layout"}:
         assert re.search(rf"^(# )?{name}:", case_text, re.MULTILINE), f"no `{name}` in the case scaffold"
+    hints = "|".join(("layout", *CaseLayout.model_fields))
+    assert not re.search(rf"^(# )?({hints}):", case_text, re.MULTILINE)  # import-only hints
 
 
 def test_a_fresh_scaffold_is_a_draft_warning_and_strict_refuses_it(kb: Path) -> None:
@@ -284,8 +282,8 @@ def test_case_from_task_folder(kb: Path, tmp_path: Path) -> None:
     assert (case.task.platform, case.task.language, case.task.complexity) == ("cfn", "yaml", "hard")
     assert case.task.aws_services == ["Lambda", "S3", "SNS"]
     assert case.task.subject_labels == ["CI/CD"]
-    assert case.task.prompt == "# Build it\n\nWith `backticks` and: colons \u2013 caf\u00e9"
-    assert "PROMPT.md: not UTF-8; read as cp1252" in err
+    assert case.task.prompt == "# Build it\n\nWith `backticks` and: colons \u2013 caf\u00e9\n"
+    assert "PROMPT.md: not valid UTF-8 (byte 0x96); decoded as cp1252" in err
     assert case.task.metadata["team"] == 5
     assert case.task.metadata["aws_services"] == "AWS Lambda, s3 ,Amazon SNS"
     code, _, err = add(kb, "case", "no-task", "--from-task", str(tmp_path / "missing"), "--no-input")

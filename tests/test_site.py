@@ -15,115 +15,35 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 from generator import site
-from generator.charts import Bar, bar_chart
-from generator.env import make_env
-from generator.site_code import CodeFile, Snippet, snippet
-from generator.site_pages import LATE_MARKER, SiteBuild, build_pages, fill_blocks, front_matter
-from generator.site_reference import cli_docs, schema_docs
-from generator.site_text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
+from generator.pages.build import SiteBuild, build_pages, front_matter
+from generator.pages.charts import Bar, bar_chart
+from generator.pages.code import CodeFile, Snippet, snippet
+from generator.pages.reference import cli_docs, schema_docs
+from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
 from kb.models import (
     Case,
-    Category,
-    Checklist,
-    DocLink,
     Failure,
-    IdealResponse,
     Impact,
-    ImpactDetail,
     Reference,
-    Response,
     Section,
-    Summary,
-    Task,
-    Taxonomy,
-    TrainingValue,
 )
+from kb.render.env import make_env
+from kb.render.report import render_case
 from kb.stats import compute_stats
-from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record, scan_kb
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED_CASE = "pr7060"
-SEED_FIRST = "aws-config-account-level-resource-violation"
-SEED_TITLE = "AWS Config Account-Level Resource Violation"
-
-# -- hostile records ---------------------------------------------------------------------
-
-ATTACK = (
-    '<script>alert("xss1")</script> <img src=x onerror=alert("xss2")> [click](javascript:alert("xss3")) '
-    "<a href=\"javascript:alert('xss4')\">a</a> {: onclick=\"alert('xss5')\" } <!-- c --> &lt;b&gt;"
+from kb.store import CASE_FILE, failure_file_name, load_kb, save_record, scan_kb
+from tests.conftest import ROOT
+from tests.helpers import (
+    SEED_CASE,
+    SEED_FIRST,
+    SEED_TITLE,
+    build_site,
+    page,
+    write_hostile_kb,
 )
-RAW_BLOCK = (
-    "<div onmouseover=\"alert('xss6')\">\n\n*raw block*\n\n</div>\n\n<iframe src=\"javascript:alert('xss7')\"></iframe>"
-)
-BREAKOUT_CODE = "a = 1\n````\n## BROKEN OUT\n```\n</code></pre><script>alert('xss8')</script>\n"
-
-
-def _md(label: str) -> str:
-    return f"{label} {ATTACK}\n\n{RAW_BLOCK}\n\n# {label} heading <b>x</b>"
-
-
-def write_hostile_kb(root: Path) -> Path:
-    """A KB whose every text field carries script, raw HTML, `javascript:` links and fence breakouts."""
-    root.mkdir(parents=True)
-    save_record(
-        root / TAXONOMY_FILE,
-        Taxonomy(categories=[Category(id="hostile", title=f"# Cat {ATTACK}", description=_md("catdesc"))]),
-    )
-    case_dir = root / "evil"
-    case_dir.mkdir()
-    save_record(
-        case_dir / CASE_FILE,
-        Case(
-            id="evil",
-            title=f"# Case {ATTACK}",
-            intro=_md("intro"),
-            task=Task(
-                platform=f"pulumi{ATTACK}", language="ts", aws_services=[ATTACK], subtask=ATTACK, prompt=_md("prompt")
-            ),
-            summary=Summary(
-                written_totals=ATTACK,
-                knowledge_gaps=[ATTACK],
-                training_value=TrainingValue(level=ATTACK, text=_md("stv"), lessons=[ATTACK]),
-                deployment_impact=_md("deploy"),
-                testing_impact=_md("testing"),
-                production_readiness=Checklist(text=_md("ready"), items=[ATTACK]),
-                sections=[Section(title=ATTACK, text=_md("ssec"))],
-            ),
-            extra=[Section(title=ATTACK, text=_md("cextra"), after="intro"), Section(title=ATTACK, text=_md("cend"))],
-        ),
-    )
-    failure = Failure(
-        id="bad",
-        title=f"# {ATTACK}",
-        impact=Impact.critical,
-        impact_label=ATTACK,
-        category="hostile",
-        services=[ATTACK, "Lambda"],
-        group=f"## {ATTACK}",
-        description=_md("description"),
-        location=ATTACK,
-        model_response=Response(text=_md("model"), code=BREAKOUT_CODE, language="ts {onclick=\"alert('xss9')\"}"),
-        ideal_response=IdealResponse(
-            text=_md("ideal"),
-            code=BREAKOUT_CODE + "b = 2\n",
-            language="python",
-            reference=Reference(path="examples/missing.py", symbol="nowhere"),
-        ),
-        error=ATTACK + "\n```\n## BROKEN OUT\n",
-        root_cause=_md("root"),
-        docs=[DocLink(title=ATTACK, url="https://example.com/\"onmouseover=\"alert('xss10')")],
-        docs_note=_md("docsnote"),
-        impact_details=[ImpactDetail(area=ATTACK, text=ATTACK)],
-        training_value=TrainingValue(level=ATTACK, text=_md("tv"), lessons=[ATTACK]),
-        extra=[Section(title=ATTACK, text=_md("fextra"), after="root_cause")],
-    )
-    save_record(case_dir / failure_file_name(1, "bad"), failure)
-    return root
 
 
 class InertChecker(HTMLParser):
@@ -173,18 +93,6 @@ def inert_report(html: str) -> tuple[list[str], str]:
     checker.feed(html)
     checker.close()
     return checker.found, "".join(checker.text)
-
-
-def build_site(
-    kb_root: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch, *, strict: bool = True, directory_urls: bool = True
-) -> Path:
-    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build`)."""
-    monkeypatch.setenv(site.KB_ENV, str(kb_root))
-    config = load_config(
-        config_file=str(ROOT / "mkdocs.yml"), site_dir=str(site_dir), strict=strict, use_directory_urls=directory_urls
-    )
-    build(config)
-    return site_dir
 
 
 def broken_links(out: Path) -> list[str]:
@@ -305,12 +213,6 @@ def seed_site() -> SiteBuild:
     return build_pages(load_kb(ROOT / "failures"), make_env())
 
 
-def page(build_result: SiteBuild, path: str) -> str:
-    """A generated page's Markdown with its HTML blocks put back (as the site hook does)."""
-    found = next(p for p in build_result.pages if p.path == path)
-    return fill_blocks(fill_blocks(found.text, found.blocks), found.late_blocks, LATE_MARKER)
-
-
 def test_every_kb_page_is_generated(seed_site: SiteBuild) -> None:
     paths = {p.path for p in seed_site.pages}
     expected = {"index.md", "taxonomy.md", "reference/schema.md", "reference/cli.md", f"cases/{SEED_CASE}.md"}
@@ -381,8 +283,11 @@ def test_references_document_every_command_and_record_key(seed_site: SiteBuild) 
     schema = page(seed_site, "reference/schema.md")
     names = {m.name for m in schema_docs()}
     assert {"Case", "Failure", "Taxonomy", "IdealResponse", "Reference", "Impact"} <= names
-    for key in Failure.model_fields:
+    for key in set(Failure.model_fields) - {"layout"}:
         assert f"<code>{key}</code>" in schema
+    authors, hints = schema.split("## Layout hints", 1)
+    assert "<code>layout</code>" not in authors and "<code>field_order</code>" not in authors
+    assert "## CaseLayout" in hints and "<code>field_order</code>" in hints
 
 
 def test_project_templates_override_the_built_in_ones(tmp_path: Path) -> None:
@@ -538,3 +443,16 @@ def test_real_documents_build_strictly_with_working_links_and_inert_text(
     for page_file in (out / "cases").rglob("*.html"):
         found, _ = inert_report(page_file.read_text(encoding="utf-8"))
         assert found == [], f"{page_file}: {found}"
+
+
+def test_a_section_between_two_failures_is_placed_there_on_the_page_as_in_the_report(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    between = Section(title="Between Note", text="Said between the failures.", after="failure:first")
+    save_record(kb / "c" / CASE_FILE, Case(id="c", title="C", extra=[between]))
+    for number, failure_id in enumerate(("first", "second"), start=1):
+        failure = Failure(id=failure_id, title=f"The {failure_id} one", impact=Impact.high)
+        save_record(kb / "c" / failure_file_name(number, failure_id), failure)
+    text = page(build_pages(load_kb(kb), make_env()), "cases/c.md")
+    assert text.index("The first one") < text.index("Between Note") < text.index("The second one")
+    report = render_case(load_kb(kb).cases[0], make_env())
+    assert report.index("The first one") < report.index("Between Note") < report.index("The second one")

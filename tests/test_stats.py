@@ -19,7 +19,8 @@ from kb.cli import app
 from kb.models import Case, Category, DocLink, Failure, IdealResponse, Impact, Kind, Status, Summary, Task, Taxonomy
 from kb.names import normalise_service
 from kb.stats import Dimension, Filters, compute_stats, crosstab, stats_tables
-from kb.store import CASE_FILE, TAXONOMY_FILE, failure_file_name, load_kb, save_record
+from kb.store import CASE_FILE, load_kb
+from tests.helpers import write_kb
 
 runner = CliRunner()
 
@@ -96,15 +97,6 @@ def kb_strategy(draw: st.DrawFn) -> list[tuple[Case, list[Failure]]]:
     return [draw(case_strategy(i)) for i in range(size)]
 
 
-def write_kb(root: Path, cases: list[tuple[Case, list[Failure]]]) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    save_record(root / TAXONOMY_FILE, TAXONOMY)
-    for case, failures in cases:
-        save_record(root / case.id / CASE_FILE, case)
-        for number, failure in enumerate(failures, start=1):
-            save_record(root / case.id / failure_file_name(number, failure.id), failure)
-
-
 def direct_count(root: Path, want: dict[str, set[str]]) -> dict[str, Any]:
     """Count what `kb stats --json` reports straight from the YAML files (no kb loading code)."""
     out: dict[str, Any] = {"by_impact": Counter(), "by_category": Counter(), "by_service": Counter()}
@@ -175,7 +167,7 @@ filters_strategy = st.fixed_dictionaries(
 def test_json_numbers_equal_a_direct_count(cases: list[tuple[Case, list[Failure]]], want: dict[str, set[str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "kb"
-        write_kb(root, cases)
+        write_kb(root, cases, taxonomy=TAXONOMY)
         args = ["stats", "--kb", str(root), "--json", "--top", "100"]
         for name, values in want.items():
             for value in sorted(values):
@@ -214,7 +206,7 @@ def test_crosstab_cells_equal_a_direct_count(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "kb"
-        write_kb(root, cases)
+        write_kb(root, cases, taxonomy=TAXONOMY)
         table = crosstab(load_kb(root), dims[0], dims[1])
     expected: Counter[tuple[str, str]] = Counter()
     total = 0
@@ -240,7 +232,7 @@ def test_crosstab_cells_equal_a_direct_count(
 
 def test_narrowed_crosstab_counts_each_failure_once_under_other(tmp_path: Path) -> None:
     failure = Failure(id="f", title="F", impact=Impact.high, services=["Lambda", "S3", "IAM", "SNS"])
-    write_kb(tmp_path, [(Case(id="c", title="C"), [failure])])
+    write_kb(tmp_path, [(Case(id="c", title="C"), [failure])], taxonomy=TAXONOMY)
     table = crosstab(load_kb(tmp_path), "impact", "service", max_cols=2)
     assert table.cols == ["IAM", "(other)"]
     assert table.count("high", "(other)") == 1
@@ -279,7 +271,7 @@ def seed_like(tmp_path: Path, **case: Any) -> Path:
         Failure(id="no-level", title="No level", services=["AWS Lambda"]),
         Failure(id="fine", title="Fine", kind=Kind.success),
     ]
-    write_kb(tmp_path, [(Case(id="c1", title="C1", **case), failures)])
+    write_kb(tmp_path, [(Case(id="c1", title="C1", **case), failures)], taxonomy=TAXONOMY)
     return tmp_path
 
 
@@ -309,7 +301,7 @@ def test_terminal_view_fits_80_columns_and_shows_record_text_verbatim(tmp_path: 
     gap = "[bold red]Injected[/] markup and a very long knowledge gap " * 4
     many = [f"Service{i:02d}" for i in range(30)]
     failures = [Failure(id=f"f{i}", title="F", impact=Impact.low, services=many[i::3]) for i in range(3)]
-    write_kb(tmp_path, [(Case(id="c", title="C", summary=Summary(knowledge_gaps=[gap])), failures)])
+    write_kb(tmp_path, [(Case(id="c", title="C", summary=Summary(knowledge_gaps=[gap])), failures)], taxonomy=TAXONOMY)
     for args in ([], ["--details"], ["--by", "case", "--by", "service"], ["--by", "service"]):
         result = runner.invoke(app, ["stats", "--kb", str(tmp_path), *args], env={"COLUMNS": "80"})
         assert result.exit_code == 0, result.output

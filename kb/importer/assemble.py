@@ -14,7 +14,7 @@ from kb.importer.outline import Outline, SectionPart, UnitPart, outline
 from kb.importer.stance import document_stance
 from kb.importer.summary import parse_summary
 from kb.importer.unit import FailureDraft, build_failure
-from kb.models import Case, Failure, Impact, Kind, Section, Source, Summary, Task
+from kb.models import Case, CaseLayout, Failure, Impact, Kind, Section, SectionLayout, Source, Summary, Task
 from kb.store import slugify
 
 MAX_PARSE_CHARS = 4_000_000
@@ -96,15 +96,17 @@ def assemble_case(
         source=source,
         summary=summary,
         extra=extras,
-        inline_labels=inline,
-        order=_order(failures),
-        numbering=_numbering(failures, [d.number for d in drafts]),
-        rules=_rules([d.rule for d in drafts]),
-        heading_level=_heading_level(drafts),
-        bold_titles=sum(d.bold_title for d in drafts) * 2 > len(drafts),
-        colon_inside=sum(d.colons[True] for d in drafts) > sum(d.colons[False] for d in drafts),
-        list_labels=sum(d.listed[True] for d in drafts) > sum(d.listed[False] for d in drafts),
-        detail_paragraphs=any(d.detail_paragraph for d in drafts),
+        layout=CaseLayout(
+            inline_labels=inline,
+            order=_order(failures),
+            numbering=_numbering(failures, [d.number for d in drafts]),
+            rules=_rules([d.rule for d in drafts]),
+            heading_level=_heading_level(drafts),
+            bold_titles=sum(d.bold_title for d in drafts) * 2 > len(drafts),
+            colon_inside=sum(d.colons[True] for d in drafts) > sum(d.colons[False] for d in drafts),
+            list_labels=sum(d.listed[True] for d in drafts) > sum(d.listed[False] for d in drafts),
+            detail_paragraphs=any(d.detail_paragraph for d in drafts),
+        ),
     )
     return Assembled(case, failures, warnings)
 
@@ -203,7 +205,7 @@ def _section(doc: Document, part: SectionPart, after: str) -> Section:
     """A non-failure section, verbatim, titled by its heading."""
     title = unwrap_bold(part.node.info.raw) if part.node.info else ""
     level = part.node.level if part.node.heading is not None and part.node.level in (1, 3, 4, 5, 6) else None
-    return Section(title=title or "Notes", text=doc.text(part.blocks), after=after, heading=level)
+    return Section(title=title or "Notes", text=doc.text(part.blocks), after=after, layout=SectionLayout(heading=level))
 
 
 def _unclosed_fence(doc: Document) -> bool:

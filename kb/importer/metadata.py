@@ -1,4 +1,9 @@
-"""A task folder's `metadata.json` and `PROMPT.md` -> a `Task` (normalised, raw values kept)."""
+"""A task folder's `metadata.json` and `PROMPT.md` -> a `Task`: the one reader of task folders.
+
+Used by `kb import` and by `kb add case --from-task`, so both give the same task for the
+same folder. Platform, language and service names are spelled through :mod:`kb.names`;
+the raw metadata is kept beside them.
+"""
 
 from __future__ import annotations
 
@@ -10,119 +15,24 @@ from typing import Any
 
 from kb.importer.decode import decode_document
 from kb.models import Task
+from kb.names import language_name, normalise_services, platform_name
 
-PLATFORMS = {
-    "cloudformation": "cfn",
-    "cfn": "cfn",
-    "aws cloudformation": "cfn",
-    "cdk": "cdk",
-    "aws cdk": "cdk",
-    "cdktf": "cdktf",
-    "cdk for terraform": "cdktf",
-    "terraform": "tf",
-    "tf": "tf",
-    "pulumi": "pulumi",
-    "analysis": "analysis",
-    "cicd": "cicd",
-    "ci/cd": "cicd",
-    "ci-cd": "cicd",
-}
-LANGUAGES = {
-    "typescript": "ts",
-    "ts": "ts",
-    "python": "py",
-    "py": "py",
-    "javascript": "js",
-    "js": "js",
-    "golang": "go",
-    "go": "go",
-    "java": "java",
-    "yml": "yaml",
-    "yaml": "yaml",
-    "json": "json",
-    "hcl": "hcl",
-    "terraform": "hcl",
-    "csharp": "cs",
-    "c#": "cs",
-    "cs": "cs",
-}
-_SERVICES = {
-    "s3": "S3",
-    "iam": "IAM",
-    "vpc": "VPC",
-    "ec2": "EC2",
-    "lambda": "Lambda",
-    "kms": "KMS",
-    "rds": "RDS",
-    "sns": "SNS",
-    "sqs": "SQS",
-    "ecs": "ECS",
-    "eks": "EKS",
-    "ecr": "ECR",
-    "ebs": "EBS",
-    "efs": "EFS",
-    "waf": "WAF",
-    "wafv2": "WAF",
-    "waf v2": "WAF",
-    "acm": "ACM",
-    "ses": "SES",
-    "elb": "ELB",
-    "alb": "ALB",
-    "ssm": "Systems Manager",
-    "systems manager": "Systems Manager",
-    "cloudwatch": "CloudWatch",
-    "cloudwatch logs": "CloudWatch Logs",
-    "cloudwatchlogs": "CloudWatch Logs",
-    "logs": "CloudWatch Logs",
-    "cloudtrail": "CloudTrail",
-    "cloudfront": "CloudFront",
-    "cloudformation": "CloudFormation",
-    "dynamodb": "DynamoDB",
-    "eventbridge": "EventBridge",
-    "events": "EventBridge",
-    "api gateway": "API Gateway",
-    "apigateway": "API Gateway",
-    "secrets manager": "Secrets Manager",
-    "secretsmanager": "Secrets Manager",
-    "route53": "Route 53",
-    "route 53": "Route 53",
-    "x-ray": "X-Ray",
-    "xray": "X-Ray",
-    "autoscaling": "Auto Scaling",
-    "auto scaling": "Auto Scaling",
-    "elasticache": "ElastiCache",
-    "step functions": "Step Functions",
-    "stepfunctions": "Step Functions",
-    "sfn": "Step Functions",
-    "kinesis": "Kinesis",
-    "config": "AWS Config",
-    "aws config": "AWS Config",
-    "guardduty": "GuardDuty",
-    "security hub": "Security Hub",
-    "securityhub": "Security Hub",
-    "codebuild": "CodeBuild",
-    "codepipeline": "CodePipeline",
-    "codecommit": "CodeCommit",
-    "codedeploy": "CodeDeploy",
-    "elasticloadbalancingv2": "ELB",
-    "elbv2": "ELB",
-    "elastic load balancing": "ELB",
-    "application load balancer": "ALB",
-}
-_PREFIX = re.compile(r"^(aws|amazon)\s+", re.IGNORECASE)
-_CFN_TYPE = re.compile(r"^AWS::(\w+)::\w+$")
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 
 @dataclass
 class TaskInfo:
-    """The task of a case, and any warnings about reading it."""
+    """The task of a case, and any warnings about reading it (`(kind, message)` pairs)."""
 
     task: Task | None
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
-def read_task(folder: Path | None, document: Path) -> TaskInfo:
-    """Read `metadata.json` and `PROMPT.md` from the task folder (or beside a `lib/` document)."""
+def read_task(folder: Path | None, document: Path | None = None) -> TaskInfo:
+    """Read `metadata.json` and `PROMPT.md` from the task folder (or beside a `lib/` document).
+
+    ``task`` is None when neither file gives anything.
+    """
     warnings: list[tuple[str, str]] = []
     if folder is None:
         return TaskInfo(None)
@@ -131,10 +41,14 @@ def read_task(folder: Path | None, document: Path) -> TaskInfo:
     if meta_path.is_file():
         raw = _read_json(meta_path, warnings)
     prompt = None
-    for candidate in (folder / "PROMPT.md", document.parent / "PROMPT.md", folder / "lib" / "PROMPT.md"):
+    candidates = [folder / "PROMPT.md"]
+    if document is not None:
+        candidates.append(document.parent / "PROMPT.md")
+    candidates.append(folder / "lib" / "PROMPT.md")
+    for candidate in candidates:
         if candidate.is_file():
             decoded = decode_document(candidate.read_bytes())
-            warnings.extend((kind, f"{candidate.name}: {message}") for kind, message in decoded.warnings)
+            warnings.extend((kind, f"{candidate}: {message}") for kind, message in decoded.warnings)
             prompt = decoded.text
             break
     if raw is None and prompt is None:
@@ -143,24 +57,24 @@ def read_task(folder: Path | None, document: Path) -> TaskInfo:
 
 
 def _read_json(path: Path, warnings: list[tuple[str, str]]) -> dict[str, Any] | None:
-    text = decode_document(path.read_bytes()).text
+    """Parse a JSON object; trailing commas (common in hand-written metadata) are tolerated with a warning."""
+    try:
+        text = decode_document(path.read_bytes()).text
+    except OSError as exc:
+        warnings.append(("metadata", f"{path}: not read ({exc.strerror or exc}); ignored"))
+        return None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        repaired = re.sub(r",(\s*[}\]])", r"\1", text)
+        where = f"{path}:{exc.lineno}:{exc.colno}"
         try:
-            data = json.loads(repaired)
-            warnings.append(
-                (
-                    "metadata",
-                    f"metadata.json: invalid JSON ({exc.msg}, line {exc.lineno}); read after removing trailing commas",
-                )
-            )
+            data = json.loads(_TRAILING_COMMA.sub(r"\1", text))
         except json.JSONDecodeError:
-            warnings.append(("metadata", f"metadata.json: invalid JSON ({exc.msg}, line {exc.lineno}); ignored"))
+            warnings.append(("metadata", f"{where}: invalid JSON ({exc.msg}); ignored"))
             return None
+        warnings.append(("metadata", f"{where}: trailing comma ignored"))
     if not isinstance(data, dict):
-        warnings.append(("metadata", "metadata.json: not a JSON object; ignored"))
+        warnings.append(("metadata", f"{path}: not a JSON object; ignored"))
         return None
     return data
 
@@ -168,22 +82,15 @@ def _read_json(path: Path, warnings: list[tuple[str, str]]) -> dict[str, Any] | 
 def normalise_task(raw: dict[str, Any], prompt: str | None) -> Task:
     """A `Task` from raw metadata: platform, language and services normalised; raw kept."""
     return Task(
-        platform=_lookup(raw.get("platform"), PLATFORMS),
-        language=_lookup(raw.get("language"), LANGUAGES),
+        platform=platform_name(_text(raw.get("platform"))),
+        language=language_name(_text(raw.get("language"))),
         complexity=_text(raw.get("complexity")),
         subtask=_text(raw.get("subtask")),
-        aws_services=normalise_services(raw.get("aws_services")),
+        aws_services=normalise_services(_strings(raw.get("aws_services"))),
         subject_labels=_strings(raw.get("subject_labels")),
         prompt=prompt,
         metadata=raw,
     )
-
-
-def _lookup(value: Any, table: dict[str, str]) -> str | None:
-    text = _text(value)
-    if text is None:
-        return None
-    return table.get(text.lower(), text.lower())
 
 
 def _text(value: Any) -> str | None:
@@ -199,19 +106,3 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(part).strip() for part in value if str(part).strip()]
     return []
-
-
-def normalise_services(value: Any) -> list[str]:
-    """Service names spelled one way (`s3`, `Amazon S3`, `AWS::S3::Bucket` -> `S3`), deduplicated."""
-    out: list[str] = []
-    for name in _strings(value):
-        cfn = _CFN_TYPE.match(name)
-        if cfn:
-            name = cfn[1]
-        key = name.lower()
-        canonical = _SERVICES.get(key) or _SERVICES.get(_PREFIX.sub("", key))
-        if canonical is None:
-            canonical = _PREFIX.sub("", name) if _PREFIX.sub("", name) else name
-        if canonical not in out:
-            out.append(canonical)
-    return out

@@ -18,7 +18,7 @@ from kb.importer.outline import UnitPart
 from kb.importer.segments import Segment, split_segments
 from kb.importer.snippets import inline_snippet, remove, snippets, split_halves, usable
 from kb.importer.taxonomy import category_for
-from kb.models import FailureField, IdealResponse, Impact, Kind, Response, Section
+from kb.models import FailureField, IdealResponse, Impact, Kind, Response, Section, SectionLayout
 
 
 class LabelStyle(NamedTuple):
@@ -81,11 +81,12 @@ def build_failure(
         builder.labels["title"] = node.info.prefix  # `Issue 2:`: the numbering's words are the source's
     elif not node.info.numbered and node.level <= 6:
         builder.labels["title"] = ""  # an unnumbered heading
-    if builder.labels:
-        builder.data["labels"] = builder.labels
+    layout: dict[str, Any] = {"labels": builder.labels} if builder.labels else {}
     order = builder.field_order()
     if order is not None:
-        builder.data["field_order"] = order
+        layout["field_order"] = order
+    if layout:
+        builder.data["layout"] = layout
     raw = node.info.raw.strip()
     draft = FailureDraft(
         title,
@@ -219,7 +220,9 @@ class _Builder:
     def _keep(self, segment: Segment) -> None:
         title = segment.label.text if segment.label else "Notes"
         level = segment.heading.level if segment.heading is not None and segment.heading.level <= 6 else None
-        self.extra.append(Section(title=title or "Notes", text=segment.text, after=self.after, heading=level))
+        self.extra.append(
+            Section(title=title or "Notes", text=segment.text, after=self.after, layout=SectionLayout(heading=level))
+        )
         self._style("extra", segment)
 
     def _response(self, segment: Segment, *, ideal: bool) -> None:

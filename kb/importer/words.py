@@ -72,7 +72,7 @@ def _failure_labels(failure: Failure) -> Counter[str]:
             ("docs", bool(failure.docs_note)),
             ("impact", bool(failure.impact_label)),
         }
-        if present and name not in failure.labels:
+        if present and name not in failure.layout.labels:
             found.update(words(label))
     if failure.group is None:
         found.update(words(f"{failure.impact.label} Failures" if isinstance(failure.impact, Impact) else "Other"))

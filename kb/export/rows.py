@@ -27,8 +27,9 @@ from typing import Any
 from markdown_it import MarkdownIt
 from pydantic import BaseModel
 
-from generator.markdown import fence
-from kb.models import Case, Failure
+from kb.models import Failure
+from kb.names import normalise_language
+from kb.render.markdown import fence
 from kb.secrets import find_secrets, redact
 
 Loc = tuple[str | int, ...]
@@ -109,8 +110,6 @@ SYSTEM_REVIEW = (
     "explain the root cause, and give the fix."
 )
 SYSTEM_WRITE = "You are an expert in infrastructure-as-code for AWS. Write correct, deployable code."
-_LANGUAGE_ALIASES = {"typescript": "ts", "javascript": "js", "python": "py", "terraform": "hcl", "tf": "hcl"}
-_LANGUAGE_ALIASES |= {"yml": "yaml", "golang": "go", "csharp": "cs", "c#": "cs"}
 _NOT_CODE = {"text", "txt", "console", "log", "output", "plaintext", "diff", "markdown", "md"}
 _MARKDOWN = MarkdownIt("commonmark")
 
@@ -120,13 +119,7 @@ def _fence(code: str, language: str) -> str:
 
 
 def _normal_language(word: str) -> str:
-    word = word.strip().lower()
-    return _LANGUAGE_ALIASES.get(word, word)
-
-
-def services_of(case: Case, failure: Failure) -> list[str]:
-    """The failure's services, or the task's when the failure names none."""
-    return failure.services or (case.task.aws_services if case.task else [])
+    return normalise_language(word) if word.strip() else ""
 
 
 @dataclass

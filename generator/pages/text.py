@@ -11,7 +11,7 @@ MkDocs renders pages with Python-Markdown, which passes raw HTML through and rea
 - Single-line text (titles, names, labels) goes through ``plain``: every character
   Python-Markdown or its extensions would read is written as a numeric character
   reference, so the text can sit in a heading, a link text or a table cell.
-- Code goes through ``generator.markdown.fence`` with a language reduced to a safe word
+- Code goes through ``kb.render.markdown.fence`` with a language reduced to a safe word
   (``code_language``), so a fence's info string cannot carry attributes.
 """
 

@@ -18,17 +18,18 @@ from typing import Any
 
 import jinja2
 
-from generator import site_browse as browse
-from generator.charts import Bar, bar_chart
-from generator.env import template_problem
-from generator.markdown import diff
-from generator.report import FailureEntry, failure_entries
-from generator.site_code import CodeFile, Snippet, load_code_file, snippet
-from generator.site_html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
-from generator.site_reference import cli_docs, schema_docs
-from generator.site_text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
-from kb.models import Failure, Reference, Response, Section
+from generator.pages import browse
+from generator.pages.charts import Bar, bar_chart
+from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
+from generator.pages.html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
+from generator.pages.reference import cli_docs, schema_docs
+from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
+from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform, normalise_service
+from kb.progress import NO_PROGRESS, Progress
+from kb.render.env import template_problem
+from kb.render.markdown import diff
+from kb.render.report import FailureEntry, case_sections, failure_entries
 from kb.stats import Stats, compute_stats
 from kb.store import KnowledgeBase, LoadedCase
 from kb.totals import totals_line
@@ -155,7 +156,7 @@ def _tabs(failure: Failure, number: int, pages: _Pages) -> str:
 
 
 def add_site_filters(env: jinja2.Environment) -> jinja2.Environment:
-    """Register the site's escaping filters on an environment from ``generator.env.make_env``."""
+    """Register the site's escaping filters on an environment from ``kb.render.env.make_env``."""
     env.filters.update(
         plain=plain,
         md_inline=html_inline,
@@ -338,15 +339,6 @@ class _References:
         return code
 
 
-def _case_sections(sections: list[Section]) -> dict[str, list[Section]]:
-    """A case's extra sections by place: after the intro, after the failures, at the end."""
-    placed: dict[str, list[Section]] = {"intro": [], "failures": [], "end": []}
-    aliases = {"title": "intro", "intro": "intro", "failures": "failures"}
-    for section in sections:
-        placed[aliases.get(section.after or "", "end")].append(section)
-    return placed
-
-
 def _failure_views(
     case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References, pages: _Pages
 ) -> list[FailureView]:
@@ -383,7 +375,7 @@ def _case_page(pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]]
         platform=maps["platform"].get(platform),
         language=None if language == NONE else language,
         failures=_failure_views(case, maps, refs, pages),
-        sections=_case_sections(case.case.extra),
+        sections=case_sections(case),
     )
 
 
@@ -393,11 +385,11 @@ def build_pages(
     *,
     project_root: Path | None = None,
     directory_urls: bool = True,
-    on_progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
-    ``env`` comes from ``generator.env.make_env``; the site's filters are added to it.
+    ``env`` comes from ``kb.render.env.make_env``; the site's filters are added to it.
     ``project_root`` (default: the KB folder's parent) is where reference paths start;
     ``directory_urls`` is MkDocs' ``use_directory_urls`` (links in HTML blocks follow it).
     The KB's own problems are listed on the home page and returned in ``problems``.
@@ -430,10 +422,10 @@ def build_pages(
     pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
     pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
     refs = _References(project_root or kb.root.resolve().parent, problems)
+    progress.start("site", len(kb.cases))
     for case in kb.cases:
         _case_page(pages, case, maps, refs)
-        if on_progress is not None:
-            on_progress(1)
+        progress.advance(1)
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

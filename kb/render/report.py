@@ -5,8 +5,8 @@ headings, running numbers, totals, where each ``extra`` section goes, links to t
 runnable references) and writes files atomically, only when their content changed.
 
 A native case follows the seed's format exactly. An imported case carries presentation
-hints (``Case.order``, ``numbering``, ``rules``, ``inline_labels``, ... and a failure's
-``labels`` and ``field_order``) that ``kb import`` sets so the report gives its source
+hints (``Case.layout``: ``order``, ``numbering``, ``rules``, ``inline_labels``, ... and a
+failure's ``layout.labels`` and ``layout.field_order``) that ``kb import`` sets so the report gives its source
 document back; the helpers here turn them into what the template prints.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,12 +23,13 @@ from urllib.parse import quote
 
 import jinja2
 
-from generator.env import make_env, project_templates_dir, template_problem
-from generator.markdown import inline
 from kb.atomic import write_text
 from kb.errors import KbError
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
+from kb.progress import NO_PROGRESS, Progress
+from kb.render.env import make_env, project_templates_dir, template_problem
+from kb.render.markdown import inline
 from kb.store import LoadedCase, load_kb
 from kb.totals import totals_line
 
@@ -39,6 +40,7 @@ __all__ = [
     "REPORT_TEMPLATE",
     "FailureEntry",
     "RenderResult",
+    "case_sections",
     "failure_entries",
     "failure_order",
     "group_heading",
@@ -125,7 +127,7 @@ def failure_order(case: Case, failures: Sequence[Failure]) -> list[int]:
     ``order`` hint is `source` (an imported document that did not list by impact).
     """
     indexes = list(range(len(failures)))
-    if case.order == "source":
+    if case.layout.order == "source":
         return indexes
     return sorted(indexes, key=lambda i: _rank(failures[i]))
 
@@ -138,13 +140,13 @@ def failure_entries(case: LoadedCase, *, report_dir: Path, project_root: Path) -
     """
     failures = [loaded.failure for loaded in case.failures]
     ordered = [failures[i] for i in failure_order(case.case, failures)]
-    rules = case.case.rules or "each"
+    rules = case.case.layout.rules or "each"
     entries: list[FailureEntry] = []
     previous: str | None = None
     shown = 0
     for index, failure in enumerate(ordered):
         heading = group_heading(failure)
-        shown = 1 if case.case.numbering == "group" and heading != previous else shown + 1
+        shown = 1 if case.case.layout.numbering == "group" and heading != previous else shown + 1
         reference = failure.ideal_response.reference if failure.ideal_response else None
         extras = _placed(failure.extra, FAILURE_SLOTS, _SLOT_ALIASES)
         entries.append(
@@ -168,8 +170,8 @@ def _slots(failure: Failure, extras: dict[str, list[Section]]) -> tuple[str, ...
     """The slots that print something, in order: ``FAILURE_SLOTS``, with the fields of the
     failure's ``field_order`` hint first, in that order."""
     order: tuple[str, ...] = FAILURE_SLOTS
-    if failure.field_order:
-        first = [name for name in dict.fromkeys(failure.field_order) if name in FAILURE_SLOTS]
+    if failure.layout.field_order:
+        first = [name for name in dict.fromkeys(failure.layout.field_order) if name in FAILURE_SLOTS]
         order = ("title", *first, *(name for name in FAILURE_SLOTS[1:-1] if name not in first), "end")
     return tuple(name for name in order if extras[name] or _filled(failure, name))
 
@@ -193,7 +195,7 @@ _DIGITS = re.compile(r"\d+")
 def _numbering(failure: Failure, number: int) -> str:
     """`3. `; the source's worded numbering with the number in it (`Issue 2:` -> `Issue 3: `); or
     nothing for a source whose heading had no number (an empty ``title`` label)."""
-    worded = failure.labels.get("title")
+    worded = failure.layout.labels.get("title")
     if worded is None:
         return f"{number}. "
     if not worded.strip():
@@ -242,7 +244,7 @@ def heading_text(text: str) -> str:
 def inline_label(case: Case, key: str, text: str) -> bool:
     """Whether a value goes on its label's line: the case's ``inline_labels`` hint covers ``key``
     (a field name, `extra` or `summary`) and the value opens with prose."""
-    hint = case.inline_labels
+    hint = case.layout.inline_labels
     covered = key in hint if isinstance(hint, list) else hint
     return covered and starts_with_prose(text)
 
@@ -268,16 +270,17 @@ def render_case(
     """
     root = project_root if project_root is not None else case.path.resolve().parent.parent
     where = report_dir if report_dir is not None else root / "reports" / case.id
+    layout = case.case.layout
     try:
         template = env.get_template(REPORT_TEMPLATE)
         text = template.render(
             case=case.case,
             failures=failure_entries(case, report_dir=where, project_root=root),
-            sections=_placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES, _failure_places(case)),
+            sections=case_sections(case),
             totals=totals_line(f.failure for f in case.failures),
-            label=partial(label_markup, colon_inside=case.case.colon_inside, listed=case.case.list_labels),
-            heading_marks="#" * (case.case.heading_level or DEFAULT_HEADING_LEVEL),
-            nest="  " if case.case.list_labels else "",
+            label=partial(label_markup, colon_inside=layout.colon_inside, listed=layout.list_labels),
+            heading_marks="#" * (layout.heading_level or DEFAULT_HEADING_LEVEL),
+            nest="  " if layout.list_labels else "",
             heading=heading_text,
             inline=partial(inline_label, case.case),
         )
@@ -292,7 +295,7 @@ def render_reports(
     cases: Sequence[str] | None = None,
     templates: Path | None = None,
     check: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> RenderResult:
     """Render ``OUT/<case-id>/MODEL_FAILURES.md`` for each case (all when ``cases`` is None).
 
@@ -306,6 +309,7 @@ def render_reports(
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
+    progress.start("render", len(kb.cases))
     for case in kb.cases:
         report_dir = out / case.id
         path = report_dir / REPORT_FILE
@@ -317,8 +321,7 @@ def render_reports(
             (result.created if current is None else result.updated).append(path)
             if not check:
                 _write(path, text)
-        if on_progress is not None:
-            on_progress(1)
+        progress.advance(1)
     return result
 
 
@@ -333,6 +336,13 @@ def _placed(
         place = aliases.get(section.after or "", section.after or "end")
         placed[place if place in placed else "end"].append(section)
     return placed
+
+
+def case_sections(case: LoadedCase) -> dict[str, list[Section]]:
+    """The case's ``extra`` sections by place (``CASE_PLACES``), except those placed right after
+    one of its failures (``after: failure:<id>``: ``FailureEntry.sections``). Reports and the site
+    both place sections through this and ``failure_entries``."""
+    return _placed(case.case.extra, CASE_PLACES, _PLACE_ALIASES, _failure_places(case))
 
 
 def _failure_places(case: LoadedCase) -> frozenset[str]:

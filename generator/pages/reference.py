@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 from markupsafe import escape
 
-from generator.site_text import html_inline
+from generator.pages.text import html_inline
+from kb.errors import KbError
 from kb.store import SCHEMA_NAMES
+
+LAYOUT_KEY = "layout"
+"""The key that holds a record's presentation hints."""
 
 __all__ = ["CommandDoc", "FieldDoc", "ModelDoc", "OptionDoc", "cli_docs", "schema_docs"]
 
@@ -42,6 +47,8 @@ class ModelDoc:
     choices: list[str] = field(default_factory=list)
     """The allowed values, for an enumeration."""
     fields: list[FieldDoc] = field(default_factory=list)
+    layout: bool = False
+    """A model of presentation hints (`CaseLayout`, ...): written by `kb import`, shown apart from what authors write."""
 
 
 _FILES = {
@@ -93,6 +100,7 @@ def _model_doc(name: str, schema: dict[str, Any]) -> ModelDoc:
             description_html=html_inline(prop.get("description", "")),
         )
         for key, prop in schema.get("properties", {}).items()
+        if key != LAYOUT_KEY
     ]
     return ModelDoc(
         name=name,
@@ -101,11 +109,14 @@ def _model_doc(name: str, schema: dict[str, Any]) -> ModelDoc:
         file=_FILES.get(name, ""),
         choices=[str(v) for v in schema.get("enum", [])],
         fields=fields,
+        layout=name.endswith("Layout"),
     )
 
 
 def schema_docs() -> list[ModelDoc]:
-    """Every record type: the three files' records first, then nested objects in order of first use."""
+    """Every record type: the three files' records first, then nested objects in order of first use,
+    then the layout models (presentation hints `kb import` writes under `layout:`, left out of the
+    records' own key tables)."""
     docs: dict[str, ModelDoc] = {}
     nested: dict[str, dict[str, Any]] = {}
     for model in SCHEMA_NAMES:
@@ -116,7 +127,7 @@ def schema_docs() -> list[ModelDoc]:
     for name, definition in nested.items():
         if name not in docs:
             docs[name] = _model_doc(name, definition)
-    return list(docs.values())
+    return sorted(docs.values(), key=lambda doc: doc.layout)
 
 
 # -- the command line ------------------------------------------------------------------
@@ -177,13 +188,25 @@ def _walk(command: Any, name: str, parent: Any) -> list[CommandDoc]:
     return found
 
 
-def cli_docs() -> list[CommandDoc]:
-    """Every command of the `kb` CLI, sorted by name (groups before their subcommands).
+CLI_ENTRY_POINTS = "kb.cli"
+"""The entry-point group naming the typer app (pyproject: ``[project.entry-points."kb.cli"] app = ...``)."""
 
-    The one place ``generator`` imports ``kb.cli``: documenting the commands needs them.
+
+def cli_app() -> Any:
+    """The `kb` typer app, found through its entry point and loaded only when asked for.
+
+    Nothing imports ``kb.cli`` (it is the top of the dependency graph); the command
+    reference reads the app the way a plugin host would.
     """
+    for entry in entry_points(group=CLI_ENTRY_POINTS, name="app"):
+        return entry.load()
+    raise KbError(
+        f"no `{CLI_ENTRY_POINTS}` entry point: kb's install is out of date; reinstall it (`pip install -e .`)"
+    )
+
+
+def cli_docs() -> list[CommandDoc]:
+    """Every command of the `kb` CLI, sorted by name (groups before their subcommands)."""
     import typer.main
 
-    from kb.cli import app
-
-    return _walk(typer.main.get_command(app), "kb", None)
+    return _walk(typer.main.get_command(cli_app()), "kb", None)

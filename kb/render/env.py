@@ -5,7 +5,7 @@ Templates are looked up in a project's own folder first (``--templates DIR``, or
 team overrides one file and keeps the rest. Build one environment per run with
 ``make_env`` and reuse it: templates are compiled once and cached.
 
-Filters registered for every template (see ``generator.markdown``):
+Filters registered for every template (see ``kb.render.markdown``):
 ``fence(code, language)``, ``inline(text)``, ``block(text)``, ``link(title, url)``,
 ``code_span(text)`` and ``diff(a, b)``; and the test ``filled`` (not None, empty or blank).
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import jinja2
 
-from generator import markdown
 from kb.errors import KbError, UsageError
+from kb.render import markdown
 
 __all__ = [
     "TemplateProblem",
@@ -29,7 +29,8 @@ __all__ = [
     "template_problem",
 ]
 
-_PACKAGE = Path(__file__).resolve().parent
+_KB = Path(__file__).resolve().parent.parent
+"""The `kb` package folder."""
 
 
 class TemplateProblem(KbError):
@@ -37,11 +38,11 @@ class TemplateProblem(KbError):
 
 
 def builtin_templates_dir() -> Path:
-    """The built-in templates: ``generator/templates`` in a wheel, the repo's ``templates/`` in a checkout."""
-    for candidate in (_PACKAGE / "templates", _PACKAGE.parent / "templates"):
+    """The built-in templates: ``kb/templates`` in a wheel, the repo's ``templates/`` in a checkout."""
+    for candidate in (_KB / "templates", _KB.parent / "templates"):
         if candidate.is_dir():
             return candidate
-    raise UsageError(f"kb's built-in templates are missing (looked in {_PACKAGE / 'templates'}); reinstall kb")
+    raise UsageError(f"kb's built-in templates are missing (looked in {_KB / 'templates'}); reinstall kb")
 
 
 def project_templates_dir(kb_root: Path) -> Path | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
-from generator.site_text import title_html
+from generator.pages.text import title_html
 
 __all__ = [
     "PROMPT_PREVIEW",

@@ -2,7 +2,7 @@
 
 ``kb export FORMAT --out DIR`` writes ``DIR/{train,validation,test}.jsonl`` and the
 dataset card ``DIR/README.md``. The formats (``sft``, ``dpo``, ``classify``) are in
-:mod:`kb.export_rows`; every row also carries `id` (`<case>/<failure>`), `case`,
+:mod:`kb.export.rows`; every row also carries `id` (`<case>/<failure>`), `case`,
 `impact`, `category`, `services`, `platform` and `language`, one type per column.
 
 A whole case goes to one split, chosen by a SHA-256 of its id, so nothing leaks between
@@ -13,39 +13,26 @@ row is built and clean, and then each file is replaced atomically.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import yamlio
 from kb.atomic import write_text
-from kb.errors import ExistsError, KbError, Problem, UsageError
-from kb.export_card import CARD_FILE, is_export_card, render_card
-from kb.export_rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style, services_of
-from kb.models import Case, Failure, Impact, Status
+from kb.errors import ExistsError, KbError, Problem, SecretsFoundError, UsageError
+from kb.export.card import CARD_FILE, is_export_card, render_card
+from kb.export.result import SPLITS, ExportResult
+from kb.export.rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style
+from kb.filters import Filters, Selection, select
+from kb.models import Status
+from kb.progress import NO_PROGRESS, Progress
 from kb.secrets import KIND_LABELS
 from kb.store import CASE_FILE, LoadedCase, LoadedFailure, load_kb
 
-SPLITS = ("train", "validation", "test")
 FORMATS = tuple(BUILDERS)
-Advance = Callable[[int], None]
-ProgressFactory = Callable[[str, int], AbstractContextManager[Advance]]
-"""Called as ``progress(label, total)``; the context manager yields ``advance(n)`` (the CLI passes its progress bar)."""
 
-__all__ = ["FORMATS", "SPLITS", "ExportResult", "Filters", "SecretsFoundError", "Style", "export_dataset"]
-
-
-class SecretsFoundError(KbError):
-    """Records hold credentials that an export would publish; nothing was written."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+__all__ = ["FORMATS", "SPLITS", "ExportResult", "SecretsFoundError", "Style", "export_dataset"]
 
 
 # -- options ---------------------------------------------------------------------------
@@ -55,7 +42,7 @@ def parse_split(text: str) -> tuple[int, int, int]:
     """`80/10/10` -> (80, 10, 10): train/validation/test percentages adding up to 100."""
     parts = text.replace(" ", "").split("/")
     if len(parts) != 3 or not all(p.isdigit() for p in parts) or sum(int(p) for p in parts) != 100:
-        raise UsageError(f"--split {text!r}: give train/validation/test percentages adding up to 100, e.g. 80/10/10")
+        raise UsageError(f"split {text!r}: give train/validation/test percentages adding up to 100, e.g. 80/10/10")
     train, validation, test = (int(p) for p in parts)
     return train, validation, test
 
@@ -69,86 +56,7 @@ def split_of(case_id: str, ratio: tuple[int, int, int]) -> str:
     return "validation" if point < (train + validation) << 64 else "test"
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Which failures to export; empty means any. Values within a filter are alternatives."""
-
-    impacts: frozenset[Impact] = frozenset()
-    categories: frozenset[str] = frozenset()
-    services: frozenset[str] = frozenset()
-    """Matched case-insensitively against a row's services."""
-    platforms: frozenset[str] = frozenset()
-    """Matched case-insensitively against the case's task platform."""
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        impacts: Sequence[Impact | str] | None = None,
-        categories: Sequence[str] | None = None,
-        services: Sequence[str] | None = None,
-        platforms: Sequence[str] | None = None,
-    ) -> Filters:
-        """Filters from option values; an unknown impact level is a ``UsageError``."""
-        levels = {i.value: i for i in Impact}
-        if unknown := sorted({str(i).lower() for i in impacts or ()} - set(levels)):
-            raise UsageError(f"--impact {', '.join(unknown)}: choose from {', '.join(levels)}")
-        return cls(
-            frozenset(levels[str(i).lower()] for i in impacts or ()),
-            frozenset(categories or ()),
-            frozenset(s.lower() for s in services or ()),
-            frozenset(p.lower() for p in platforms or ()),
-        )
-
-    def accepts(self, case: Case, failure: Failure) -> bool:
-        if self.impacts and failure.impact not in self.impacts:
-            return False
-        if self.categories and failure.category not in self.categories:
-            return False
-        if self.services and not self.services & {s.lower() for s in services_of(case, failure)}:
-            return False
-        platform = (case.task.platform or "") if case.task else ""
-        return not self.platforms or platform.lower() in self.platforms
-
-    def describe(self) -> list[str]:
-        named = [
-            ("impact", sorted(i.value for i in self.impacts)),
-            ("category", sorted(self.categories)),
-            ("service", sorted(self.services)),
-            ("platform", sorted(self.platforms)),
-        ]
-        return [f"{name}: {', '.join(values)}" for name, values in named if values]
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What an export wrote."""
-
-    out: Path
-    format: str
-    splits: dict[str, int]
-    """Rows per split, in train/validation/test order."""
-    skipped: dict[str, int]
-    """Failures not exported, by reason (`draft`, `no model code`, ...)."""
-    redacted: int
-    """Credentials replaced by placeholders (with ``redact=True``)."""
-    files: list[Path] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(self.splits.values())
-
-
 # -- export ----------------------------------------------------------------------------
-
-
-def _ignore(n: int = 1) -> None:
-    return None
-
-
-@contextlib.contextmanager
-def _no_progress(label: str, total: int) -> Iterator[Advance]:
-    yield _ignore
 
 
 def _check_out(out: Path, kb_root: Path, *, force: bool) -> None:
@@ -164,7 +72,7 @@ def _check_out(out: Path, kb_root: Path, *, force: bool) -> None:
         return
     for name in (CARD_FILE, *(f"{s}.jsonl" for s in SPLITS)):
         if (out / name).exists():
-            raise ExistsError(out / name, hint="not written by `kb export`; use --force to replace it")
+            raise ExistsError(out / name, hint="not written by an export", replaceable=True)
 
 
 def _problems(hits: list[Hit]) -> list[Problem]:
@@ -176,13 +84,13 @@ def _problems(hits: list[Hit]) -> list[Problem]:
             texts[hit.path] = hit.path.read_text(encoding="utf-8", errors="replace")
         line, col = yamlio.locate(texts[hit.path], hit.loc)
         where = ".".join(str(p) for p in hit.loc)
-        message = f"{KIND_LABELS[hit.kind]} in `{where}`; remove it, or export with --redact to replace it"
+        message = f"{KIND_LABELS[hit.kind]} in `{where}`; remove it, or export redacted to replace it"
         problems.add(Problem.at(hit.path, message, line=line, col=col))
     return sorted(problems)
 
 
 def _selected(
-    cases: list[LoadedCase], filters: Filters, skipped: Counter[str]
+    cases: list[LoadedCase], selection: Selection, skipped: Counter[str]
 ) -> list[tuple[LoadedCase, LoadedFailure]]:
     chosen = []
     for case in cases:
@@ -192,7 +100,7 @@ def _selected(
                 skipped["draft"] += 1
             elif not failure.is_failure:
                 skipped["not a failure"] += 1
-            elif not filters.accepts(case.case, failure):
+            elif not selection.accepts(case.case, failure):
                 skipped["filtered out"] += 1
             else:
                 chosen.append((case, loaded))
@@ -219,7 +127,7 @@ def export_dataset(
     style: Style | str = Style.conversational,
     license: str = "unknown",
     force: bool = False,
-    progress: ProgressFactory | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ExportResult:
     """Write ``out/{train,validation,test}.jsonl`` and the dataset card ``out/README.md``.
 
@@ -229,37 +137,35 @@ def export_dataset(
     if fmt not in BUILDERS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if style not in {s.value for s in Style}:
-        raise UsageError(f"--style {style}: choose conversational or standard")
+        raise UsageError(f"style {style!r}: choose conversational or standard")
     style = Style(style)
     if fmt == "classify" and style is Style.standard:
-        raise UsageError("--style applies to sft and dpo; classify rows are always text and label")
+        raise UsageError("the chat style applies to sft and dpo; classify rows are always text and label")
     ratio = parse_split(split)
     kb_root, out, filters = Path(kb_root), Path(out), filters or Filters()
     _check_out(out, kb_root, force=force)
     kb = load_kb(kb_root)
-    known = {c.id for c in kb.taxonomy.categories} if kb.taxonomy else None
-    if known is not None and (unknown := sorted(filters.categories - known)):
-        raise UsageError(f"--category {', '.join(unknown)}: not in the taxonomy ({', '.join(sorted(known))})")
+    selection = select(kb, filters)
 
     skipped: Counter[str] = Counter()
-    chosen = _selected(kb.cases, filters, skipped)
+    chosen = _selected(kb.cases, selection, skipped)
     rows: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
     hits: dict[Hit, None] = {}
     case_reader: FieldReader | None = None
-    with (progress or _no_progress)("Exporting", len(chosen)) as advance:
-        for case, loaded in chosen:
-            if case_reader is None or case_reader.record is not case.case:
-                case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=redact)
-            case_reader.hits.clear()
-            ctx = RowContext(case_reader, FieldReader(loaded.path, loaded.failure, redact=redact), style)
-            built = BUILDERS[fmt](ctx, loaded.failure)
-            if isinstance(built, str):
-                skipped[built] += 1
-            else:
-                row = {"id": f"{case.id}/{loaded.failure.id}", "case": case.id, **ctx.metadata(loaded.failure), **built}
-                hits.update(dict.fromkeys(case_reader.hits + ctx.failure.hits))
-                rows[split_of(case.id, ratio)].append(((case.id, loaded.number), row))
-            advance(1)
+    progress.start("Exporting", len(chosen))
+    for case, loaded in chosen:
+        if case_reader is None or case_reader.record is not case.case:
+            case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=redact)
+        case_reader.hits.clear()
+        ctx = RowContext(case_reader, FieldReader(loaded.path, loaded.failure, redact=redact), style)
+        built = BUILDERS[fmt](ctx, loaded.failure)
+        if isinstance(built, str):
+            skipped[built] += 1
+        else:
+            row = {"id": f"{case.id}/{loaded.failure.id}", "case": case.id, **ctx.metadata(loaded.failure), **built}
+            hits.update(dict.fromkeys(case_reader.hits + ctx.failure.hits))
+            rows[split_of(case.id, ratio)].append(((case.id, loaded.number), row))
+        progress.advance(1)
     if hits and not redact:
         raise SecretsFoundError(_problems(list(hits)))
     if not any(rows.values()):

@@ -10,17 +10,15 @@ YAML); the body comes from the overridable template ``export/README.md.j2``. The
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import yaml
 
-from generator.env import make_env, project_templates_dir, template_problem
+from kb.export.result import ExportResult
+from kb.export.rows import Style
 from kb.models import Impact
-
-if TYPE_CHECKING:
-    from kb.export import ExportResult
-    from kb.export_rows import Style
+from kb.render.env import make_env, project_templates_dir, template_problem
 
 CARD_FILE = "README.md"
 TEMPLATE = "export/README.md.j2"
