@@ -499,6 +499,9 @@ def _print_tables(console: Console, views: list[TableView]) -> None:
         console.print(table)
 
 
+from kb import cli_recurring as cli_recurring  # noqa: E402  (registers similar, patterns, categorise)
+
+
 def main() -> None:
     app(prog_name="kb")
 

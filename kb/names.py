@@ -103,6 +103,11 @@ def normalise_service(name: str) -> str:
     return text[:1].upper() + text[1:] if text else NONE
 
 
+def service_of_word(word: str) -> str | None:
+    """The service a single word spells (`lambda`, `DynamoDB`, `elbv2`), or None."""
+    return _SERVICES.get(_NOT_ALNUM.sub("", word.lower()))
+
+
 _PLATFORMS = {"cloudformation": "cfn", "terraform": "tf", "cdk-tf": "cdktf"}
 _LANGUAGES = {"typescript": "ts", "python": "py", "yml": "yaml", "javascript": "js", "terraform": "hcl"}
 
