@@ -97,3 +97,23 @@ def patterns(
         typer.echo(f"     example: {pattern.example}")
     if top and len(found.patterns) > top:
         typer.echo(f"... and {len(found.patterns) - top} more (--top 0 lists all)")
+
+
+@app.command()
+@reports_errors
+def categorise(
+    kb: KbOption = DEFAULT_KB,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would change; write nothing.")] = False,
+) -> None:
+    """File each published failure without a category under the taxonomy's best one, marked as inferred.
+
+    A stated category (an author's or the imported document's) is never changed.
+    """
+    from kb.recurring.categorise import categorise_kb
+
+    result = categorise_kb(kb, dry_run=dry_run)
+    verb = "would categorise" if dry_run else "categorised"
+    for path in result.changed if dry_run else []:
+        typer.echo(str(path))
+    mix = ", ".join(f"{category} {count}" for category, count in result.by_category.items())
+    typer.echo(f"{verb} {len(result.changed)} failure(s)" + (f": {mix}" if mix else "") + f"; {result.already} had one")

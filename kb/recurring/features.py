@@ -205,7 +205,12 @@ def analyse(data: Mapping[str, Any]) -> Analysis:
     prose, code, listed = field_texts(data)
     named = sorted(services(listed, prose["title"] + "\n" + prose["root_cause"] + "\n" + prose["description"]))
     counts = _weighted(prose, code, named)
-    return Analysis(counts, _WORD.findall("\n".join([*prose.values(), code])), named)
+    return Analysis(counts, words_of(prose, code), named)
+
+
+def words_of(prose: Mapping[str, str], code: str) -> list[str]:
+    """All the words of a record's prose and code, in order (what near-copies are told by)."""
+    return _WORD.findall("\n".join([*prose.values(), code]))
 
 
 def service_term(name: str) -> str:

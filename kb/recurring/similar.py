@@ -27,7 +27,9 @@ from kb.recurring.vectors import count_matrix, weigh
 
 SHARED_TERMS = 6
 """Shared terms listed per match."""
-CHUNK = 1024
+COLLAPSE_POOL = 4
+"""Candidates ranked per result wanted, so results left out as near-copies can be replaced."""
+CHUNK = 512
 """Query rows scored at once when ranking the whole knowledge base."""
 
 
@@ -95,7 +97,7 @@ def find_similar(root: Path | str, ref: str | None = None, *, text: str | None =
     query = _text_vector(index, text)
     scores = (index.vectors @ query.T).toarray().ravel()
     scores[~index.failure_mask] = -1.0
-    picked = _top(scores, n)
+    picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
     return Similar(text, [_match(index, j, scores[j], query) for j in picked])
 
 
@@ -115,9 +117,24 @@ def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
     copy_scores = np.where(copies, scores, -1.0)
     left_out = int(np.count_nonzero(own & index.failure_mask)) - int(index.failure_mask[position])
     scores[own | copies] = -1.0
-    results = [_match(index, j, scores[j], query) for j in _top(scores, n)]
+    results = [_match(index, j, scores[j], query) for j in _collapse(index, _top(scores, n * COLLAPSE_POOL), n)]
     near = [_match(index, j, copy_scores[j], query) for j in _top(copy_scores, n)]
     return Similar(ref, results, near, left_out)
+
+
+def _collapse(index: Index, ranked: list[int], n: int) -> list[int]:
+    """The first ``n`` of ``ranked``, leaving out failures of near-copies of a case already listed."""
+    listed: dict[int, str] = {}
+    kept = []
+    for j in ranked:
+        row = index.rows[j]
+        group = int(index.groups[j])
+        if listed.setdefault(group, row.case) != row.case:
+            continue
+        kept.append(j)
+        if len(kept) == n:
+            break
+    return kept
 
 
 def _top(scores: NDArray[np.float64], n: int) -> list[int]:
@@ -177,14 +194,15 @@ def neighbours(index: Index, n: int) -> Iterator[tuple[int, list[tuple[int, floa
     failures = np.flatnonzero(index.failure_mask)
     candidates = vectors[failures]
     groups = index.groups[failures]
+    position = {int(j): k for k, j in enumerate(failures)}
     for start in range(0, len(failures), CHUNK):
         block = failures[start : start + CHUNK]
         scores = (vectors[block] @ candidates.T).toarray()
         for k, i in enumerate(block):
             row = scores[k]
             row[groups == index.groups[i]] = -1.0
-            picked = _top(row, n)
-            yield int(i), [(int(failures[j]), float(row[j])) for j in picked]
+            picked = _collapse(index, [int(failures[j]) for j in _top(row, n * COLLAPSE_POOL)], n)
+            yield int(i), [(j, float(scores[k, position[j]])) for j in picked]
 
 
 def similar_for_kb(root: Path | str, n: int = 5) -> dict[str, list[str]]:
