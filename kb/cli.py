@@ -257,6 +257,7 @@ def add_failure_command(
         kb, case, title=title, impact=impact, category=category, services=service or (), templates=templates
     )
     _added(added, editor)
+    cli_recurring.print_seen_before(kb, case, " ".join([title, *(service or ())]))
 
 
 def _choose(label: str, choices: list[str]) -> str | None:
@@ -451,6 +452,9 @@ def stats(
         list[str] | None, typer.Option(help="Only cases on this platform (`cdk`, `tf`, ...).", show_default=False)
     ] = None,
     top: Annotated[int, typer.Option(min=0, help="Rows per table, and knowledge gaps listed.")] = 10,
+    with_patterns: Annotated[
+        bool, typer.Option("--patterns", help="Also the top recurring failures (see `kb patterns`).")
+    ] = False,
 ) -> None:
     """Show the knowledge base at a glance: failures by impact, category, service, platform, language;
     recurring knowledge gaps; records that disagree or lack a fix, root cause or docs.
@@ -476,6 +480,9 @@ def stats(
         result = compute_stats(loaded, filters=filters, top_gaps=top)
         data, views = result.as_dict(details=details), stats_tables(result, top=top)
         lines = result.integrity.lines() if details else []
+        if with_patterns:
+            data["patterns"], view = cli_recurring.top_patterns(kb, top)
+            views.append(view)
     if as_json:
         typer.echo(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False))
         return

@@ -6,12 +6,16 @@ Thin like ``kb.cli``: parse, call one library function, print.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kb.cli import DEFAULT_KB, KbOption, app, reports_errors
 from kb.errors import UsageError
+
+if TYPE_CHECKING:
+    from kb.stats import TableView
 
 FormatOption = Annotated[str, typer.Option("--format", help="`text`, or `json` for machine output.")]
 
@@ -117,3 +121,24 @@ def categorise(
         typer.echo(str(path))
     mix = ", ".join(f"{category} {count}" for category, count in result.by_category.items())
     typer.echo(f"{verb} {len(result.changed)} failure(s)" + (f": {mix}" if mix else "") + f"; {result.already} had one")
+
+
+def print_seen_before(kb: Path, case: str, text: str) -> None:
+    """After `kb add failure`: on stderr, the failures of other cases most like the new one."""
+    from kb.recurring.similar import seen_before
+
+    found = seen_before(kb, text, case=case)
+    if not found.cases:
+        return
+    typer.echo(f"seen before: {found.cases} case(s), e.g.:", err=True)
+    for match in found.examples:
+        typer.echo(f"  {match.id}  {match.title}  ({match.score:.2f})", err=True)
+    typer.echo("link the same mistake with `related: [<case>/<failure>]` (see `kb similar`)", err=True)
+
+
+def top_patterns(kb: Path, top: int) -> tuple[list[dict[str, object]], TableView]:
+    """`kb stats --patterns`: the top patterns as JSON and as a table."""
+    from kb.recurring.patterns import find_patterns, patterns_table
+
+    found = find_patterns(kb)
+    return [p.to_json() for p in found.patterns[:top]], patterns_table(found, top=top)

@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kb.errors import UsageError
 from kb.recurring.index import Index, load_index
 from kb.recurring.similar import neighbours
+
+if TYPE_CHECKING:
+    from kb.stats import TableView
 
 LINK_SCORE = 0.42
 """The similarity at which two failures of different cases are taken for the same mistake."""
@@ -141,3 +144,18 @@ def _pattern(index: Index, members: list[int]) -> Pattern:
 
 def _most_first(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def patterns_table(found: Patterns, *, top: int = 10) -> TableView:
+    """The top patterns as a table for `kb stats --patterns`."""
+    from kb.stats import TableView
+
+    rows = [
+        (p.name, str(p.cases), str(p.failures), ", ".join(f"{k} {v}" for k, v in p.impacts.items()))
+        for p in found.patterns[:top]
+    ]
+    share = f"{found.covered / found.failures:.0%}" if found.failures else "-"
+    title = f"Recurring failures ({len(found.patterns)} patterns, {share} of failures)"
+    return TableView(
+        title, ("Pattern", "Cases", "Failures", "Impact"), rows, "lrrl", more=max(0, len(found.patterns) - top)
+    )

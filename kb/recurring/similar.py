@@ -209,3 +209,30 @@ def similar_for_kb(root: Path | str, n: int = 5) -> dict[str, list[str]]:
     """Every failure's ``n`` most similar failures of other cases, by id (for the site's links)."""
     index = load_index(Path(root))
     return {index.rows[i].id: [index.rows[j].id for j, _ in found] for i, found in neighbours(index, n)}
+
+
+SEEN_SCORE = 0.42
+"""The score at which an existing failure counts as the same mistake seen before (as in patterns)."""
+
+
+@dataclass(frozen=True)
+class SeenBefore:
+    """Failures of other cases like a new one: how many cases, and the best few."""
+
+    cases: int
+    examples: list[Match]
+
+
+def seen_before(root: Path | str, text: str, *, case: str, n: int = 3) -> SeenBefore:
+    """What `kb add failure` tells an author: other cases with a failure like ``text``."""
+    index = load_index(Path(root))
+    if not index.rows:
+        return SeenBefore(0, [])
+    query = _text_vector(index, text)
+    scores = (index.vectors @ query.T).toarray().ravel()
+    own = np.array([r.case == case for r in index.rows], dtype=bool)
+    scores[~index.failure_mask | own] = -1.0
+    alike = np.flatnonzero(scores >= SEEN_SCORE)
+    cases = len({index.group(index.rows[j].case) for j in alike})
+    picked = _collapse(index, [j for j in _top(scores, n * COLLAPSE_POOL) if scores[j] >= SEEN_SCORE], n)
+    return SeenBefore(cases, [_match(index, j, scores[j], query) for j in picked])
