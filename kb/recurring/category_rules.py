@@ -127,8 +127,8 @@ CUES: dict[str, list[tuple[str, float]]] = {
         (r"robust", 1),
     ],
     "testing": [
-        (r"tests?\b|testing", 3),
-        (r"unit tests?|integration tests?|test suite|test coverage|coverage\b", 3),
+        (r"(?<!for )(?<!for integration )(?<!for unit )tests?\b|testing", 3),  # "outputs for tests" is not about tests
+        (r"(?<!for )(?:unit|integration) tests?|test suite|test coverage|coverage\b", 3),
         (r"jest|pytest|unittest|assert", 1),
         (r"mock|moto\b", 1),
     ],

@@ -1,5 +1,5 @@
 """`kb check` rules for recurring failures: `related` links resolve, one case does not
-list the same failure twice, and (with `--strict`) every published failure has a category."""
+list the same published failure twice, and (with `--strict`) every published failure has a category."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _twins(failures: list[LoadedFailure]) -> list[Problem]:
     seen: list[tuple[frozenset[str], LoadedFailure]] = []
     problems = []
     for loaded in failures:
-        if not loaded.failure.is_failure:
+        if not loaded.failure.is_failure or loaded.failure.status is Status.draft:
             continue
         words = title_words(loaded.failure.title)
         for other_words, other in seen:
