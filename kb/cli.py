@@ -510,7 +510,11 @@ from kb import cli_recurring as cli_recurring  # noqa: E402  (registers similar,
 
 
 def main() -> None:
-    app(prog_name="kb")
+    from kb.cli import (
+        app as commands,  # under `python -m kb.cli` this module is __main__; the commands are on kb.cli's app
+    )
+
+    commands(prog_name="kb")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,16 +81,53 @@ _SDK_MODULES = _word_set(
 )
 
 
+_VOWELS = frozenset("aeiou")
+
+
+def _consonant(word: str, i: int) -> bool:
+    char = word[i]
+    if char in _VOWELS:
+        return False
+    return not (char == "y" and i > 0 and _consonant(word, i - 1))
+
+
+def _measure(stem: str) -> int:
+    """Porter's m: the number of vowel-consonant sequences."""
+    pattern = "".join("c" if _consonant(stem, i) else "v" for i in range(len(stem)))
+    return len(re.findall(r"v+c+", pattern))
+
+
 def stem(word: str) -> str:
-    """A light suffix stripper, enough to match `permissions`/`permission`, `policies`/`policy`."""
+    """Porter's steps 1a and 1b, and a final `e` dropped from longer words: `permissions`/
+    `permission`, `policies`/`policy`, `testing`/`test`, `logging`/`log`, `routing`/`route`."""
+    found = _stem(word)
+    return found[:-1] if len(found) > 4 and found.endswith("e") else found
+
+
+def _stem(word: str) -> str:
     if len(word) <= 3:
         return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
     if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
+        word = word[:-2]
+    elif word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and any(not _consonant(base, i) for i in range(len(base))):
+            if base.endswith(("at", "bl", "iz")):
+                return base + "e"
+            if base[-1] == base[-2] and base[-1] not in "lsz" and _consonant(base, len(base) - 1):
+                return base[:-1]
+            cvc = (
+                _consonant(base, -3 % len(base))
+                and not _consonant(base, len(base) - 2)
+                and _consonant(base, len(base) - 1)
+            )
+            if cvc and base[-1] not in "wxy" and _measure(base) == 1:
+                return base + "e"
+            return base
     return word
 
 
@@ -105,6 +142,17 @@ def _normal(token: str) -> tuple[str, ...]:
         if len(word) >= 3 and word not in BOILERPLATE:
             out.append(stem(word))
     return tuple(out)
+
+
+def surface_forms(text: str) -> dict[str, str]:
+    """Each term of ``text`` and a word it came from (`updat` -> `update`), to show terms as words."""
+    forms: dict[str, str] = {}
+    for token in _WORD.findall(text):
+        mixed = not token.islower() and not token.isupper() and not service_of_word(token)
+        for part in _CAMEL.findall(token) if mixed else [token]:
+            word = part.lower()
+            forms.setdefault(stem(word), word)
+    return forms
 
 
 def words(text: str) -> list[str]:

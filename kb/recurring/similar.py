@@ -21,12 +21,15 @@ from numpy.typing import NDArray
 
 from kb.errors import KbError, UsageError
 from kb.models import FAILURE_REF_PATTERN
-from kb.recurring.features import text_terms
+from kb.recurring.features import surface_forms, text_terms
 from kb.recurring.index import Index, load_index
 from kb.recurring.vectors import count_matrix, weigh
 
 SHARED_TERMS = 6
 """Shared terms listed per match."""
+MIN_SCORE = 0.2
+"""Matches scoring below this are not listed: on the judged corpus pairs, five in six of
+them were a different mistake (a failure with no twin gets fewer results, not noise)."""
 COLLAPSE_POOL = 4
 """Candidates ranked per result wanted, so results left out as near-copies can be replaced."""
 CHUNK = 512
@@ -97,8 +100,9 @@ def find_similar(root: Path | str, ref: str | None = None, *, text: str | None =
     query = _text_vector(index, text)
     scores = (index.vectors @ query.T).toarray().ravel()
     scores[~index.failure_mask] = -1.0
+    scores[scores < MIN_SCORE] = -1.0
     picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
-    return Similar(text, [_match(index, j, scores[j], query) for j in picked])
+    return Similar(text, [_match(index, j, scores[j], query, text) for j in picked])
 
 
 def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
@@ -116,9 +120,11 @@ def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
     copies = (index.groups == index.groups[position]) & ~own
     copy_scores = np.where(copies, scores, -1.0)
     left_out = int(np.count_nonzero(own & index.failure_mask)) - int(index.failure_mask[position])
-    scores[own | copies] = -1.0
-    results = [_match(index, j, scores[j], query) for j in _collapse(index, _top(scores, n * COLLAPSE_POOL), n)]
-    near = [_match(index, j, copy_scores[j], query) for j in _top(copy_scores, n)]
+    scores[own | copies | (scores < MIN_SCORE)] = -1.0
+    about = row.title
+    picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
+    results = [_match(index, j, scores[j], query, about) for j in picked]
+    near = [_match(index, j, copy_scores[j], query, about) for j in _top(copy_scores, n)]
     return Similar(ref, results, near, left_out)
 
 
@@ -155,7 +161,7 @@ def _text_vector(index: Index, text: str) -> sp.csr_matrix:
     return weigh(sp.csr_matrix(counts), index.idf)
 
 
-def _match(index: Index, j: int, score: float, query: sp.csr_matrix) -> Match:
+def _match(index: Index, j: int, score: float, query: sp.csr_matrix, about: str = "") -> Match:
     row = index.rows[j]
     case = index.cases.get(row.case)
     return Match(
@@ -165,17 +171,19 @@ def _match(index: Index, j: int, score: float, query: sp.csr_matrix) -> Match:
         row.title,
         row.impact,
         case.platform if case else None,
-        shared_terms(index, query, j),
+        shared_terms(index, query, j, about=about),
     )
 
 
-def shared_terms(index: Index, query: sp.csr_matrix, j: int, limit: int = SHARED_TERMS) -> list[str]:
-    """The terms of row ``j`` that the query shares, by their share of the score."""
+def shared_terms(index: Index, query: sp.csr_matrix, j: int, limit: int = SHARED_TERMS, about: str = "") -> list[str]:
+    """The terms of row ``j`` that the query shares, by their share of the score, as words
+    of the two titles (or of ``about``, the query's text) where they come from one."""
     both = query.multiply(index.vectors[j]).tocoo()
     ranked = sorted(zip(both.data.tolist(), both.col.tolist(), strict=True), key=lambda x: (-x[0], x[1]))
+    forms = surface_forms(f"{about}\n{index.rows[j].title}")
     shown: list[str] = []
     for _, col in ranked:
-        term = display_term(index.terms[col])
+        term = display_term(index.terms[col], forms)
         if term not in shown:
             shown.append(term)
         if len(shown) == limit:
@@ -183,9 +191,13 @@ def shared_terms(index: Index, query: sp.csr_matrix, j: int, limit: int = SHARED
     return shown
 
 
-def display_term(term: str) -> str:
-    """A term as a reader knows it: `svc:lambda` -> `lambda`, `key_policy` -> `key policy`."""
-    return term.split(":", 1)[-1].replace("_", " ")
+def display_term(term: str, forms: dict[str, str] | None = None) -> str:
+    """A term as a reader knows it: `svc:lambda` -> `lambda`, `key_policy` -> `key policy`,
+    `updat` -> `update` (when ``forms`` knows the word)."""
+    forms = forms or {}
+    if ":" in term:
+        return term.split(":", 1)[1]
+    return " ".join(forms.get(part, part) for part in term.split("_"))
 
 
 def neighbours(index: Index, n: int) -> Iterator[tuple[int, list[tuple[int, float]]]]:
@@ -235,4 +247,4 @@ def seen_before(root: Path | str, text: str, *, case: str, n: int = 3) -> SeenBe
     alike = np.flatnonzero(scores >= SEEN_SCORE)
     cases = len({index.group(index.rows[j].case) for j in alike})
     picked = _collapse(index, [j for j in _top(scores, n * COLLAPSE_POOL) if scores[j] >= SEEN_SCORE], n)
-    return SeenBefore(cases, [_match(index, j, scores[j], query) for j in picked])
+    return SeenBefore(cases, [_match(index, j, scores[j], query, text) for j in picked])
