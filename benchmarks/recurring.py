@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import FLOOR_PARSE, KB, Run, best, python, run  # noqa: E402
+from run import FLOOR_PARSE, KB, Run, best, python, run
 
 
 def grow(kb: Path, cases: int) -> None:
@@ -75,11 +75,15 @@ def main() -> None:
         patterns = best(args.repeat, lambda: run([*KB, "patterns", "--kb", str(kb)], env=env))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"knowledge base: {cases:,} cases, {len(failures):,} failure files; {os.cpu_count()} cores; best of {args.repeat}\n")
+    print(
+        f"knowledge base: {cases:,} cases, {len(failures):,} failure files; {os.cpu_count()} cores; best of {args.repeat}\n"
+    )
     print("| measure | time | goal |")
     print("|---|---|---|")
     print(f"| bare CSafeLoader parse of the KB | {floor.seconds:.2f} s | (floor) |")
-    print(f"| index from scratch (`kb similar`, empty cache) | {built.seconds:.2f} s = {built.seconds / floor.seconds:.2f}x | <= 1.0x |")
+    print(
+        f"| index from scratch (`kb similar`, empty cache) | {built.seconds:.2f} s = {built.seconds / floor.seconds:.2f}x | <= 1.0x |"
+    )
     print(f"| `kb similar`, index up to date | {warm.seconds:.2f} s | < 1 s |")
     print(f"| `kb similar` after editing one record | {after_edit.seconds:.2f} s | < 1 s |")
     print(f"| `kb patterns` | {patterns.seconds:.1f} s, {patterns.max_rss_mb:.0f} MB | < 60 s, < 1,500 MB |")
