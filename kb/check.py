@@ -9,6 +9,7 @@ from pathlib import Path
 from kb.errors import Problem, Severity
 from kb.examples import check_references
 from kb.models import Status
+from kb.recurring.links import check_recurring
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
 from kb.totals import totals_disagreement
 from kb.yamlio import locate
@@ -53,6 +54,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
     for case in kb.cases:
         problems.extend(_check_case(case, categories, strict=strict))
     problems.extend(check_references(kb))
+    problems.extend(check_recurring(kb, strict=strict))
     return problems
 
 

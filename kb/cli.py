@@ -273,6 +273,7 @@ def add_failure_command(
         kb, case, title=title, impact=impact, category=category, services=service or (), templates=templates
     )
     _added(added, editor)
+    cli_recurring.print_seen_before(kb, case, " ".join([title, *(service or ())]))
 
 
 def _choose(label: str, choices: list[str]) -> str | None:
@@ -463,6 +464,9 @@ def stats(
         list[str] | None, typer.Option(help="Only cases on this platform (`cdk`, `tf`, ...).", show_default=False)
     ] = None,
     top: Annotated[int, typer.Option(min=0, help="Rows per table, and knowledge gaps listed.")] = 10,
+    with_patterns: Annotated[
+        bool, typer.Option("--patterns", help="Also the top recurring failures (see `kb patterns`).")
+    ] = False,
 ) -> None:
     """Show the knowledge base at a glance: failures by impact, category, service, platform, language;
     recurring knowledge gaps; records that disagree or lack a fix, root cause or docs.
@@ -478,6 +482,10 @@ def stats(
     console = Console(highlight=False, soft_wrap=False)
     fit = None if as_json else max(2, (console.width - 24) // 9)
     report = stats_report(kb, by=by or (), filters=filters, top=top, details=details, max_cols=fit)
+    if with_patterns and not by:
+        patterns, view = cli_recurring.top_patterns(kb, top)
+        report.data["patterns"] = patterns
+        report.tables.append(view)
     if as_json:
         typer.echo(json.dumps(report.data, sort_keys=True, indent=2, ensure_ascii=False))
         return
@@ -501,8 +509,15 @@ def _print_tables(console: Console, views: list[TableView]) -> None:
         console.print(table)
 
 
+from kb import cli_recurring as cli_recurring  # noqa: E402  (registers similar, patterns, categorise)
+
+
 def main() -> None:
-    app(prog_name="kb")
+    from kb.cli import (
+        app as commands,  # under `python -m kb.cli` this module is __main__; the commands are on kb.cli's app
+    )
+
+    commands(prog_name="kb")
 
 
 if __name__ == "__main__":  # pragma: no cover

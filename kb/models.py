@@ -231,6 +231,12 @@ class TrainingValue(Record):
     """The individual lessons, one item each, in order."""
 
 
+FAILURE_REF_PATTERN = r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$"
+"""A reference to a failure: `<case-id>/<failure-id>`."""
+
+InferredField = Literal["category", "services"]
+"""A failure field whose value kb may infer."""
+
 FailureField = Literal[
     "impact",
     "description",
@@ -278,8 +284,12 @@ class Failure(Record):
     """What the entry reports: a `failure` (the default), or a non-failure kept with the case (`success`, `potential`, `limitation`, `recommendation`, `observation`, `testing-gap`, `checklist`), never counted or exported as a failure."""
     category: Slug | None = None
     """A category key from the knowledge base's `taxonomy.yaml`."""
+    inferred: dict[InferredField, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    """Fields whose value kb inferred rather than an author or the source document stating it, each with its confidence from 0 to 1 (`category: 0.72`, written by `kb import` and `kb categorise`). Confirm a value by deleting its entry; an inferred value is never written over a stated one."""
     services: list[str] = Field(default_factory=list)
     """The AWS services involved (`Lambda`, `IAM`, `SQS`, ...)."""
+    related: list[Annotated[str, StringConstraints(pattern=FAILURE_REF_PATTERN)]] = Field(default_factory=list)
+    """Confirmed links to failures of other cases that are the same mistake, as `<case>/<failure>` (see `kb similar`); `kb check` verifies each one resolves."""
     group: str | None = None
     """The heading of the section the source listed this failure under, when it is not the default `<Impact> Failures`; empty when the source listed it under no group heading (a report prints none)."""
     description: str | None = None
@@ -433,6 +443,8 @@ class Case(Record):
     """The closing summary."""
     extra: list[Section] = Field(default_factory=list)
     """Sections of the document the schema has no field for, verbatim and in order."""
+    duplicate_of: Slug | None = None
+    """The case this one is a near-copy of (the same analysis, another version), as `kb import` found it: its failures are not counted as recurrences of that case's."""
     layout: CaseLayout = Field(default_factory=CaseLayout)
     """Presentation hints (see `CaseLayout`). Written by `kb import` for faithful round trips; authors leave it out."""
 

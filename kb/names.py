@@ -140,6 +140,11 @@ def _short(name: str, table: dict[str, str]) -> str:
     return table.get(key, key)
 
 
+def service_of_word(word: str) -> str | None:
+    """The service a single word spells (`lambda`, `DynamoDB`, `elbv2`), or None."""
+    return _SERVICES.get(_NOT_ALNUM.sub("", word.lower()))
+
+
 @functools.lru_cache(maxsize=8192)
 def normalise_platform(name: str | None) -> str:
     """The platform's short spelling ("AWS CDK" -> `cdk`, "CloudFormation" -> `cfn`); `none` when missing."""

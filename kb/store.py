@@ -310,7 +310,7 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
 
 def slim_record(record: BaseModel) -> BaseModel:
     """A validated record stripped to what the cross-record rules read: ids, title, impact,
-    status, category, the reference and the written totals; everything else at its default."""
+    status, category, related links, the reference and the written totals; everything else at its default."""
     if isinstance(record, Failure):
         ideal = record.ideal_response
         reference = IdealResponse(reference=ideal.reference) if ideal and ideal.reference else None
@@ -321,6 +321,7 @@ def slim_record(record: BaseModel) -> BaseModel:
             status=record.status,
             kind=record.kind,
             category=record.category,
+            related=record.related,
             ideal_response=reference,
         )
     if isinstance(record, Case):

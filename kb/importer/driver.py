@@ -19,6 +19,8 @@ from kb.importer.metadata import read_task
 from kb.importer.taxonomy import known_categories
 from kb.importer.write import case_files, write_case_files
 from kb.models import Source
+from kb.recurring.categorise import categorise_failures
+from kb.recurring.duplicates import mark_duplicates, sign_case
 
 INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
@@ -39,6 +41,8 @@ class DocumentResult:
     """Why no case was written (an existing case without --force, an unreadable file, a bug)."""
     crashed: bool = False
     """The error was unexpected: a bug in kb, reported instead of a traceback."""
+    signature: list[int] | None = None
+    """The document's MinHash signature, to find near-copies (``kb.recurring.duplicates``)."""
 
     @property
     def imported(self) -> bool:
@@ -148,6 +152,7 @@ def run_import(
                 if on_progress:
                     on_progress(len(done))
     results.sort(key=lambda r: r.index)
+    mark_duplicates(into, results)
     return ImportResult(into, results, list(plan.problems))
 
 
@@ -194,7 +199,9 @@ def prepare_one(job: Job, *, categories: frozenset[str]) -> tuple[DocumentResult
         )
         result.warnings = decoded.warnings + task.warnings + assembled.warnings
         result.failures = len(assembled.failures)
-        return result, case_files(assembled.case, assembled.failures)
+        failures = categorise_failures(assembled.failures, categories)
+        result.signature = sign_case(failures)
+        return result, case_files(assembled.case, failures)
     except Exception as exc:
         _record_error(result, exc)
         return result, None

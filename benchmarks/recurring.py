@@ -1,0 +1,93 @@
+"""Speed and memory of `kb similar` and `kb patterns` on a large knowledge base.
+
+    python benchmarks/recurring.py [--corpus DIR] [--scale N] [--repeat R]
+
+Imports the corpus once, then copies its case folders under fresh ids until the
+knowledge base holds about N cases (5,000 cases is about 45,000 failures), and measures
+each command in a subprocess, as a user runs it:
+
+    index built from scratch (`kb similar`, empty cache)  vs  a bare CSafeLoader parse   goal <= 1.0x
+    `kb similar` once the index exists                                                 goal < 1 s
+    `kb similar` after editing one record                                              goal < 1 s
+    `kb patterns`                                          time and peak memory         goal < 60 s, < 1.5 GB
+
+Each measure is the best of R runs. Nothing here is a test: the figures go into docs/similar.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import FLOOR_PARSE, KB, Run, best, python, run
+
+
+def grow(kb: Path, cases: int) -> None:
+    """Copy the imported cases under fresh ids (`<id>-cNNN`) until there are ``cases`` of them."""
+    originals = sorted(p for p in kb.iterdir() if p.is_dir())
+    n = 1
+    while sum(1 for p in kb.iterdir() if p.is_dir()) < cases:
+        for folder in originals:
+            new_id = f"{folder.name}-c{n:03d}"
+            target = kb / new_id
+            shutil.copytree(folder, target)
+            case_file = target / "case.yaml"
+            case_file.write_text(case_file.read_text().replace(f"\nid: {folder.name}\n", f"\nid: {new_id}\n", 1))
+        n += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=Path(os.environ.get("KB_CORPUS", "../shared/corpus")))
+    parser.add_argument("--scale", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kb-recurring-"))
+    try:
+        env = dict(os.environ, KB_CACHE_DIR=str(work / "cache"))
+        kb = work / "kb"
+        run([*KB, "import", str(args.corpus), "--into", str(kb)], env=env)
+        grow(kb, args.scale)
+        failures = [p for p in kb.rglob("*.yaml") if p.name != "case.yaml"]
+        cases = sum(1 for p in kb.iterdir() if p.is_dir())
+        ref = f"{failures[0].parent.name}/{failures[0].name.split('-', 1)[1].removesuffix('.yaml')}"
+        similar = [*KB, "similar", ref, "--kb", str(kb), "-n", "10"]
+        floor = best(args.repeat, lambda: run(python(FLOOR_PARSE, str(kb))))
+
+        def cold() -> Run:
+            shutil.rmtree(work / "cache", ignore_errors=True)
+            return run(similar, env=env)
+
+        built = best(args.repeat, cold)
+        warm = best(args.repeat, lambda: run(similar, env=env))
+
+        def edited() -> Run:
+            target = failures[len(failures) // 2]
+            target.write_text(target.read_text().replace("\ntitle: ", "\ntitle: Edited ", 1))
+            return run(similar, env=env)
+
+        after_edit = best(args.repeat, edited)
+        patterns = best(args.repeat, lambda: run([*KB, "patterns", "--kb", str(kb)], env=env))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"knowledge base: {cases:,} cases, {len(failures):,} failure files; {os.cpu_count()} cores; best of {args.repeat}\n"
+    )
+    print("| measure | time | goal |")
+    print("|---|---|---|")
+    print(f"| bare CSafeLoader parse of the KB | {floor.seconds:.2f} s | (floor) |")
+    print(
+        f"| index from scratch (`kb similar`, empty cache) | {built.seconds:.2f} s = {built.seconds / floor.seconds:.2f}x | <= 1.0x |"
+    )
+    print(f"| `kb similar`, index up to date | {warm.seconds:.2f} s | < 1 s |")
+    print(f"| `kb similar` after editing one record | {after_edit.seconds:.2f} s | < 1 s |")
+    print(f"| `kb patterns` | {patterns.seconds:.1f} s, {patterns.max_rss_mb:.0f} MB | < 60 s, < 1,500 MB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Categories for failures that have none, inferred from what each failure is about.
+
+Curated cues per category (``category_rules``) are matched in the title (counting
+three times) and in the description, root cause, error and the model response's prose;
+the category with the highest total wins, with a confidence from its lead over the
+runner-up. A category of a custom taxonomy that has no curated cues is recognised by the
+words of its id and title. When no cue matches, a failure is `configuration` (what the
+task asked for, done wrong) with a low confidence. An inferred category is marked
+(`inferred: {category: 0.72}`) and never replaces one an author or document stated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from kb.models import Failure, Taxonomy
+from kb.recurring.category_rules import CUES
+
+TITLE_WEIGHT = 3.0
+BODY_CHARS = 2500
+"""Only the start of the prose is read: the mistake is stated early, later text wanders."""
+FALLBACK = "configuration"
+FALLBACK_CONFIDENCE = 0.2
+_MARKUP = re.compile(r"[*_`#>\[\]]+")
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+
+Rules = tuple[tuple[str, tuple[tuple[re.Pattern[str], float], ...]], ...]
+
+
+@dataclass(frozen=True)
+class Inference:
+    """A category inferred for a failure, and how sure of it kb is (0 to 1)."""
+
+    category: str
+    confidence: float
+
+
+@cache
+def _compiled(categories: tuple[tuple[str, str], ...]) -> Rules:
+    rules = []
+    for category, title in categories:
+        cues = CUES.get(category)
+        if cues is None:
+            words = sorted({w for w in re.findall(r"[a-z0-9]{3,}", f"{category} {title}".lower())})
+            cues = [(re.escape(w), 2.0) for w in words]
+        rules.append((category, tuple((re.compile(rf"(?<![a-z0-9])(?:{c})"), w) for c, w in cues)))
+    return tuple(rules)
+
+
+def rules_for(categories: Iterable[str] | Taxonomy) -> Rules:
+    """The compiled cues of a taxonomy (or of bare category ids), in its order."""
+    if isinstance(categories, Taxonomy):
+        pairs = tuple((c.id, c.title) for c in categories.categories)
+    else:
+        pairs = tuple((c, "") for c in categories)
+    return _compiled(pairs)
+
+
+def _plain(text: str) -> str:
+    return " ".join(_MARKUP.sub(" ", _FENCE.sub(" ", text)).lower().split())
+
+
+def texts(data: Mapping[str, Any]) -> tuple[str, str]:
+    """A failure's (plain data) title, and the start of its prose, lowercase and unmarked."""
+    parts = [data.get("description"), data.get("root_cause"), data.get("error")]
+    model = data.get("model_response")
+    if isinstance(model, Mapping):
+        parts.append(model.get("text"))
+    group = data.get("group")
+    body = " ".join(p for p in parts if isinstance(p, str))[:BODY_CHARS]
+    title = data.get("title")
+    return _plain(title if isinstance(title, str) else ""), _plain(body + " " + (group or ""))
+
+
+def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
+    """The best category for a failure (plain data), or None when the taxonomy is empty."""
+    if not rules:
+        return None
+    title, body = texts(data)
+    scores: list[tuple[float, int, str]] = []
+    for order, (category, cues) in enumerate(rules):
+        score = 0.0
+        for pattern, weight in cues:
+            if pattern.search(title):
+                score += TITLE_WEIGHT * weight
+            if pattern.search(body):
+                score += weight
+        scores.append((score, -order, category))
+    scores.sort(reverse=True)
+    best, second = scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
+    if best <= 0:
+        fallback = FALLBACK if any(c == FALLBACK for c, _ in rules) else rules[0][0]
+        return Inference(fallback, FALLBACK_CONFIDENCE)
+    confidence = min(0.95, max(0.05, (best - second + 1.0) / (best + 2.0)))
+    return Inference(scores[0][2], round(0.3 + 0.65 * confidence, 2))
+
+
+def categorised(failure: Failure, rules: Rules) -> Failure:
+    """The failure with an inferred category when it has none (and is a failure); else itself."""
+    if failure.category is not None or not failure.is_failure or not rules:
+        return failure
+    found = infer_category(failure.model_dump(mode="json", exclude_defaults=True), rules)
+    if found is None:
+        return failure
+    return failure.model_copy(
+        update={"category": found.category, "inferred": {**failure.inferred, "category": found.confidence}}
+    )
+
+
+def categorise_failures(failures: list[Failure], categories: Collection[str]) -> list[Failure]:
+    """Categories inferred for those of ``failures`` that have none (the import's hook)."""
+    known = list(CUES)
+    ordered = sorted(categories, key=lambda c: (known.index(c) if c in known else len(known), c))
+    rules = rules_for(ordered)
+    return [categorised(f, rules) for f in failures]
+
+
+@dataclass
+class Categorised:
+    """What `kb categorise` did."""
+
+    changed: list[Path] = field(default_factory=list)
+    by_category: dict[str, int] = field(default_factory=dict)
+    already: int = 0
+    """Failures that had a category."""
+
+
+def categorise_kb(root: Path | str, *, dry_run: bool = False) -> Categorised:
+    """Infer a category for each published failure of the KB at ``root`` that has none.
+
+    A record file kb wrote (its text is what kb would write) is rewritten whole; a
+    hand-edited one keeps every byte and gets the two keys appended. ``dry_run`` writes nothing.
+    """
+    from kb.atomic import write_text
+    from kb.importer.taxonomy import DEFAULT_CATEGORIES
+    from kb.store import dump_record, load_kb
+
+    kb = load_kb(root)
+    known = list(CUES)
+    rules = (
+        rules_for(kb.taxonomy)
+        if kb.taxonomy
+        else rules_for(sorted(DEFAULT_CATEGORIES, key=lambda c: known.index(c) if c in known else len(known)))
+    )
+    result = Categorised()
+    counts: dict[str, int] = {}
+    for case in kb.cases:
+        for loaded in case.failures:
+            failure = loaded.failure
+            if not failure.is_failure or failure.status.value == "draft":
+                continue
+            if failure.category is not None:
+                result.already += 1
+                continue
+            updated = categorised(failure, rules)
+            if updated.category is None:
+                continue
+            counts[updated.category] = counts.get(updated.category, 0) + 1
+            result.changed.append(loaded.path)
+            if dry_run:
+                continue
+            text = loaded.path.read_text(encoding="utf-8")
+            if text == dump_record(failure):
+                write_text(loaded.path, dump_record(updated))
+            else:
+                confidence = updated.inferred["category"]
+                tail = "" if text.endswith("\n") else "\n"
+                write_text(
+                    loaded.path, f"{text}{tail}category: {updated.category}\ninferred:\n  category: {confidence}\n"
+                )
+    result.by_category = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return result

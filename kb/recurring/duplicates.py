@@ -1,0 +1,90 @@
+"""Near-copies found while importing: a document that is another version of one being
+imported or already in the knowledge base gets `duplicate_of` and a warning.
+
+The import's workers sign each document as it is assembled (``sign_case``); the main
+process then groups the signatures (``copies.copy_groups``), adding those of the cases
+already in the knowledge base (from the similarity index) only when there are any. In a
+group, the case already in the knowledge base, else the first by id, is the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kb.models import Case, Failure
+from kb.recurring import copies
+from kb.recurring.features import field_texts, words_of
+from kb.store import CASE_FILE, case_dirs, read_record, save_record
+
+
+class Imported(Protocol):
+    """What the import reports of one document (``kb.importer.driver.DocumentResult``)."""
+
+    case_id: str
+    signature: list[int] | None
+    warnings: list[tuple[str, str]]
+
+    @property
+    def imported(self) -> bool: ...
+
+
+def sign_case(failures: Iterable[Failure]) -> list[int]:
+    """The MinHash signature of a case's text, from its failures (for ``mark_duplicates``)."""
+    sigs = []
+    for failure in failures:
+        prose, code, _ = field_texts(failure.model_dump(mode="json", exclude_defaults=True))
+        sigs.append(copies.signature(words_of(prose, code)))
+    return [int(x) for x in copies.union(sigs)]
+
+
+def mark_duplicates(into: Path, results: Sequence[Imported]) -> None:
+    """Record `duplicate_of` on each imported case that is a near-copy of another, and warn."""
+    fresh = {r.case_id: r for r in results if r.imported and r.signature is not None}
+    if not fresh:
+        return
+    ids = sorted(fresh)
+    sigs = [np.asarray(fresh[c].signature, dtype=np.uint32) for c in ids]
+    existing = {p.name for p in case_dirs(into)} - set(ids) if into.is_dir() else set()
+    if existing:
+        from kb.recurring.index import load_index
+
+        index = load_index(into)
+        by_case: dict[str, list[int]] = {}
+        for i, row in enumerate(index.rows):
+            if row.case in existing:
+                by_case.setdefault(row.case, []).append(i)
+        for case_id in sorted(by_case):
+            ids.append(case_id)
+            sigs.append(copies.union(index.signatures[by_case[case_id]]))
+    if len(ids) < 2:
+        return
+    stack = np.stack(sigs)
+    groups: dict[str, list[str]] = {}
+    for case_id, first in copies.copy_groups(ids, stack).items():
+        groups.setdefault(first, [first]).append(case_id)
+    position = {c: i for i, c in enumerate(ids)}
+    for members in groups.values():
+        old = sorted(m for m in members if m in existing)
+        original = old[0] if old else min(members)
+        for case_id in sorted(members):
+            if case_id == original or case_id not in fresh:
+                continue
+            shared = copies.agreement(stack[position[case_id]], stack[position[original]])
+            _record(into, case_id, original)
+            fresh[case_id].warnings.append(
+                (
+                    "duplicate",
+                    f"near-copy of case `{original}` (about {shared:.0%} of its text); recorded as `duplicate_of`",
+                )
+            )
+
+
+def _record(into: Path, case_id: str, original: str) -> None:
+    path = into / case_id / CASE_FILE
+    case: Case = read_record(path, Case)
+    if case.duplicate_of != original:
+        save_record(path, case.model_copy(update={"duplicate_of": original}))

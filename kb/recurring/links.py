@@ -1,0 +1,79 @@
+"""`kb check` rules for recurring failures: `related` links resolve, one case does not
+list the same published failure twice, and (with `--strict`) every published failure has a category."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kb.errors import Problem, Severity
+from kb.models import Status
+from kb.store import KnowledgeBase, LoadedFailure
+from kb.yamlio import Loc, locate
+
+TWIN_TITLE = 0.8
+"""Word overlap (Jaccard) of two titles of one case at which they are near-identical."""
+_WORD = re.compile(r"[a-z0-9]+")
+_NUMBERING = re.compile(r"^\s*(?:\d+|[a-z])[.):]\s+|\(\s*(?:critical|high|medium|low)\s*\)", re.IGNORECASE)
+
+
+def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
+    """Dangling or self `related` links (errors), near-identical failures of one case
+    (warnings) and, when ``strict``, published failures without a category (errors)."""
+    known = {f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures}
+    problems: list[Problem] = []
+    for case in kb.cases:
+        for loaded in case.failures:
+            problems.extend(_links(case.id, loaded, known))
+            failure = loaded.failure
+            if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
+                problems.append(_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
+        problems.extend(_twins(case.failures))
+    return problems
+
+
+def _links(case_id: str, loaded: LoadedFailure, known: set[str]) -> list[Problem]:
+    problems = []
+    own = f"{case_id}/{loaded.failure.id}"
+    for i, ref in enumerate(loaded.failure.related):
+        if ref == own:
+            problems.append(_at(loaded.path, ("related", i), f"`related` links the failure to itself (`{ref}`)"))
+        elif ref not in known:
+            problems.append(
+                _at(loaded.path, ("related", i), f"`related` names no failure of the knowledge base: `{ref}`")
+            )
+    return problems
+
+
+def title_words(title: str) -> frozenset[str]:
+    """A title's words, its numbering and a severity in parentheses left out."""
+    return frozenset(_WORD.findall(_NUMBERING.sub(" ", title).lower()))
+
+
+def _twins(failures: list[LoadedFailure]) -> list[Problem]:
+    """Failures of one case whose titles are (nearly) the same: the same failure listed twice?"""
+    seen: list[tuple[frozenset[str], LoadedFailure]] = []
+    problems = []
+    for loaded in failures:
+        if not loaded.failure.is_failure or loaded.failure.status is Status.draft:
+            continue
+        words = title_words(loaded.failure.title)
+        for other_words, other in seen:
+            union = words | other_words
+            if len(union) >= 2 and len(words & other_words) / len(union) >= TWIN_TITLE:
+                message = (
+                    f"near-identical to {other.path.name} (title `{other.failure.title}`): the same failure twice?"
+                )
+                problems.append(_at(loaded.path, ("title",), message, Severity.warning))
+                break
+        seen.append((words, loaded))
+    return problems
+
+
+def _at(path: Path, loc: Loc, message: str, severity: Severity = Severity.error) -> Problem:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    line, col = locate(text, loc)
+    return Problem.at(path, message, line=line, col=col, severity=severity)

@@ -1,0 +1,161 @@
+"""`kb patterns`: recurring failures grouped across cases.
+
+Each failure is linked to its nearest failures of other cases (not near-copies) that
+score at least ``LINK_SCORE``. Then, most-linked failure first, each failure not yet in
+a pattern gathers its linked failures not yet in one: every member is directly like
+the failure it was gathered by, so chains of "A is like B is like C" never join
+unrelated mistakes. A group spanning at least ``min_cases`` cases (near-copies count
+once) is a pattern. Same knowledge base, same patterns in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kb.errors import UsageError
+from kb.recurring.index import Index, load_index
+from kb.recurring.similar import neighbours
+
+if TYPE_CHECKING:
+    from kb.stats import TableView
+
+LINK_SCORE = 0.42
+"""The similarity at which two failures of different cases are taken for the same mistake."""
+NEIGHBOURS = 30
+"""Nearest failures considered for each failure."""
+DOCUMENTED = ("model_code", "fix_code", "root_cause", "docs", "error")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One recurring mistake: its members and what they have in common."""
+
+    name: str
+    """The most representative member's title."""
+    cases: int
+    failures: int
+    members: list[str]
+    """`<case>/<failure>` ids, the most representative first."""
+    example: str
+    """The best-documented member (model code, fix, root cause, docs), the canonical example."""
+    platforms: dict[str, int]
+    services: dict[str, int]
+    impacts: dict[str, int]
+    categories: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "cases": self.cases,
+            "failures": self.failures,
+            "example": self.example,
+            "platforms": self.platforms,
+            "services": self.services,
+            "impacts": self.impacts,
+            "categories": self.categories,
+            "members": self.members,
+        }
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Every pattern, largest first, and how much of the knowledge base they cover."""
+
+    patterns: list[Pattern]
+    failures: int
+    """Failures in the knowledge base (kind `failure`)."""
+
+    @property
+    def covered(self) -> int:
+        return sum(p.failures for p in self.patterns)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "failures": self.failures,
+            "in_patterns": self.covered,
+            "patterns": [p.to_json() for p in self.patterns],
+        }
+
+
+def find_patterns(root: Path | str, *, min_cases: int = 2) -> Patterns:
+    """The recurring failures of the knowledge base at ``root``, grouped into patterns."""
+    if min_cases < 2:
+        raise UsageError("the minimum number of cases must be at least 2 (a pattern recurs across cases)")
+    return patterns_of(load_index(Path(root)), min_cases=min_cases)
+
+
+def patterns_of(index: Index, *, min_cases: int = 2) -> Patterns:
+    """Group an index's failures into patterns spanning at least ``min_cases`` cases."""
+    links: dict[int, list[int]] = {}
+    strength: dict[int, float] = {}
+    for i, found in neighbours(index, NEIGHBOURS):
+        kept = [j for j, score in found if score >= LINK_SCORE]
+        links[i] = kept
+        strength[i] = sum(score for _, score in found if score >= LINK_SCORE)
+    for i, kept in list(links.items()):  # links are mutual: j may not have i among its best
+        for j in kept:
+            if i not in links[j]:
+                links[j].append(i)
+    assigned: set[int] = set()
+    groups: list[list[int]] = []
+    for i in sorted(links, key=lambda i: (-len(links[i]), -strength[i], index.rows[i].id)):
+        if i in assigned or not links[i]:
+            continue
+        members = [i] + [j for j in sorted(links[i]) if j not in assigned]
+        if len({index.group(index.rows[m].case) for m in members}) < min_cases:
+            continue
+        assigned.update(members)
+        groups.append(members)
+    made = [_pattern(index, members) for members in groups]
+    made.sort(key=lambda p: (-p.cases, -p.failures, p.name, p.members[0]))
+    return Patterns(made, int(index.failure_mask.sum()))
+
+
+def _pattern(index: Index, members: list[int]) -> Pattern:
+    vectors = index.vectors[members]
+    centre = np.asarray(vectors.mean(axis=0)).ravel()
+    closeness = vectors @ centre
+    order = sorted(range(len(members)), key=lambda k: (-round(float(closeness[k]), 6), index.rows[members[k]].id))
+    ranked = [members[k] for k in order]
+    rows = [index.rows[m] for m in ranked]
+    example = max(range(len(rows)), key=lambda k: (sum(name in rows[k].documented for name in DOCUMENTED), -k))
+    platforms: Counter[str] = Counter()
+    for case in {r.case for r in rows}:
+        info = index.cases.get(case)
+        platforms[(info.platform if info and info.platform else "none")] += 1
+    services = Counter(s for r in rows for s in dict.fromkeys(r.services))
+    return Pattern(
+        name=rows[0].title,
+        cases=len({index.group(r.case) for r in rows}),
+        failures=len(rows),
+        members=[r.id for r in rows],
+        example=rows[example].id,
+        platforms=_most_first(platforms),
+        services=_most_first(services),
+        impacts=_most_first(Counter(r.impact or "none" for r in rows)),
+        categories=_most_first(Counter(r.category or "none" for r in rows)),
+    )
+
+
+def _most_first(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def patterns_table(found: Patterns, *, top: int = 10) -> TableView:
+    """The top patterns as a table for `kb stats --patterns`."""
+    from kb.stats import TableView
+
+    rows = [
+        (p.name, str(p.cases), str(p.failures), ", ".join(f"{k} {v}" for k, v in p.impacts.items()))
+        for p in found.patterns[:top]
+    ]
+    share = f"{found.covered / found.failures:.0%}" if found.failures else "-"
+    title = f"Recurring failures ({len(found.patterns)} patterns, {share} of failures)"
+    return TableView(
+        title, ("Pattern", "Cases", "Failures", "Impact"), rows, "lrrl", more=max(0, len(found.patterns) - top)
+    )

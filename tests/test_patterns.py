@@ -1,0 +1,80 @@
+"""`kb patterns`: the same mistake across cases becomes one pattern, stable run to run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kb.cli import app
+from kb.errors import UsageError
+from kb.recurring.patterns import find_patterns
+from tests.recurring_kb import small_kb
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    return small_kb(tmp_path / "kb")
+
+
+def test_the_same_mistake_in_three_cases_is_one_pattern(kb: Path) -> None:
+    found = find_patterns(kb)
+    kms = next(p for p in found.patterns if "alpha/kms-key-policy-misses-logs-principal" in p.members)
+    assert kms.cases == 3 and kms.failures == 3
+    assert set(kms.members) == {
+        "alpha/kms-key-policy-misses-logs-principal",
+        "bravo/log-group-cannot-use-cmk",
+        "delta/logs-kms-permissions",
+    }
+    assert kms.example == "alpha/kms-key-policy-misses-logs-principal"  # model code, fix, root cause, docs
+    assert kms.platforms == {"cdk": 1, "pulumi": 1, "tf": 1}
+    assert kms.impacts == {"critical": 2, "none": 1}
+    assert "KMS" in kms.services and "CloudWatch Logs" in kms.services
+    assert kms.name in {
+        p
+        for p in (
+            "KMS key policy misses the CloudWatch Logs principal",
+            "Log group cannot use the customer managed KMS key",
+            "CloudWatch Logs KMS key permissions missing",
+        )
+    }
+    unrelated = "charlie/bucket-versioning-not-enabled"
+    assert all(unrelated not in p.members for p in found.patterns)
+
+
+def test_patterns_are_ordered_and_stable(kb: Path) -> None:
+    first = find_patterns(kb).to_json()
+    assert find_patterns(kb).to_json() == first
+    counts = [(p["cases"], p["failures"]) for p in first["patterns"]]
+    assert counts == sorted(counts, reverse=True)
+    assert first["failures"] == 8 and first["in_patterns"] == sum(p["failures"] for p in first["patterns"])
+
+
+def test_min_cases(kb: Path) -> None:
+    assert [p.cases for p in find_patterns(kb, min_cases=3).patterns] == [3]
+    assert find_patterns(kb, min_cases=4).patterns == []
+    with pytest.raises(UsageError):
+        find_patterns(kb, min_cases=1)
+
+
+def test_cli_text_and_json(kb: Path) -> None:
+    text = runner.invoke(app, ["patterns", "--kb", str(kb)])
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines()[0].startswith("3 pattern(s) of 2+ cases cover")
+    assert "[3 cases, 3 failures]" in text.stdout
+    data = json.loads(runner.invoke(app, ["patterns", "--kb", str(kb), "--format", "json", "--min-cases", "3"]).stdout)
+    assert [p["cases"] for p in data["patterns"]] == [3]
+    assert {"name", "cases", "failures", "example", "platforms", "services", "impacts", "members"} <= set(
+        data["patterns"][0]
+    )
+
+
+def test_stats_shows_the_top_patterns_on_request(kb: Path) -> None:
+    plain = json.loads(runner.invoke(app, ["stats", "--kb", str(kb), "--json"]).stdout)
+    assert "patterns" not in plain
+    data = json.loads(runner.invoke(app, ["stats", "--kb", str(kb), "--json", "--patterns", "--top", "1"]).stdout)
+    assert [p["cases"] for p in data["patterns"]] == [3]

@@ -1,0 +1,183 @@
+"""`kb similar`: ranking by what a failure is about, exclusions, the cached index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kb.cli import app
+from kb.errors import KbError, UsageError
+from kb.recurring import index as index_module
+from kb.recurring.copies import copy_groups, signature
+from kb.recurring.features import analyse, resource_types, words
+from kb.recurring.index import index_path, load_index
+from kb.recurring.similar import find_similar, seen_before, similar_for_kb
+from tests.recurring_kb import KMS_LOGS, TAGS, small_kb, with_id, write_case
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    return small_kb(tmp_path / "kb")
+
+
+def ids(found: list[object]) -> list[str]:
+    return [m.id for m in found]  # type: ignore[attr-defined]
+
+
+def test_a_paraphrase_ranks_above_a_failure_sharing_only_boilerplate(kb: Path) -> None:
+    found = find_similar(kb, "alpha/kms-key-policy-misses-logs-principal", n=10).results
+    ranked = ids(found)
+    assert ranked.index("bravo/log-group-cannot-use-cmk") < len(ranked)
+    assert ranked[:2] == ["delta/logs-kms-permissions", "bravo/log-group-cannot-use-cmk"]
+    assert "charlie/bucket-versioning-not-enabled" not in ranked[:2]
+    best = found[0]
+    assert (best.case, best.impact, best.platform) == ("delta", "critical", "tf")
+    assert {"kms", "cloudwatch logs"} & set(best.shared)
+    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_boilerplate_words_are_not_terms() -> None:
+    assert words("The MODEL_RESPONSE failed: the IDEAL_RESPONSE fixes the critical issue") == []
+    assert words("RemovalPolicy on the CloudWatch alarms") == ["removal", "policy", "cloudwatch", "alarm"]
+
+
+def test_resource_types_have_one_spelling_across_tools() -> None:
+    code = 'resource "aws_s3_bucket" "b" {}\nType: AWS::S3::Bucket\nnew s3.Bucket(this, "B")\naws.s3.BucketV2("b")'
+    assert resource_types(code) == {"s3bucket"}
+
+
+def test_failures_of_the_same_case_are_left_out(kb: Path) -> None:
+    write_case(kb, "echo", [with_id(KMS_LOGS, "first"), with_id(KMS_LOGS, "second", title="KMS key policy again")])
+    found = find_similar(kb, "echo/first", n=10)
+    assert not any(m.case == "echo" for m in found.results)
+    assert found.left_out == 1
+
+
+def test_near_copies_of_the_querys_document_are_shown_apart(kb: Path) -> None:
+    shutil.copytree(kb / "alpha", kb / "alpha-v2")
+    case_file = kb / "alpha-v2" / "case.yaml"
+    case_file.write_text(case_file.read_text().replace("id: alpha", "id: alpha-v2"))
+    found = find_similar(kb, "alpha/kms-key-policy-misses-logs-principal", n=10)
+    assert "alpha-v2" not in {m.case for m in found.results}
+    assert ids(found.near_copies)[0] == "alpha-v2/kms-key-policy-misses-logs-principal"
+    assert load_index(kb).copy_of == {"alpha-v2": "alpha"}
+
+
+def test_minhash_tells_another_version_from_another_analysis() -> None:
+    base = analyse({**KMS_LOGS, "description": " ".join(f"word{i}" for i in range(200))})
+    edited = analyse({**KMS_LOGS, "description": " ".join(f"word{i}" for i in range(190)) + " a few new words"})
+    other = analyse(TAGS)
+    sigs = [signature(base.words), signature(edited.words), signature(other.words)]
+    import numpy as np
+
+    assert copy_groups(["a", "b", "c"], np.stack(sigs)) == {"b": "a"}
+
+
+def test_text_queries_rank_by_meaning(kb: Path) -> None:
+    found = find_similar(kb, text="the linter fails on unused imports", n=3).results
+    assert ids(found)[0] in {"bravo/unused-imports-fail-lint", "charlie/lint-unused-variables"}
+    assert len({m.case for m in found}) == len(found)
+
+
+def test_results_are_deterministic(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = find_similar(kb, "alpha/missing-cost-allocation-tags").to_json()
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "other-cache"))
+    assert find_similar(kb, "alpha/missing-cost-allocation-tags").to_json() == first
+    assert similar_for_kb(kb) == similar_for_kb(kb)
+
+
+def test_the_index_is_updated_incrementally(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load_index(kb)
+    assert index_path(kb).is_file()
+    read: list[str] = []
+    real = index_module.make_row
+
+    def counting(case_id: str, rel: str, path: Path, size: int, mtime: int):  # type: ignore[no-untyped-def]
+        read.append(rel)
+        return real(case_id, rel, path, size, mtime)
+
+    monkeypatch.setattr(index_module, "make_row", counting)
+    load_index(kb)
+    assert read == []  # unchanged: nothing read
+    path = kb / "charlie" / "01-bucket-versioning-not-enabled.yaml"
+    path.write_text(path.read_text().replace("bucket versioning not enabled", "KMS key policy blocks CloudWatch Logs"))
+    os.utime(path, ns=(1, 1))
+    found = find_similar(kb, "alpha/kms-key-policy-misses-logs-principal", n=3).results
+    assert read == ["charlie/01-bucket-versioning-not-enabled.yaml"]
+    assert "charlie/bucket-versioning-not-enabled" in ids(found)
+
+
+def test_a_damaged_index_is_rebuilt(kb: Path) -> None:
+    load_index(kb)
+    index_path(kb).write_bytes(b"not an npz")
+    assert len(load_index(kb).rows) == 8
+
+
+def test_only_failures_are_candidates(kb: Path) -> None:
+    write_case(kb, "foxtrot", [with_id(KMS_LOGS, "kms-done-right", kind="success")])
+    found = find_similar(kb, "alpha/kms-key-policy-misses-logs-principal", n=10)
+    assert "foxtrot/kms-done-right" not in ids(found.results)
+
+
+def test_unknown_failure_and_bad_usage_are_clear_errors(kb: Path) -> None:
+    with pytest.raises(KbError, match=r"no failure `alpha/nope` in .*<case>/<failure>"):
+        find_similar(kb, "alpha/nope")
+    with pytest.raises(UsageError):
+        find_similar(kb, "alpha/x", text="both")
+    with pytest.raises(UsageError):
+        find_similar(kb)
+
+
+def test_seen_before_counts_other_cases_with_the_same_mistake(kb: Path) -> None:
+    found = seen_before(kb, "KMS key policy without the CloudWatch Logs service principal", case="alpha")
+    assert found.cases == 2
+    assert set(ids(found.examples)) == {"delta/logs-kms-permissions", "bravo/log-group-cannot-use-cmk"}
+
+
+def test_cli_json_is_a_ranked_list_of_ids_and_scores(kb: Path) -> None:
+    result = runner.invoke(
+        app, ["similar", "alpha/kms-key-policy-misses-logs-principal", "--kb", str(kb), "--format", "json", "-n", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["id"] for r in data["results"]] == ["delta/logs-kms-permissions", "bravo/log-group-cannot-use-cmk"]
+    assert data["results"][0]["score"] >= data["results"][1]["score"] > 0
+    assert set(data["results"][0]) == {"id", "score", "case", "title", "impact", "platform", "shared"}
+
+
+def test_cli_text_output_and_errors(kb: Path) -> None:
+    result = runner.invoke(app, ["similar", "--text", "unused imports", "--kb", str(kb), "-n", "1"])
+    assert result.exit_code == 0
+    assert "unused" in result.stdout and "shared:" in result.stdout
+    missing = runner.invoke(app, ["similar", "alpha/nope", "--kb", str(kb)])
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error: no failure `alpha/nope`")
+    both = runner.invoke(app, ["similar", "alpha/x", "--text", "t", "--kb", str(kb)])
+    assert both.exit_code == 2
+
+
+def test_add_failure_says_what_was_seen_before(kb: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "add",
+            "failure",
+            "--kb",
+            str(kb),
+            "--case",
+            "alpha",
+            "--title",
+            "CloudWatch Logs cannot use the KMS key",
+            "--no-input",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(".yaml")  # stdout: only the path
+    assert "seen before:" in result.stderr and "delta/logs-kms-permissions" in result.stderr
