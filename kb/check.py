@@ -12,7 +12,7 @@ from kb.models import Status
 from kb.recurring.links import check_recurring
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
 from kb.totals import totals_disagreement
-from kb.yamlio import locate
+from kb.yamlio import problem_at
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
 
 
 def _at_key(path: Path, key: str, message: str, severity: Severity = Severity.error) -> Problem:
-    """A problem pointing at ``key`` in the file (read again only now, when something is wrong)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    line, col = locate(text, (key,))
-    return Problem.at(path, message, line=line, col=col, severity=severity)
+    return problem_at(path, (key,), message, severity)
 
 
 def _duplicate_categories(kb: KnowledgeBase) -> list[Problem]:

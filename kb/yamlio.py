@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import Problem, RecordError
+from kb.errors import Problem, RecordError, Severity
 from kb.yamlwrite import to_yaml
 
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -99,6 +99,16 @@ def _alias_problem(path: Path | str, text: str) -> Problem:
     except yaml.YAMLError:
         pass
     return Problem.at(path, message)
+
+
+def problem_at(path: Path, loc: Loc, message: str, severity: Severity = Severity.error) -> Problem:
+    """A problem pointing at the key at ``loc`` in the file (read again only now, when something is wrong)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    line, col = locate(text, loc)
+    return Problem.at(path, message, line=line, col=col, severity=severity)
 
 
 def locate(text: str, loc: Loc) -> tuple[int, int]:

@@ -4,12 +4,11 @@ list the same published failure twice, and (with `--strict`) every published fai
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from kb.errors import Problem, Severity
 from kb.models import Status
 from kb.store import KnowledgeBase, LoadedFailure
-from kb.yamlio import Loc, locate
+from kb.yamlio import problem_at
 
 TWIN_TITLE = 0.8
 """Word overlap (Jaccard) of two titles of one case at which they are near-identical."""
@@ -27,7 +26,7 @@ def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]
             problems.extend(_links(case.id, loaded, known))
             failure = loaded.failure
             if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
-                problems.append(_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
+                problems.append(problem_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
         problems.extend(_twins(case.failures))
     return problems
 
@@ -37,10 +36,10 @@ def _links(case_id: str, loaded: LoadedFailure, known: set[str]) -> list[Problem
     own = f"{case_id}/{loaded.failure.id}"
     for i, ref in enumerate(loaded.failure.related):
         if ref == own:
-            problems.append(_at(loaded.path, ("related", i), f"`related` links the failure to itself (`{ref}`)"))
+            problems.append(problem_at(loaded.path, ("related", i), f"`related` links the failure to itself (`{ref}`)"))
         elif ref not in known:
             problems.append(
-                _at(loaded.path, ("related", i), f"`related` names no failure of the knowledge base: `{ref}`")
+                problem_at(loaded.path, ("related", i), f"`related` names no failure of the knowledge base: `{ref}`")
             )
     return problems
 
@@ -64,16 +63,7 @@ def _twins(failures: list[LoadedFailure]) -> list[Problem]:
                 message = (
                     f"near-identical to {other.path.name} (title `{other.failure.title}`): the same failure twice?"
                 )
-                problems.append(_at(loaded.path, ("title",), message, Severity.warning))
+                problems.append(problem_at(loaded.path, ("title",), message, Severity.warning))
                 break
         seen.append((words, loaded))
     return problems
-
-
-def _at(path: Path, loc: Loc, message: str, severity: Severity = Severity.error) -> Problem:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    line, col = locate(text, loc)
-    return Problem.at(path, message, line=line, col=col, severity=severity)
