@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kb.errors import Problem, Severity
 from kb.examples import check_references
+from kb.lifecycle import check_lifecycle
 from kb.models import Status
 from kb.recurring.links import check_recurring
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
@@ -55,6 +56,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
         problems.extend(_check_case(case, categories, strict=strict))
     problems.extend(check_references(kb))
     problems.extend(check_recurring(kb, strict=strict))
+    problems.extend(check_lifecycle(kb))
     return problems
 
 
