@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections import Counter
 from pathlib import Path
 
 from kb.aliases import Names, alias_problems, names_of
-from kb.errors import Problem, Severity
+from kb.errors import Problem
 from kb.models import SCHEMA_VERSION, Case, Failure
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, LoadedFailure
 from kb.yamlio import problem_at
@@ -66,31 +65,26 @@ def live(kb: KnowledgeBase) -> KnowledgeBase:
 # -- kb check ------------------------------------------------------------------------------
 
 
+def outdated(kb: KnowledgeBase) -> int:
+    """How many records are in an older format than ``SCHEMA_VERSION`` (kb reads them; `kb upgrade` rewrites them)."""
+    versions = [case.case.version for case in kb.cases] + [f.failure.version for c in kb.cases for f in c.failures]
+    return sum(1 for version in versions if version < SCHEMA_VERSION)
+
+
 def check_lifecycle(kb: KnowledgeBase) -> list[Problem]:
-    """Aliases unique, links resolving, dates in order, withdrawn records linked only with a note,
-    and one warning when records are in an older format."""
+    """Aliases unique, links resolving, dates in order, withdrawn records linked only with a note."""
     names = names_of(kb)
     withdrawn = {
         f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures if is_withdrawn(case, loaded)
     }
     problems = alias_problems(kb)
-    old: Counter[int] = Counter()
     for case in kb.cases:
         path = case.path / CASE_FILE
-        old[case.case.version] += 1
         problems.extend(_dates(path, case.case))
         problems.extend(_case_successor(path, case, names))
         for loaded in case.failures:
-            old[loaded.failure.version] += 1
             problems.extend(_dates(loaded.path, loaded.failure))
             problems.extend(_failure_links(case, loaded, names, withdrawn))
-    older = sum(n for version, n in old.items() if version < SCHEMA_VERSION)
-    if older:
-        message = (
-            f"{older} record(s) in an older format (schema version {min(old)}; current {SCHEMA_VERSION}): "
-            "kb reads them; `kb upgrade` rewrites them"
-        )
-        problems.append(Problem.at(kb.root, message, severity=Severity.warning))
     return problems
 
 

@@ -170,12 +170,14 @@ def test_upgrade_adds_the_version_keeping_comments_and_rewrites_older_layouts(tm
     kb = tmp_path / "kb"
     case = _write(kb / "alpha" / "case.yaml", "# my notes\nid: alpha  # keep me\ntitle: Alpha\n")
     legacy = _write(kb / "alpha" / "01-one.yaml", "id: one\ntitle: One\nnot_a_failure: true\n")
-    assert "schema version 1" in str(check_kb(kb).warnings[-1])
+    assert check_kb(kb).outdated == 2
+    noted = runner.invoke(app, ["check", "--kb", str(kb)])
+    assert f"note: 2 record(s) in an older format; kb reads them, `kb upgrade --kb {kb}` rewrites them" in noted.output
     result = upgrade_kb(kb)
     assert (result.edited, result.rewritten) == ([case], [legacy])
     assert case.read_text() == f"# my notes\nschema_version: {SCHEMA_VERSION}\nid: alpha  # keep me\ntitle: Alpha\n"
     assert "kind: success" in legacy.read_text()
-    assert check_kb(kb).problems == []
+    assert (check_kb(kb).problems, check_kb(kb).outdated) == ([], 0)
     assert upgrade_kb(kb).current == 2
 
 
