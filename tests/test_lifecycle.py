@@ -236,3 +236,26 @@ def test_a_withdrawn_case_can_be_read_back(tmp_path: Path) -> None:
     kb = _withdrawn_kb(tmp_path)
     case = read_record(kb / "bravo" / "case.yaml", Case)
     assert case.withdrawn == Withdrawn(date=datetime.date(2026, 1, 2), reason="A duplicate of alpha/kept.")
+
+
+def _task(root: Path, name: str, metadata: str) -> Path:
+    folder = root / name
+    _write(folder / "metadata.json", metadata)
+    _write(folder / "MODEL_FAILURES.md", "# Failures\n\n### 1. Missing DLQ permission\n\n**Impact Level**: High\n")
+    return folder
+
+
+def test_import_fills_published_and_aliases_and_drops_ambiguous_ones(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    _task(tasks, "cdk-ts-Pr101", '{"startedAt": "2025-12-01T23:59:59.5Z", "po_id": "shared", "task_id": "T-9"}')
+    _task(tasks, "cdk-py-Pr102", '{"startedAt": "not a date", "po_id": "shared", "migrated_from": {"pr": "Pr55"}}')
+    kb = tmp_path / "kb"
+    result = runner.invoke(app, ["import", str(tasks), "--into", str(kb)])
+    assert result.exit_code == 0, result.output
+    first = read_record(kb / "cdk-ts-pr101" / "case.yaml", Case)
+    second = read_record(kb / "cdk-py-pr102" / "case.yaml", Case)
+    assert (first.published, first.aliases) == (datetime.date(2025, 12, 1), ["pr101", "t-9"])
+    assert (second.published, second.aliases) == (None, ["pr102", "pr55"])
+    assert "alias `shared` is also a name of `cdk-ts-pr101`; left out" in result.output
+    assert check_kb(kb).errors == []
+    assert names_of(load_kb(kb)).resolve("pr101/missing-dlq-permission") == "cdk-ts-pr101/missing-dlq-permission"
