@@ -86,7 +86,15 @@ def alias_problems(kb: KnowledgeBase) -> list[Problem]:
 
 
 def _claim(
-    path: Path, index: int, alias: str, name: str, own: str, ids: dict[str, Path], claimed: dict[str, Path], *, what: str
+    path: Path,
+    index: int,
+    alias: str,
+    name: str,
+    own: str,
+    ids: dict[str, Path],
+    claimed: dict[str, Path],
+    *,
+    what: str,
 ) -> list[Problem]:
     loc = ("aliases", index)
     if name == own:

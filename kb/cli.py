@@ -142,7 +142,9 @@ def check(
     for problem in report.problems:
         err(str(problem))
     if report.outdated:
-        err(f"note: {report.outdated} record(s) in an older format; kb reads them, `kb upgrade --kb {kb}` rewrites them")
+        err(
+            f"note: {report.outdated} record(s) in an older format; kb reads them, `kb upgrade --kb {kb}` rewrites them"
+        )
     summary = f"{report.cases} case(s), {report.failures} failure(s)"
     if report.ok:
         warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""

@@ -10,6 +10,7 @@ build, so the site's feed and `kb stats --since` are the same for the same files
 from __future__ import annotations
 
 import datetime
+import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,25 +27,33 @@ _IGNORED = ("modified",)
 """Keys whose change is not a change of content."""
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)  # noqa: S603, S607
-
-
-def _repository(root: Path) -> Path:
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        found = _git(root, "rev-parse", "--show-toplevel")
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, check=False)
     except OSError as exc:
-        raise KbError(f"{root}: dates are set from git, which could not run ({exc.strerror or exc})") from None
-    if found.returncode != 0:
-        raise KbError(f"{root}: not in a git repository; dates are set from git history (set `modified` by hand)")
-    return Path(found.stdout.decode("utf-8", "replace").strip())
+        raise KbError(f"{folder}: dates are set from git, which could not run ({exc.strerror or exc})") from None
 
 
-def _committed(repo: Path, path: Path) -> bytes | None:
-    """The bytes of ``path`` at ``HEAD``, or None when it is not committed (or there is no commit yet)."""
-    relative = path.resolve().relative_to(repo.resolve()).as_posix()
-    shown = _git(repo, "show", f"HEAD:{relative}")
-    return shown.stdout if shown.returncode == 0 else None
+def _in_repository(root: Path) -> bool:
+    return any((folder / ".git").exists() for folder in (root.resolve(), *root.resolve().parents))
+
+
+def _committed_blobs(root: Path) -> dict[str, str]:
+    """The blob id of every file under ``root`` at ``HEAD``, by path relative to ``root`` (empty before a first commit)."""
+    listed = _git(root, "ls-tree", "-r", "-z", "HEAD")
+    blobs = {}
+    if listed.returncode == 0:
+        for entry in listed.stdout.split(b"\0"):
+            meta, _, name = entry.partition(b"\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == b"blob":
+                blobs[name.decode("utf-8", "surrogateescape")] = parts[2].decode("ascii")
+    return blobs
+
+
+def _blob_id(raw: bytes) -> str:
+    """The id git gives a file of these bytes (so unchanged records cost no git call)."""
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
 
 
 def _content(path: Path, raw: bytes) -> Any:
@@ -59,19 +68,22 @@ def fix_dates(root: Path | str, *, on: datetime.date | None = None) -> tuple[lis
     """
     root = Path(root)
     day = on or today()
-    repo = _repository(root)
-    changed = {Path(p) for p in _changed_files(repo, root)}
+    if not _in_repository(root):
+        raise KbError(f"{root}: not in a git repository; dates are set from git history (set `modified` by hand)")
+    committed = _committed_blobs(root)
     written: list[Path] = []
     problems: list[Problem] = []
     for path, model in discover(root).files():
-        if model not in (Case, Failure) or path.resolve() not in changed:
+        relative = path.relative_to(root).as_posix()
+        if model not in (Case, Failure) or committed.get(relative) == _blob_id(path.read_bytes()):
             continue
         entry = load_entry(path, model)
         record = entry.record
         if record is None:
             problems.extend(entry.problems)
             continue
-        old = _committed(repo, path)
+        shown = _git(root, "show", f"HEAD:./{relative}") if relative in committed else None
+        old = shown.stdout if shown is not None and shown.returncode == 0 else None
         try:
             if old is not None and _content(path, old) == _content(path, path.read_bytes()):
                 continue
@@ -87,17 +99,3 @@ def fix_dates(root: Path | str, *, on: datetime.date | None = None) -> tuple[lis
             write_text(path, new)
             written.append(path)
     return written, problems
-
-
-def _changed_files(repo: Path, root: Path) -> list[str]:
-    """Files under ``root`` that differ from ``HEAD`` or are not tracked (absolute paths)."""
-    paths: list[str] = []
-    diff = _git(repo, "diff", "--name-only", "-z", "HEAD", "--", str(root.resolve()))
-    if diff.returncode != 0:  # no commit yet: everything is new
-        diff = _git(repo, "ls-files", "-z", "--", str(root.resolve()))
-    untracked = _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", str(root.resolve()))
-    for output in (diff.stdout, untracked.stdout):
-        for name in output.decode("utf-8", "surrogateescape").split("\0"):
-            if name:
-                paths.append(str((repo / name).resolve()))
-    return paths

@@ -309,6 +309,7 @@ class RelatedLink(Record):
     note: str = Field(min_length=1)
     """Why the link is kept (e.g. `withdrawn, but the same mistake`)."""
 
+
 InferredField = Literal["category", "services"]
 """A failure field whose value kb may infer."""
 

@@ -134,7 +134,11 @@ def test_withdrawn_records_leave_stats_exports_and_totals_but_stay_in_the_report
     stats = compute_stats(load_kb(kb))
     assert (stats.cases, stats.failures, stats.withdrawn) == (1, 1, 2)
     result = export_dataset(kb, "sft", tmp_path / "out")
-    rows = [json.loads(line) for name in ("train", "validation", "test") for line in (tmp_path / "out" / f"{name}.jsonl").open()]
+    rows = [
+        json.loads(line)
+        for name in ("train", "validation", "test")
+        for line in (tmp_path / "out" / f"{name}.jsonl").open()
+    ]
     assert [row["id"] for row in rows] == ["alpha/kept"]
     assert result.skipped == {"withdrawn": 2}
     report = render_case(load_kb(kb).cases[0], make_env(None))

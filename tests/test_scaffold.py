@@ -257,7 +257,9 @@ def test_case_is_created_and_never_overwritten(kb: Path, monkeypatch: pytest.Mon
     path = kb / "new-case" / "case.yaml"
     assert (code, out) == (0, f"{path}\n")
     day = datetime.date(2026, 1, 1)
-    expected = Case(schema_version=SCHEMA_VERSION, id="new-case", title="Title: with colon", published=day, modified=day)
+    expected = Case(
+        schema_version=SCHEMA_VERSION, id="new-case", title="Title: with colon", published=day, modified=day
+    )
     assert read_record(path, Case) == expected
     path.write_text(path.read_text() + "# my notes\n")
     before = path.read_bytes()

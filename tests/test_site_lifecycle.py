@@ -34,7 +34,7 @@ def test_a_renamed_failure_and_case_keep_their_site_urls(tmp_path: Path, monkeyp
     assert '<meta http-equiv="refresh" content="0; url=../alpha/">' in redirect
     assert '{"old-name": "new-name"}' in redirect  # cases/pr100/#old-name -> cases/alpha/#new-name
     moved = (out / "cases" / "merged-case" / "index.html").read_text(encoding="utf-8")
-    assert 'url=../alpha/' in moved and '{"moved": "new-name"}' in moved
+    assert "url=../alpha/" in moved and '{"moved": "new-name"}' in moved
 
 
 def test_a_withdrawn_case_keeps_its_page_as_a_tombstone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +93,9 @@ def test_the_feed_lists_the_cases_changed_between_two_states(tmp_path: Path) -> 
         "date_modified": "2026-02-10T00:00:00Z",
         "date_published": "2026-01-02T00:00:00Z",
     }
-    assert feed_json(after, title="KB", site_url=None) == feed_json(load_kb(tmp_path / "after"), title="KB", site_url=None)
+    assert feed_json(after, title="KB", site_url=None) == feed_json(
+        load_kb(tmp_path / "after"), title="KB", site_url=None
+    )
     assert modified_csv(after).splitlines() == [
         "2026-02-10,bravo",
         "2026-02-10,bravo/b1",

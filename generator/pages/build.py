@@ -448,7 +448,9 @@ def build_pages(
             _case_page(pages, case, maps, refs, names)
         progress.advance(1)
     pages.build.files += redirect_files(everything, directory_urls=directory_urls)
-    pages.build.files.append((FEED_FILE, feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls)))
+    pages.build.files.append(
+        (FEED_FILE, feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls))
+    )
     pages.build.files.append((MODIFIED_FILE, modified_csv(everything)))
     for path, code in sorted(refs.files.items()):
         if code is not None:

@@ -71,7 +71,7 @@ def feed_json(kb: KnowledgeBase, *, title: str, site_url: str | None, directory_
     feed: dict[str, Any] = {"version": "https://jsonfeed.org/version/1.1", "title": f"{title}: changes", "items": items}
     if base:
         feed |= {"home_page_url": base, "feed_url": base + FEED_FILE}
-    return json.dumps(feed, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return json.dumps(feed, ensure_ascii=False, indent=2) + "\n"
 
 
 def modified_csv(kb: KnowledgeBase) -> str:

@@ -63,7 +63,9 @@ def _id(value: Any, key: str) -> str:
     return slugify(value, 120)
 
 
-def date_records(case: Case, failures: list[Failure], task: Task | None, aliases: list[str]) -> tuple[Case, list[Failure]]:
+def date_records(
+    case: Case, failures: list[Failure], task: Task | None, aliases: list[str]
+) -> tuple[Case, list[Failure]]:
     """The case and failures in the current format, with the case's ``published`` date and ``aliases``."""
     case = case.model_copy(
         update={"schema_version": SCHEMA_VERSION, "published": published_of(task), "aliases": aliases}
@@ -93,9 +95,9 @@ def settle_aliases(into: Path, results: Sequence[Imported]) -> None:
     for name in existing:
         claims[name].append(name)
     if existing:
-        for case in scan_kb(into, cases=existing, slim=True).cases:
-            for alias in case.case.aliases:
-                claims[alias].append(case.id)
+        for loaded in scan_kb(into, cases=existing, slim=True).cases:
+            for alias in loaded.case.aliases:
+                claims[alias].append(loaded.id)
     for result in fresh:
         for alias in result.aliases:
             claims[alias].append(result.case_id)
