@@ -122,8 +122,16 @@ def _failure_links(case: LoadedCase, loaded: LoadedFailure, names: Names, withdr
             problems.append(problem_at(loaded.path, ("superseded_by",), message))
         elif target == own:
             problems.append(problem_at(loaded.path, ("superseded_by",), "`superseded_by` names the failure itself"))
+    seen: dict[str, str] = {}
     for i, link in enumerate(failure.related):
-        if isinstance(link, str) and names.resolve(link) in withdrawn:
+        ref = link if isinstance(link, str) else link.ref
+        target = names.resolve(ref)
+        if target is not None and target in seen:
+            message = f"`related` links `{target}` twice (`{seen[target]}` and `{ref}`)"
+            problems.append(problem_at(loaded.path, ("related", i), message))
+        if target is not None:
+            seen.setdefault(target, ref)
+        if isinstance(link, str) and target in withdrawn:
             message = f"`related` links the withdrawn failure `{link}`: remove the link, or write it as {{ref, note}}"
             problems.append(problem_at(loaded.path, ("related", i), message))
     return problems

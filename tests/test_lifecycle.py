@@ -66,11 +66,12 @@ def test_an_alias_may_not_shadow_an_id_and_related_links_resolve_through_aliases
     _case(kb, "bravo")
     one = _failure(kb, "alpha", 1, "one", "aliases: [two]\n")
     _failure(kb, "alpha", 2, "two")
-    three = _failure(kb, "bravo", 1, "three", "related: [alpha/one, bravo/nothing]\n")
+    three = _failure(kb, "bravo", 1, "three", "related: [alpha/one, bravo/nothing, alpha/one]\n")
     assert _errors(kb) == [
         f"{one}:5:11: alias `two` shadows the id of the failure `alpha/two` ({kb / 'alpha' / '02-two.yaml'})",
         f"{kb / 'alpha' / 'case.yaml'}:4:11: alias `bravo` shadows the id of the case `bravo` ({kb / 'bravo' / 'case.yaml'})",
         f"{three}:5:22: `related` names no failure of the knowledge base: `bravo/nothing`",
+        f"{three}:5:37: `related` links `alpha/one` twice (`alpha/one` and `alpha/one`)",
     ]
 
 
@@ -120,7 +121,11 @@ def _withdrawn_kb(tmp_path: Path) -> Path:
         [
             (
                 Case(id="alpha", title="Alpha"),
-                [make_failure("kept"), make_failure("gone", withdrawn=gone, superseded_by="alpha/kept")],
+                [
+                    make_failure("kept"),
+                    make_failure("gone", withdrawn=gone, superseded_by="alpha/kept"),
+                    make_failure("also-gone", withdrawn=gone),
+                ],
             ),
             (Case(id="bravo", title="Bravo", withdrawn=gone), [make_failure("all-gone")]),
         ],
@@ -132,7 +137,7 @@ def test_withdrawn_records_leave_stats_exports_and_totals_but_stay_in_the_report
     kb = _withdrawn_kb(tmp_path)
     assert check_kb(kb).errors == []
     stats = compute_stats(load_kb(kb))
-    assert (stats.cases, stats.failures, stats.withdrawn) == (1, 1, 2)
+    assert (stats.cases, stats.failures, stats.withdrawn) == (1, 1, 3)
     result = export_dataset(kb, "sft", tmp_path / "out")
     rows = [
         json.loads(line)
@@ -140,12 +145,15 @@ def test_withdrawn_records_leave_stats_exports_and_totals_but_stay_in_the_report
         for line in (tmp_path / "out" / f"{name}.jsonl").open()
     ]
     assert [row["id"] for row in rows] == ["alpha/kept"]
-    assert result.skipped == {"withdrawn": 2}
+    assert result.skipped == {"withdrawn": 3}
     report = render_case(load_kb(kb).cases[0], make_env(None))
     assert "### 2." not in report
+    bravo = render_case(load_kb(kb).cases[1], make_env(None))
+    assert bravo.startswith("# Bravo\n\n> **Withdrawn** on 2026-01-02: A duplicate of alpha/kept.\n\n## High Failures\n")
     assert report.endswith(
         "## Withdrawn\n\n- ~~Title of gone~~ (`gone`), withdrawn on 2026-01-02: A duplicate of alpha/kept. "
         "Superseded by `alpha/kept`.\n"
+        "- ~~Title of also-gone~~ (`also-gone`), withdrawn on 2026-01-02: A duplicate of alpha/kept.\n"
     )
 
 
