@@ -15,7 +15,7 @@ from kb.check import check_kb
 from kb.cli import app
 from kb.dates import fix_dates
 from kb.export import export_dataset
-from kb.models import SCHEMA_VERSION, Case, Withdrawn
+from kb.models import SCHEMA_VERSION, Case, ReferenceType, TypedLink, Withdrawn
 from kb.render.env import make_env
 from kb.render.report import render_case
 from kb.stats import compute_stats
@@ -149,7 +149,9 @@ def test_withdrawn_records_leave_stats_exports_and_totals_but_stay_in_the_report
     report = render_case(load_kb(kb).cases[0], make_env(None))
     assert "### 2." not in report
     bravo = render_case(load_kb(kb).cases[1], make_env(None))
-    assert bravo.startswith("# Bravo\n\n> **Withdrawn** on 2026-01-02: A duplicate of alpha/kept.\n\n## High Failures\n")
+    assert bravo.startswith(
+        "# Bravo\n\n> **Withdrawn** on 2026-01-02: A duplicate of alpha/kept.\n\n## High Failures\n"
+    )
     assert report.endswith(
         "## Withdrawn\n\n- ~~Title of gone~~ (`gone`), withdrawn on 2026-01-02: A duplicate of alpha/kept. "
         "Superseded by `alpha/kept`.\n"
@@ -271,3 +273,19 @@ def test_import_fills_published_and_aliases_and_drops_ambiguous_ones(tmp_path: P
     assert "alias `shared` is also a name of `cdk-ts-pr101`; left out" in result.output
     assert check_kb(kb).errors == []
     assert names_of(load_kb(kb)).resolve("pr101/missing-dlq-permission") == "cdk-ts-pr101/missing-dlq-permission"
+
+
+def test_typed_references_are_listed_after_the_docs(tmp_path: Path) -> None:
+    links = [
+        TypedLink(type=ReferenceType.scanner_rule, url="https://example.com/ckv-116", title="Checkov [CKV_AWS_116]"),
+        TypedLink(type=ReferenceType.fix, url="https://github.com/org/repo/pull/1"),
+    ]
+    kb = write_kb(tmp_path / "kb", [(Case(id="alpha", title="Alpha"), [make_failure("one", references=links)])])
+    report = render_case(load_kb(kb).cases[0], make_env(None))
+    assert (
+        "**References**:\n"
+        "- [Checkov \\[CKV_AWS_116\\]](https://example.com/ckv-116) (scanner-rule)\n"
+        "- [https://github.com/org/repo/pull/1](https://github.com/org/repo/pull/1) (fix)\n"
+    ) in report
+    with pytest.raises(ValueError, match="scheme 'javascript' is not allowed"):
+        TypedLink(type=ReferenceType.other, url="javascript:alert(1)")

@@ -189,7 +189,7 @@ def _filled(failure: Failure, slot: str) -> bool:
     if slot == "impact":
         return bool(failure.impact or failure.impact_label)
     if slot == "docs":
-        return bool(failure.docs or failure.docs_note)
+        return bool(failure.docs or failure.docs_note or failure.references)
     return slot not in ("title", "end") and bool(getattr(failure, slot))
 
 
