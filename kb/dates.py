@@ -2,7 +2,8 @@
 
 A record's content changed when its data (``modified`` left out) differs from the data of
 the version in git's ``HEAD``; a record git does not know yet is new and gets
-``published`` too. Only the date lines are edited (:mod:`kb.yamledit`), so comments and
+``published`` too (unless it has aliases: then it was renamed, and its date is not
+known). Only the date lines are edited (:mod:`kb.yamledit`), so comments and
 layout stay. Dates come from the records, never from the cache or the clock of a later
 build, so the site's feed and `kb stats --since` are the same for the same files.
 """
@@ -91,7 +92,7 @@ def fix_dates(root: Path | str, *, on: datetime.date | None = None) -> tuple[lis
             pass  # the committed version does not parse: the content changed
         text = path.read_text(encoding="utf-8-sig")
         new = text
-        if record.published is None and old is None:
+        if record.published is None and old is None and not record.aliases:  # an alias: renamed, not new
             new = set_key(new, "published", day, after=("title", "id"))
         if record.modified != day:
             new = set_key(new, "modified", day, after=("published", "title", "id"))
