@@ -293,3 +293,18 @@ def test_typed_references_are_listed_after_the_docs(tmp_path: Path) -> None:
     ) in report
     with pytest.raises(ValueError, match="scheme 'javascript' is not allowed"):
         TypedLink(type=ReferenceType.other, url="javascript:alert(1)")
+
+
+def test_a_withdrawn_failure_is_never_a_similar_match(tmp_path: Path) -> None:
+    gone = Withdrawn(date=datetime.date(2026, 1, 2), reason="Wrong.")
+    kb = write_kb(
+        tmp_path / "kb",
+        [
+            (Case(id="alpha", title="Alpha"), [make_failure("one")]),
+            (Case(id="charlie", title="Charlie"), [make_failure("two", withdrawn=gone)]),
+            (Case(id="delta", title="Delta"), [make_failure("three")]),
+        ],
+    )
+    result = runner.invoke(app, ["similar", "alpha/one", "--kb", str(kb), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [match["id"] for match in json.loads(result.stdout)["results"]] == ["delta/three"]
