@@ -136,8 +136,11 @@ def check(
     if fix_dates:
         from kb.dates import fix_dates as date_records
 
-        for path in date_records(kb)[0]:
+        dated, unreadable = date_records(kb)
+        for path in dated:
             typer.echo(f"dated {path}")
+        for problem in unreadable:
+            err(f"{problem} (not dated)")
     report = check_kb(kb, strict=strict)
     for problem in report.problems:
         err(str(problem))

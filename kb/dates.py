@@ -92,10 +92,14 @@ def fix_dates(root: Path | str, *, on: datetime.date | None = None) -> tuple[lis
             pass  # the committed version does not parse: the content changed
         text = path.read_text(encoding="utf-8-sig")
         new = text
-        if record.published is None and old is None and not record.aliases:  # an alias: renamed, not new
-            new = set_key(new, "published", day, after=("title", "id"))
-        if record.modified != day:
-            new = set_key(new, "modified", day, after=("published", "title", "id"))
+        try:
+            if record.published is None and old is None and not record.aliases:  # an alias: renamed, not new
+                new = set_key(new, "published", day, after=("title", "id"))
+            if record.modified != day:
+                new = set_key(new, "modified", day, after=("published", "title", "id"))
+        except ValueError as exc:
+            problems.append(Problem.at(path, f"cannot date this record: {exc}"))
+            continue
         if new != text:
             write_text(path, new)
             written.append(path)

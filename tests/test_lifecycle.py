@@ -308,3 +308,13 @@ def test_a_withdrawn_failure_is_never_a_similar_match(tmp_path: Path) -> None:
     result = runner.invoke(app, ["similar", "alpha/one", "--kb", str(kb), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert [match["id"] for match in json.loads(result.stdout)["results"]] == ["delta/three"]
+
+
+def test_upgrade_check_writes_nothing_and_fails_when_records_are_old(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    case = _write(kb / "alpha" / "case.yaml", "id: alpha\ntitle: Alpha\n")
+    result = runner.invoke(app, ["upgrade", "--kb", str(kb), "--check"])
+    assert (result.exit_code, case.read_text()) == (1, "id: alpha\ntitle: Alpha\n")
+    assert f"would upgrade {case}\n" in result.output
+    assert runner.invoke(app, ["upgrade", "--kb", str(kb)]).exit_code == 0
+    assert runner.invoke(app, ["upgrade", "--kb", str(kb), "--check"]).exit_code == 0
