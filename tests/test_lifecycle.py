@@ -15,7 +15,7 @@ from kb.check import check_kb
 from kb.cli import app
 from kb.dates import fix_dates
 from kb.export import export_dataset
-from kb.models import SCHEMA_VERSION, Case, ReferenceType, TypedLink, Withdrawn
+from kb.models import SCHEMA_VERSION, Case, Failure, ReferenceType, RelatedLink, TypedLink, Withdrawn
 from kb.render.env import make_env
 from kb.render.report import render_case
 from kb.stats import compute_stats
@@ -318,3 +318,19 @@ def test_upgrade_check_writes_nothing_and_fails_when_records_are_old(tmp_path: P
     assert f"would upgrade {case}\n" in result.output
     assert runner.invoke(app, ["upgrade", "--kb", str(kb)]).exit_code == 0
     assert runner.invoke(app, ["upgrade", "--kb", str(kb), "--check"]).exit_code == 0
+
+
+def test_lifecycle_fields_round_trip_through_yaml(tmp_path: Path) -> None:
+    failure = make_failure(
+        "one",
+        schema_version=SCHEMA_VERSION,
+        published=datetime.date(2026, 1, 1),
+        modified=datetime.date(2026, 2, 1),
+        withdrawn=Withdrawn(date=datetime.date(2026, 3, 1), reason="Merged into `beta/two`."),
+        superseded_by="beta/two",
+        aliases=["old-one", "gamma/one"],
+        related=["beta/two", RelatedLink(ref="gamma/three", note="kept: the same mistake")],
+        references=[TypedLink(type=ReferenceType.discussion, url="https://example.com/t/1")],
+    )
+    kb = write_kb(tmp_path / "kb", [(Case(id="alpha", title="Alpha"), [failure])])
+    assert read_record(kb / "alpha" / "01-one.yaml", Failure) == failure
