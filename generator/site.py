@@ -53,7 +53,13 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     root = kb_path(config.config_file_path)
     kb = scan_kb(root)
     try:
-        site = build_pages(kb, make_env(project_templates_dir(root)), directory_urls=config.use_directory_urls)
+        site = build_pages(
+            kb,
+            make_env(project_templates_dir(root)),
+            directory_urls=config.use_directory_urls,
+            site_name=config.site_name,
+            site_url=config.site_url,
+        )
     except KbError as exc:
         raise PluginError(f"kb site: {exc}") from None
     for problem in site.problems:
@@ -65,6 +71,10 @@ def on_files(files: Files, /, *, config: Any) -> Files:
             raise PluginError(f"kb site: docs/{page.path} would hide the generated page of the same name; rename it")
         inclusion = InclusionLevel.NOT_IN_NAV if page.path.startswith(_HIDDEN_FROM_NAV) else InclusionLevel.UNDEFINED
         files.append(File.generated(config, page.path, content=page.text, inclusion=inclusion))
+    for path, text in site.files:  # the change feed, modified.csv, alias redirects: copied as they are
+        if files.get_file_from_path(path) is not None:
+            raise PluginError(f"kb site: docs/{path} would hide the generated file of the same name; rename it")
+        files.append(File.generated(config, path, content=text))
     log.info(
         "kb: %d page(s) from %d case(s) in %s (%.2f s)",
         len(site.pages),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kb.errors import Problem, Severity
 from kb.examples import check_references
+from kb.lifecycle import check_lifecycle, outdated
 from kb.models import Status
 from kb.recurring.links import check_recurring
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
@@ -22,6 +23,8 @@ class CheckReport:
     problems: list[Problem]
     cases: int
     failures: int
+    outdated: int = 0
+    """Records in an older format (read fine; `kb upgrade` rewrites them)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -42,7 +45,7 @@ def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     problems = list(kb.problems)
     problems.extend(check_rules(kb, strict=strict))
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
-    return CheckReport(problems, len(kb.cases), sum(len(c.failures) for c in kb.cases))
+    return CheckReport(problems, len(kb.cases), sum(len(c.failures) for c in kb.cases), outdated(kb))
 
 
 def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
@@ -55,6 +58,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
         problems.extend(_check_case(case, categories, strict=strict))
     problems.extend(check_references(kb))
     problems.extend(check_recurring(kb, strict=strict))
+    problems.extend(check_lifecycle(kb))
     return problems
 
 

@@ -9,6 +9,7 @@ a ``kb.progress.Progress``).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,16 +117,37 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
 def check(
     kb: KbOption = DEFAULT_KB,
     strict: Annotated[bool, typer.Option(help="Treat drafts as errors.")] = False,
+    fix_dates: Annotated[
+        bool,
+        typer.Option(
+            "--fix-dates",
+            help="First set `modified` (and `published` on new records) to today on records whose content "
+            "changed since git's HEAD; prints each file dated.",
+        ),
+    ] = False,
 ) -> None:
     """Validate every record; print each problem as `path:line:col: message`.
 
-    Exits 1 when there are errors, 0 otherwise (warnings alone pass). Never modifies a file.
+    Exits 1 when there are errors, 0 otherwise (warnings alone pass). Never modifies a file
+    unless `--fix-dates` is given.
     """
     from kb.check import check_kb
 
+    if fix_dates:
+        from kb.dates import fix_dates as date_records
+
+        dated, unreadable = date_records(kb)
+        for path in dated:
+            typer.echo(f"dated {path}")
+        for problem in unreadable:
+            err(f"{problem} (not dated)")
     report = check_kb(kb, strict=strict)
     for problem in report.problems:
         err(str(problem))
+    if report.outdated:
+        err(
+            f"note: {report.outdated} record(s) in an older format; kb reads them, `kb upgrade --kb {kb}` rewrites them"
+        )
     summary = f"{report.cases} case(s), {report.failures} failure(s)"
     if report.ok:
         warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
@@ -133,6 +155,39 @@ def check(
         return
     err(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {summary}")
     raise typer.Exit(1)
+
+
+# -- upgrade -----------------------------------------------------------------------
+
+
+@app.command()
+@reports_errors
+def upgrade(
+    kb: KbOption = DEFAULT_KB,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; list the records that need upgrading and exit 1 if any.")
+    ] = False,
+) -> None:
+    """Rewrite records written in an older format as the current one (atomically, file by file).
+
+    Adding `schema_version` edits one line, keeping comments; a record still using keys of an
+    older layout is written again in full (its values kept, its comments not).
+    """
+    from kb.models import SCHEMA_VERSION
+    from kb.upgrade import upgrade_kb
+
+    result = upgrade_kb(kb, check=check_only)
+    for problem in result.problems:
+        err(str(problem))
+    verb = "would upgrade" if check_only else "upgraded"
+    for path in result.edited:
+        typer.echo(f"{verb} {path}")
+    for path in result.rewritten:
+        typer.echo(f"{verb} {path} (written again in full: it used keys of an older layout)")
+    done = len(result.edited) + len(result.rewritten)
+    typer.echo(f"{verb} {done} record(s) to schema version {SCHEMA_VERSION}; {result.current} already current")
+    if result.problems or (check_only and done):
+        raise typer.Exit(1)
 
 
 # -- schema ------------------------------------------------------------------------
@@ -463,6 +518,16 @@ def stats(
     platform: Annotated[
         list[str] | None, typer.Option(help="Only cases on this platform (`cdk`, `tf`, ...).", show_default=False)
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only failures changed on or after DATE (YYYY-MM-DD; their `modified`, else `published`, "
+            "else their case's).",
+            show_default=False,
+        ),
+    ] = None,
     top: Annotated[int, typer.Option(min=0, help="Rows per table, and knowledge gaps listed.")] = 10,
     with_patterns: Annotated[
         bool, typer.Option("--patterns", help="Also the top recurring failures (see `kb patterns`).")
@@ -478,7 +543,13 @@ def stats(
     from kb.filters import Filters
     from kb.stats import stats_report
 
-    filters = Filters(impact=impact or (), category=category or (), service=service or (), platform=platform or ())
+    filters = Filters(
+        impact=impact or (),
+        category=category or (),
+        service=service or (),
+        platform=platform or (),
+        since=_date(since, "--since") if since else None,
+    )
     console = Console(highlight=False, soft_wrap=False)
     fit = None if as_json else max(2, (console.width - 24) // 9)
     report = stats_report(kb, by=by or (), filters=filters, top=top, details=details, max_cols=fit)
@@ -492,6 +563,13 @@ def stats(
     _print_tables(console, report.tables)
     for line in report.lines:
         typer.echo(line)
+
+
+def _date(text: str, option: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give a date as YYYY-MM-DD") from None
 
 
 def _print_tables(console: Console, views: list[TableView]) -> None:

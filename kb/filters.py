@@ -7,6 +7,7 @@ Values of one filter are alternatives; filters combine with AND. Names are compa
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,11 +26,13 @@ class Filters:
     category: Sequence[str] = ()
     service: Sequence[str] = ()
     platform: Sequence[str] = ()
+    since: datetime.date | None = None
+    """Only failures changed on or after this day (``kb.lifecycle.failure_changed``)."""
 
     @property
     def on_failures(self) -> bool:
         """True when a filter looks at the failure itself, not only at its case."""
-        return bool(self.impact or self.category or self.service)
+        return bool(self.impact or self.category or self.service or self.since)
 
     def describe(self) -> list[str]:
         """One `name: values` line per filter in use (for a dataset card)."""
@@ -39,7 +42,8 @@ class Filters:
             ("service", self.service),
             ("platform", self.platform),
         ]
-        return [f"{name}: {', '.join(sorted(set(values)))}" for name, values in named if values]
+        lines = [f"{name}: {', '.join(sorted(set(values)))}" for name, values in named if values]
+        return lines + ([f"changed since: {self.since.isoformat()}"] if self.since else [])
 
 
 def failure_services(failure: Failure) -> tuple[str, ...]:
@@ -61,6 +65,11 @@ class Selection:
     service: frozenset[str]
     platform: frozenset[str]
     on_failures: bool
+    since: datetime.date | None = None
+
+    def accepts_change(self, changed: datetime.date | None) -> bool:
+        """True when a failure last changed on ``changed`` passes ``since`` (an undated one does not)."""
+        return self.since is None or (changed is not None and changed >= self.since)
 
     def accepts_platform(self, platform: str) -> bool:
         return not self.platform or platform in self.platform
@@ -99,6 +108,7 @@ def select(kb: KnowledgeBase, filters: Filters | None) -> Selection:
         service=frozenset(NONE if v.strip().lower() == NONE else normalise_service(v) for v in filters.service),
         platform=frozenset(normalise_platform(v) for v in filters.platform),
         on_failures=filters.on_failures,
+        since=filters.since,
     )
 
 

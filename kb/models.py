@@ -7,6 +7,7 @@ them, and every field's docstring becomes its description.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 from enum import StrEnum
@@ -124,6 +125,30 @@ class Record(BaseModel):
     )
 
 
+SCHEMA_VERSION = 2
+"""The record format this kb writes. 1: records before lifecycle fields (no `schema_version` key);
+2: `schema_version`, `published`, `modified`, `withdrawn`, `aliases`, `superseded_by`, typed `references`.
+kb reads every version up to this one; `kb upgrade` rewrites older records."""
+
+
+def _known_version(version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"schema version {version} is newer than this kb reads ({SCHEMA_VERSION}): upgrade kb")
+    return version
+
+
+class Versioned(Record):
+    """Base of the top-level records: the format version they were written in."""
+
+    schema_version: Annotated[int, Field(ge=1), AfterValidator(_known_version)] | None = None
+    """The record format version (currently 2). Left out in records written before versions (version 1); `kb upgrade` adds it."""
+
+    @property
+    def version(self) -> int:
+        """The record's format version (1 when it states none)."""
+        return self.schema_version or 1
+
+
 def _move_into_layout(data: Any, keys: tuple[str, ...]) -> Any:
     """Records written before `layout` held its hints at the top level: move them into `layout`.
 
@@ -184,6 +209,43 @@ class DocLink(Record):
     """The address; `https://` only."""
 
 
+class ReferenceType(StrEnum):
+    """What a reference points at."""
+
+    docs = "docs"
+    """Documentation of the right behaviour (AWS documentation goes in `docs`, the shorthand)."""
+    fix = "fix"
+    """The change that fixes the failure (a commit, a pull request)."""
+    report = "report"
+    """A write-up of the failure (an issue, an incident report, an analysis)."""
+    scanner_rule = "scanner-rule"
+    """A linter or scanner rule that catches it (cfn-lint, Checkov, tfsec, ...)."""
+    discussion = "discussion"
+    """A discussion of it (a forum thread, a review comment)."""
+    other = "other"
+    """Anything else."""
+
+
+class TypedLink(Record):
+    """A link that says what it is (`references`)."""
+
+    type: ReferenceType
+    """`docs`, `fix`, `report`, `scanner-rule`, `discussion` or `other`."""
+    url: HttpsUrl
+    """The address; `https://` only."""
+    title: str | None = None
+    """The link text; the address is shown when it is left out."""
+
+
+class Withdrawn(Record):
+    """Why and when a record was withdrawn: kept (its page becomes a tombstone) but no longer counted, exported or listed."""
+
+    date: datetime.date
+    """When it was withdrawn (`YYYY-MM-DD`)."""
+    reason: str = Field(min_length=1)
+    """Why, in one or two sentences of Markdown (e.g. `A duplicate of pr7061/missing-dlq-permission.`)."""
+
+
 class Reference(Record):
     """A pointer into a runnable program under `examples/` that implements the fix."""
 
@@ -233,6 +295,20 @@ class TrainingValue(Record):
 
 FAILURE_REF_PATTERN = r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$"
 """A reference to a failure: `<case-id>/<failure-id>`."""
+FailureRef = Annotated[str, StringConstraints(pattern=FAILURE_REF_PATTERN, max_length=241)]
+"""`<case-id>/<failure-id>`; either part may be an alias."""
+FailureAlias = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$", max_length=241)]
+"""A former name of a failure: an id it had in its case, or `<case>/<failure>` where it used to be."""
+
+
+class RelatedLink(Record):
+    """A `related` link with a note (needed to keep linking a withdrawn failure)."""
+
+    ref: FailureRef
+    """The failure linked, `<case>/<failure>`."""
+    note: str = Field(min_length=1)
+    """Why the link is kept (e.g. `withdrawn, but the same mistake`)."""
+
 
 InferredField = Literal["category", "services"]
 """A failure field whose value kb may infer."""
@@ -264,7 +340,7 @@ class FailureLayout(Record):
 FAILURE_LAYOUT_KEYS = tuple(FailureLayout.model_fields)
 
 
-class Failure(Record):
+class Failure(Versioned):
     """One failure the model made: what it wrote, the fix, why, and what it cost.
 
     Stored as `<kb>/<case-id>/<NN>-<id>.yaml`; NN orders failures within the case.
@@ -288,8 +364,8 @@ class Failure(Record):
     """Fields whose value kb inferred rather than an author or the source document stating it, each with its confidence from 0 to 1 (`category: 0.72`, written by `kb import` and `kb categorise`). Confirm a value by deleting its entry; an inferred value is never written over a stated one."""
     services: list[str] = Field(default_factory=list)
     """The AWS services involved (`Lambda`, `IAM`, `SQS`, ...)."""
-    related: list[Annotated[str, StringConstraints(pattern=FAILURE_REF_PATTERN)]] = Field(default_factory=list)
-    """Confirmed links to failures of other cases that are the same mistake, as `<case>/<failure>` (see `kb similar`); `kb check` verifies each one resolves."""
+    related: list[FailureRef | RelatedLink] = Field(default_factory=list)
+    """Confirmed links to failures of other cases that are the same mistake, as `<case>/<failure>` (see `kb similar`), or `{ref, note}`; `kb check` verifies each one resolves (aliases count), and that a withdrawn failure is linked only with a note."""
     group: str | None = None
     """The heading of the section the source listed this failure under, when it is not the default `<Impact> Failures`; empty when the source listed it under no group heading (a report prints none)."""
     description: str | None = None
@@ -312,6 +388,18 @@ class Failure(Record):
     """The Cost/Security/Performance Impact bullets."""
     training_value: TrainingValue | None = None
     """What a model should learn from this failure."""
+    references: list[TypedLink] = Field(default_factory=list)
+    """Other links, each with its `type` (`fix`, `report`, `scanner-rule`, `discussion`, `docs`, `other`); AWS documentation goes in `docs`."""
+    published: datetime.date | None = None
+    """When the record was first published (`YYYY-MM-DD`; `kb add` sets it, `kb import` takes the task's `startedAt`)."""
+    modified: datetime.date | None = None
+    """When its content last changed (`kb check --fix-dates` sets it from git); the `published` date when left out."""
+    withdrawn: Withdrawn | None = None
+    """Set to withdraw the failure (a mistake, a duplicate): kept as a tombstone, never counted or exported."""
+    superseded_by: FailureRef | None = None
+    """The failure that replaces this one, `<case>/<failure>` (typically with `withdrawn`)."""
+    aliases: list[FailureAlias] = Field(default_factory=list)
+    """Former names that still resolve to this failure: an id it had in this case (`old-id`), or `<case>/<failure>` where it used to be. Unique across the knowledge base."""
     extra: list[Section] = Field(default_factory=list)
     """Labelled sections the schema has no field for, verbatim and in order."""
     layout: FailureLayout = Field(default_factory=FailureLayout)
@@ -334,8 +422,13 @@ class Failure(Record):
 
     @property
     def is_failure(self) -> bool:
-        """True when the entry counts as a failure of the model."""
-        return self.kind is Kind.failure
+        """True when the entry counts as a failure of the model (a withdrawn one does not)."""
+        return self.kind is Kind.failure and self.withdrawn is None
+
+    @property
+    def related_refs(self) -> list[str]:
+        """The `related` links as `<case>/<failure>` strings (notes left out)."""
+        return [link if isinstance(link, str) else link.ref for link in self.related]
 
 
 class Task(Record):
@@ -426,7 +519,7 @@ class CaseLayout(Record):
 CASE_LAYOUT_KEYS = tuple(CaseLayout.model_fields)
 
 
-class Case(Record):
+class Case(Versioned):
     """One analysis (one MODEL_FAILURES.md document). Stored as `<kb>/<id>/case.yaml`."""
 
     id: Slug
@@ -445,6 +538,18 @@ class Case(Record):
     """Sections of the document the schema has no field for, verbatim and in order."""
     duplicate_of: Slug | None = None
     """The case this one is a near-copy of (the same analysis, another version), as `kb import` found it: its failures are not counted as recurrences of that case's."""
+    references: list[TypedLink] = Field(default_factory=list)
+    """Links about the whole case, each with its `type` (`report`, `fix`, `discussion`, ...)."""
+    published: datetime.date | None = None
+    """When the case was first published (`YYYY-MM-DD`; `kb add case` sets it, `kb import` takes the task's `startedAt`)."""
+    modified: datetime.date | None = None
+    """When `case.yaml` last changed (`kb check --fix-dates` sets it from git); the `published` date when left out. The case's change date (feed, `kb stats --since`) is the latest of its own and its failures'."""
+    withdrawn: Withdrawn | None = None
+    """Set to withdraw the whole case: its page becomes a tombstone, its failures are never counted or exported."""
+    superseded_by: Slug | None = None
+    """The case that replaces this one (typically with `withdrawn`)."""
+    aliases: list[Slug] = Field(default_factory=list)
+    """Former ids and other names of the case that still resolve to it (`pr7060`, the source task's ids): `<alias>/<failure>` works wherever a failure is named. Unique across the knowledge base."""
     layout: CaseLayout = Field(default_factory=CaseLayout)
     """Presentation hints (see `CaseLayout`). Written by `kb import` for faithful round trips; authors leave it out."""
 

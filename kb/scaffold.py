@@ -25,7 +25,8 @@ from kb import yamlio
 from kb.atomic import create_text
 from kb.errors import ExistsError, KbError, Problem, UsageError
 from kb.importer.metadata import read_task
-from kb.models import Case, Failure, Impact, Task, Taxonomy
+from kb.lifecycle import today
+from kb.models import SCHEMA_VERSION, Case, Failure, Impact, Task, Taxonomy
 from kb.names import normalise_services
 from kb.store import (
     CASE_FILE,
@@ -174,6 +175,8 @@ def add_case(
         Case,
         path,
         modeline=_modeline(Case),
+        schema_version=SCHEMA_VERSION,
+        today=today().isoformat(),
         id=case_id,
         title=one_line(title, what="title") or DEFAULT_CASE_TITLE,
         task=task_yaml,
@@ -235,6 +238,8 @@ def add_failure(
     env = _env(root, templates)
     context = {
         "modeline": _modeline(Failure),
+        "schema_version": SCHEMA_VERSION,
+        "today": today().isoformat(),
         "title": title_line,
         "impact": level.value if level else None,
         "category": category,

@@ -17,6 +17,7 @@ from typing import Any
 
 from kb.errors import UsageError
 from kb.filters import Filters, Selection, case_platform, failure_services, select
+from kb.lifecycle import failure_changed, is_withdrawn
 from kb.models import Failure, Impact, Status
 from kb.names import NONE, gap_key, gap_text, normalise_language
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, load_kb
@@ -78,14 +79,17 @@ class _Row:
 
 
 def _select(kb: KnowledgeBase, sel: Selection) -> Iterable[tuple[LoadedCase, list[_Row], list[_Row]]]:
-    """Each selected case with its selected counted failures and its selected non-failures."""
+    """Each selected case with its selected counted failures and its selected non-failures
+    (withdrawn records are never selected)."""
     for case in kb.cases:
         case_values = _case_values(case)
-        if not sel.accepts_platform(case_values[Dimension.platform][0]):
+        if case.case.withdrawn or not sel.accepts_platform(case_values[Dimension.platform][0]):
             continue
         counted: list[_Row] = []
         others: list[_Row] = []
         for loaded in case.failures:
+            if loaded.failure.withdrawn or not sel.accepts_change(failure_changed(case, loaded)):
+                continue
             values = _failure_values(loaded.failure, case_values)
             if _matches(values, sel):
                 row = _Row(case, str(loaded.path), loaded.failure, values)
@@ -153,6 +157,8 @@ class Stats:
     published: int
     drafts: int
     not_failures: int
+    withdrawn: int
+    """Withdrawn failures (and failures of withdrawn cases), never counted anywhere else."""
     by_impact: dict[str, int]
     by_category: dict[str, CategoryCount]
     by_service: dict[str, int]
@@ -170,6 +176,7 @@ class Stats:
             "published": self.published,
             "drafts": self.drafts,
             "not_failures": self.not_failures,
+            "withdrawn": self.withdrawn,
             "by_impact": dict(self.by_impact),
             "by_category": {k: {"title": v.title, "count": v.count} for k, v in self.by_category.items()},
             "by_service": dict(self.by_service),
@@ -226,6 +233,7 @@ def compute_stats(kb: KnowledgeBase, *, filters: Filters | None = None, top_gaps
         published=status[Status.published],
         drafts=status[Status.draft],
         not_failures=not_failures,
+        withdrawn=sum(is_withdrawn(case, loaded) for case in kb.cases for loaded in case.failures),
         by_impact={level.value: counts[Dimension.impact][level.value] for level in Impact}
         | {NONE: counts[Dimension.impact][NONE]},
         by_category=_categories(kb, counts[Dimension.category]),
@@ -399,6 +407,7 @@ def stats_tables(stats: Stats, *, top: int = 10) -> list[TableView]:
             ("  published", str(stats.published)),
             ("  drafts", str(stats.drafts)),
             ("entries that are not failures", str(stats.not_failures)),
+            ("withdrawn", str(stats.withdrawn)),
             ("failures per case: median", f"{spread.median:g}"),
             ("failures per case: max", str(spread.max)),
         ],

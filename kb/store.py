@@ -310,7 +310,8 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
 
 def slim_record(record: BaseModel) -> BaseModel:
     """A validated record stripped to what the cross-record rules read: ids, title, impact,
-    status, category, related links, the reference and the written totals; everything else at its default."""
+    status, category, related links, the reference, the written totals and the lifecycle
+    fields (dates, withdrawal, aliases, successor); everything else at its default."""
     if isinstance(record, Failure):
         ideal = record.ideal_response
         reference = IdealResponse(reference=ideal.reference) if ideal and ideal.reference else None
@@ -323,12 +324,20 @@ def slim_record(record: BaseModel) -> BaseModel:
             category=record.category,
             related=record.related,
             ideal_response=reference,
+            **_lifecycle(record),
         )
     if isinstance(record, Case):
         written = record.summary.written_totals if record.summary else None
         summary = Summary(written_totals=written) if written else None
-        return Case(id=record.id, title=record.title, summary=summary)
+        return Case(id=record.id, title=record.title, summary=summary, **_lifecycle(record))
     return record
+
+
+_LIFECYCLE = ("schema_version", "published", "modified", "withdrawn", "superseded_by", "aliases")
+
+
+def _lifecycle(record: BaseModel) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _LIFECYCLE}
 
 
 # -- writing ---------------------------------------------------------------------------

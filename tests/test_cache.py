@@ -45,7 +45,7 @@ def test_changed_file_is_parsed_again(kb_copy: Path, parsed: list[str]) -> None:
     path.write_text(path.read_text().replace("impact: high", "impact: extreme"))
     report = check_kb(kb_copy)
     assert parsed == [FAILURE]
-    assert [p.line for p in report.errors] == [4]
+    assert [p.line for p in report.errors] == [5]
 
 
 def test_same_size_and_mtime_but_new_bytes_is_seen(kb_copy: Path, parsed: list[str]) -> None:

@@ -68,7 +68,7 @@ def test_id_must_match_file_and_folder(kb_copy: Path) -> None:
     write(case, case.read_text().replace("id: pr7060", "id: pr7061"))
     assert messages(kb_copy) == [
         f"{path}:2:1: failure id `wrong-name` does not match its file name (`right-name`)",
-        f"{case}:2:1: case id `pr7061` does not match its folder `pr7060`",
+        f"{case}:3:1: case id `pr7061` does not match its folder `pr7060`",
     ]
 
 

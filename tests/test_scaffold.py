@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 from kb import scaffold
 from kb.check import check_kb
 from kb.cli import app
-from kb.models import Case, CaseLayout, Category, Failure, Impact, Status, Taxonomy
+from kb.models import SCHEMA_VERSION, Case, CaseLayout, Category, Failure, Impact, Status, Taxonomy
 from kb.scaffold import add_case, add_failure, failure_slug
 from kb.store import TAXONOMY_FILE, load_kb, read_record, save_record
 
@@ -58,7 +59,8 @@ def add(kb: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
 # -- add failure -------------------------------------------------------------------------------
 
 
-def test_failure_gets_next_number_slug_and_given_values(kb: Path) -> None:
+def test_failure_gets_next_number_slug_and_given_values(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
     code, out, err = add(
         kb, "failure", "--case", "c1", "--title", "Wrong KMS key policy!", "--impact", "High",
         "--category", "iam-permissions", "--service", "AWS Lambda", "--service", "kms", "--no-input",
@@ -70,8 +72,11 @@ def test_failure_gets_next_number_slug_and_given_values(kb: Path) -> None:
     assert text.startswith("# yaml-language-server: $schema=../../schemas/failure.schema.json\n")
     failure = read_record(path, Failure)
     assert failure == Failure(
+        schema_version=SCHEMA_VERSION,
         id="wrong-kms-key-policy",
         title="Wrong KMS key policy!",
+        published=datetime.date(2026, 1, 1),
+        modified=datetime.date(2026, 1, 1),
         impact=Impact.high,
         status=Status.draft,
         category="iam-permissions",
@@ -101,7 +106,7 @@ def test_a_fresh_scaffold_is_a_draft_warning_and_strict_refuses_it(kb: Path) -> 
     report = check_kb(kb)
     assert report.ok
     assert [str(p) for p in report.warnings] == [
-        f"{kb / 'c1' / '04-draft-one.yaml'}:7:1: warning: draft: complete it and set `status: published`"
+        f"{kb / 'c1' / '04-draft-one.yaml'}:8:1: warning: draft: complete it and set `status: published`"
     ]
     assert not check_kb(kb, strict=True).ok
     assert runner.invoke(app, ["check", "--kb", str(kb), "--strict"]).exit_code == 1
@@ -246,11 +251,16 @@ def test_eight_concurrent_adds_give_eight_files(kb: Path, tmp_path: Path) -> Non
 # -- add case ----------------------------------------------------------------------------------
 
 
-def test_case_is_created_and_never_overwritten(kb: Path) -> None:
+def test_case_is_created_and_never_overwritten(kb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
     code, out, _ = add(kb, "case", "new-case", "--title", "Title: with colon", "--no-input")
     path = kb / "new-case" / "case.yaml"
     assert (code, out) == (0, f"{path}\n")
-    assert read_record(path, Case) == Case(id="new-case", title="Title: with colon")
+    day = datetime.date(2026, 1, 1)
+    expected = Case(
+        schema_version=SCHEMA_VERSION, id="new-case", title="Title: with colon", published=day, modified=day
+    )
+    assert read_record(path, Case) == expected
     path.write_text(path.read_text() + "# my notes\n")
     before = path.read_bytes()
     code, _, err = add(kb, "case", "new-case", "--title", "Again", "--no-input")
@@ -357,7 +367,7 @@ def test_any_title_round_trips_and_cannot_inject_keys(title: str, service: str) 
         failure = read_record(added.path, Failure)
         data = yaml.safe_load(added.path.read_text())
     assert failure.title == " ".join(title.split())
-    assert set(data) <= {"id", "title", "status", "services"}
+    assert set(data) <= {"schema_version", "id", "title", "status", "published", "modified", "services"}
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", failure.id)
 
 

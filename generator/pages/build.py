@@ -21,9 +21,13 @@ import jinja2
 from generator.pages import browse
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
+from generator.pages.feed import FEED_FILE, MODIFIED_FILE, feed_json, modified_csv
 from generator.pages.html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
+from generator.pages.tombstones import add_tombstone, redirect_files, withdrawn_views
+from kb.aliases import Names, names_of
+from kb.lifecycle import case_changed, case_published, live
 from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform, normalise_service
 from kb.progress import NO_PROGRESS, Progress
@@ -82,6 +86,8 @@ class SiteBuild:
 
     pages: list[SitePage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)
+    """Other files of the site, as (path under the site, text): the change feed, `modified.csv`, alias redirects."""
 
 
 @dataclass(frozen=True)
@@ -363,7 +369,9 @@ def _failure_views(
     return views
 
 
-def _case_page(pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References) -> None:
+def _case_page(
+    pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References, names: Names
+) -> None:
     task = case.case.task
     platform = normalise_platform(task.platform if task else None)
     language = normalise_language(task.language if task else None)
@@ -376,6 +384,9 @@ def _case_page(pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]]
         language=None if language == NONE else language,
         failures=_failure_views(case, maps, refs, pages),
         sections=case_sections(case),
+        withdrawn=withdrawn_views(case, names),
+        published=case_published(case),
+        modified=case_changed(case),
     )
 
 
@@ -386,6 +397,8 @@ def build_pages(
     project_root: Path | None = None,
     directory_urls: bool = True,
     progress: Progress = NO_PROGRESS,
+    site_name: str = "kb",
+    site_url: str | None = None,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -393,7 +406,10 @@ def build_pages(
     ``project_root`` (default: the KB folder's parent) is where reference paths start;
     ``directory_urls`` is MkDocs' ``use_directory_urls`` (links in HTML blocks follow it).
     The KB's own problems are listed on the home page and returned in ``problems``.
+    Withdrawn cases get a tombstone page and count nowhere; ``site_name`` and ``site_url``
+    title and anchor the change feed (see ``generator.pages.feed`` and ``.tombstones``).
     """
+    everything, kb = kb, live(kb)
     add_site_filters(env)
     pages = _Pages(env, directory_urls=directory_urls)
     problems = pages.build.problems
@@ -422,10 +438,20 @@ def build_pages(
     pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
     pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
     refs = _References(project_root or kb.root.resolve().parent, problems)
-    progress.start("site", len(kb.cases))
-    for case in kb.cases:
-        _case_page(pages, case, maps, refs)
+    names = names_of(everything)
+    progress.start("site", len(everything.cases))
+    for case in everything.cases:
+        if case.case.withdrawn:
+            pages.begin(f"cases/{case.id}.md")
+            add_tombstone(pages.render, case, names)
+        else:
+            _case_page(pages, case, maps, refs, names)
         progress.advance(1)
+    pages.build.files += redirect_files(everything, directory_urls=directory_urls)
+    pages.build.files.append(
+        (FEED_FILE, feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls))
+    )
+    pages.build.files.append((MODIFIED_FILE, modified_csv(everything)))
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

@@ -6,7 +6,7 @@ dataset card ``DIR/README.md``. The formats (``sft``, ``dpo``, ``classify``) are
 `impact`, `category`, `services`, `platform` and `language`, one type per column.
 
 A whole case goes to one split, chosen by a SHA-256 of its id, so nothing leaks between
-train and test. Drafts and not-a-failure entries are never exported. Every record string
+train and test. Drafts, withdrawn records and not-a-failure entries are never exported. Every record string
 a row uses is scanned for credentials (:mod:`kb.secrets`); nothing is written until every
 row is built and clean, and then each file is replaced atomically.
 """
@@ -25,6 +25,7 @@ from kb.export.card import CARD_FILE, is_export_card, render_card
 from kb.export.result import SPLITS, ExportResult
 from kb.export.rows import BUILDERS, FieldReader, Hit, Row, RowContext, Style
 from kb.filters import Filters, Selection, select
+from kb.lifecycle import is_withdrawn
 from kb.models import Status
 from kb.progress import NO_PROGRESS, Progress
 from kb.secrets import KIND_LABELS
@@ -96,7 +97,9 @@ def _selected(
     for case in cases:
         for loaded in case.failures:
             failure = loaded.failure
-            if failure.status is Status.draft:
+            if is_withdrawn(case, loaded):
+                skipped["withdrawn"] += 1
+            elif failure.status is Status.draft:
                 skipped["draft"] += 1
             elif not failure.is_failure:
                 skipped["not a failure"] += 1

@@ -15,6 +15,7 @@ from kb.errors import KbError, Problem, Severity
 from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
+from kb.importer.lifecycle import date_records, settle_aliases, source_aliases
 from kb.importer.metadata import read_task
 from kb.importer.taxonomy import known_categories
 from kb.importer.write import case_files, write_case_files
@@ -43,6 +44,8 @@ class DocumentResult:
     """The error was unexpected: a bug in kb, reported instead of a traceback."""
     signature: list[int] | None = None
     """The document's MinHash signature, to find near-copies (``kb.recurring.duplicates``)."""
+    aliases: list[str] = field(default_factory=list)
+    """The case's aliases (the source's own names and ids), settled across the import (``kb.importer.lifecycle``)."""
 
     @property
     def imported(self) -> bool:
@@ -153,6 +156,7 @@ def run_import(
                     on_progress(len(done))
     results.sort(key=lambda r: r.index)
     mark_duplicates(into, results)
+    settle_aliases(into, results)
     return ImportResult(into, results, list(plan.problems))
 
 
@@ -201,7 +205,9 @@ def prepare_one(job: Job, *, categories: frozenset[str]) -> tuple[DocumentResult
         result.failures = len(assembled.failures)
         failures = categorise_failures(assembled.failures, categories)
         result.signature = sign_case(failures)
-        return result, case_files(assembled.case, failures)
+        result.aliases = source_aliases(job.case_id, job.fallback_title, task.task)
+        case, failures = date_records(assembled.case, failures, task.task, result.aliases)
+        return result, case_files(case, failures)
     except Exception as exc:
         _record_error(result, exc)
         return result, None

@@ -52,7 +52,7 @@ class Row:
     title: str
     impact: str | None
     failure: bool
-    """True for a `kind: failure` entry (only those are ranked and grouped)."""
+    """True for a `kind: failure` entry that is not withdrawn (only those are ranked and grouped)."""
     services: list[str] = field(default_factory=list)
     """The services it lists or names (canonical names)."""
     category: str | None = None
@@ -300,7 +300,9 @@ def make_row(case_id: str, rel: str, path: Path, size: int, mtime: int) -> Made 
         digest=digest(raw).hex(),
         title=str(data.get("title") or data["id"]),
         impact=impact if isinstance(impact, str) else None,
-        failure=data.get("kind", "failure") == "failure" and data.get("not_a_failure") is not True,
+        failure=data.get("kind", "failure") == "failure"
+        and data.get("not_a_failure") is not True
+        and not data.get("withdrawn"),  # a withdrawn failure is never a match
         services=[],
         category=category if isinstance(category, str) else None,
         documented=_documented(data),

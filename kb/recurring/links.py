@@ -1,10 +1,11 @@
-"""`kb check` rules for recurring failures: `related` links resolve, one case does not
+"""`kb check` rules for recurring failures: `related` links resolve (aliases count), one case does not
 list the same published failure twice, and (with `--strict`) every published failure has a category."""
 
 from __future__ import annotations
 
 import re
 
+from kb.aliases import Names, names_of
 from kb.errors import Problem, Severity
 from kb.models import Status
 from kb.store import KnowledgeBase, LoadedFailure
@@ -19,7 +20,7 @@ _NUMBERING = re.compile(r"^\s*(?:\d+|[a-z])[.):]\s+|\(\s*(?:critical|high|medium
 def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
     """Dangling or self `related` links (errors), near-identical failures of one case
     (warnings) and, when ``strict``, published failures without a category (errors)."""
-    known = {f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures}
+    known = names_of(kb)
     problems: list[Problem] = []
     for case in kb.cases:
         for loaded in case.failures:
@@ -31,13 +32,14 @@ def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]
     return problems
 
 
-def _links(case_id: str, loaded: LoadedFailure, known: set[str]) -> list[Problem]:
+def _links(case_id: str, loaded: LoadedFailure, known: Names) -> list[Problem]:
     problems = []
     own = f"{case_id}/{loaded.failure.id}"
-    for i, ref in enumerate(loaded.failure.related):
-        if ref == own:
+    for i, ref in enumerate(loaded.failure.related_refs):
+        target = known.resolve(ref)
+        if target == own:
             problems.append(problem_at(loaded.path, ("related", i), f"`related` links the failure to itself (`{ref}`)"))
-        elif ref not in known:
+        elif target is None:
             problems.append(
                 problem_at(loaded.path, ("related", i), f"`related` names no failure of the knowledge base: `{ref}`")
             )

@@ -105,10 +105,20 @@ def find_similar(root: Path | str, ref: str | None = None, *, text: str | None =
     return Similar(text, [_match(index, j, scores[j], query, text) for j in picked])
 
 
+def _by_alias(root: Path, ref: str) -> str | None:
+    """The canonical `<case>/<failure>` of a ref naming a case or failure by an alias (read only then)."""
+    from kb.aliases import names_of
+    from kb.store import scan_kb
+
+    return names_of(scan_kb(root, slim=True)).resolve(ref)
+
+
 def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
     import re
 
     position = index.positions.get(ref)
+    if position is None and re.match(FAILURE_REF_PATTERN, ref):
+        position = index.positions.get(_by_alias(root, ref) or "")
     if position is None or not re.match(FAILURE_REF_PATTERN, ref):
         raise UnknownFailureError(ref, root)
     query = index.vectors[position]

@@ -50,6 +50,7 @@ __all__ = [
     "render_case",
     "render_reports",
     "starts_with_prose",
+    "withdrawn_failures",
 ]
 
 REPORT_TEMPLATE = "report/MODEL_FAILURES.md.j2"
@@ -134,11 +135,12 @@ def failure_order(case: Case, failures: Sequence[Failure]) -> list[int]:
 
 def failure_entries(case: LoadedCase, *, report_dir: Path, project_root: Path) -> list[FailureEntry]:
     """The failures in report order (see ``failure_order``), numbered, grouped, with their rules.
+    Withdrawn failures are left out (see ``withdrawn_failures``).
 
     The case's presentation hints (set by `kb import` to match a source document) pick the
     order, the numbering and the rules; without them a report follows the seed's format.
     """
-    failures = [loaded.failure for loaded in case.failures]
+    failures = [loaded.failure for loaded in case.failures if loaded.failure.withdrawn is None]
     ordered = [failures[i] for i in failure_order(case.case, failures)]
     rules = case.case.layout.rules or "each"
     entries: list[FailureEntry] = []
@@ -166,6 +168,12 @@ def failure_entries(case: LoadedCase, *, report_dir: Path, project_root: Path) -
     return entries
 
 
+def withdrawn_failures(case: LoadedCase) -> list[Failure]:
+    """The case's withdrawn failures, in NN order: reports and the site list them apart, under
+    `Withdrawn`, with the reason, and count them nowhere."""
+    return [loaded.failure for loaded in case.failures if loaded.failure.withdrawn is not None]
+
+
 def _slots(failure: Failure, extras: dict[str, list[Section]]) -> tuple[str, ...]:
     """The slots that print something, in order: ``FAILURE_SLOTS``, with the fields of the
     failure's ``field_order`` hint first, in that order."""
@@ -181,7 +189,7 @@ def _filled(failure: Failure, slot: str) -> bool:
     if slot == "impact":
         return bool(failure.impact or failure.impact_label)
     if slot == "docs":
-        return bool(failure.docs or failure.docs_note)
+        return bool(failure.docs or failure.docs_note or failure.references)
     return slot not in ("title", "end") and bool(getattr(failure, slot))
 
 
@@ -277,6 +285,7 @@ def render_case(
             case=case.case,
             failures=failure_entries(case, report_dir=where, project_root=root),
             sections=case_sections(case),
+            withdrawn=withdrawn_failures(case),
             totals=totals_line(f.failure for f in case.failures),
             label=partial(label_markup, colon_inside=layout.colon_inside, listed=layout.list_labels),
             heading_marks="#" * (layout.heading_level or DEFAULT_HEADING_LEVEL),
@@ -347,7 +356,7 @@ def case_sections(case: LoadedCase) -> dict[str, list[Section]]:
 
 def _failure_places(case: LoadedCase) -> frozenset[str]:
     """The ``after`` values that put a case section right after one of its failures."""
-    return frozenset(f"failure:{loaded.failure.id}" for loaded in case.failures)
+    return frozenset(f"failure:{loaded.failure.id}" for loaded in case.failures if loaded.failure.withdrawn is None)
 
 
 def _reference_link(reference: Reference, report_dir: Path, project_root: Path) -> str:
