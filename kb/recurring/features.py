@@ -26,9 +26,12 @@ FIELD_WEIGHTS: dict[str, float] = {
     "ideal_response": 0.5,
     "location": 0.5,
     "lessons": 0.5,
+    "extra": 1.0,
 }
 """How much a word counts by the field it is in: the title and root cause say what the
-mistake is; the fix's prose and the lessons mostly repeat it in other words."""
+mistake is; the fix's prose and the lessons mostly repeat it in other words. `extra` is the
+text of labelled sections the schema has no field for (`Symptoms`, `Issue`, `Notes`): for
+about one imported failure in eleven it is all the failure says."""
 Terms = dict[str, float]
 """Weighted terms: how much each term counts in a record."""
 SERVICE_WEIGHT = 2.0
@@ -211,6 +214,8 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     ideal_text, ideal_code = _response(data.get("ideal_response"))
     training = data.get("training_value")
     lessons = training.get("lessons") if isinstance(training, Mapping) else None
+    sections = data.get("extra")
+    extra = [x.get("text") for x in sections if isinstance(x, Mapping)] if isinstance(sections, list) else []
     prose = {
         "title": _text(data.get("title")),
         "root_cause": _text(data.get("root_cause")),
@@ -220,9 +225,10 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
         "ideal_response": ideal_text,
         "location": _text(data.get("location")),
         "lessons": "\n".join(x for x in lessons if isinstance(x, str)) if isinstance(lessons, list) else "",
+        "extra": "\n".join(x for x in extra if isinstance(x, str)),
     }
     code = [model_code, ideal_code]
-    for name in ("description", "model_response", "ideal_response", "root_cause", "error"):
+    for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
         code.extend(_FENCE.findall(prose[name]))
         code.extend(_INLINE.findall(prose[name]))
         prose[name] = _FENCE.sub(" ", prose[name])
