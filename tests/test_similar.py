@@ -99,9 +99,9 @@ def test_the_index_is_updated_incrementally(kb: Path, monkeypatch: pytest.Monkey
     read: list[str] = []
     real = index_module.make_row
 
-    def counting(case_id: str, rel: str, path: Path, size: int, mtime: int):  # type: ignore[no-untyped-def]
-        read.append(rel)
-        return real(case_id, rel, path, size, mtime)
+    def counting(item: index_module.Found):  # type: ignore[no-untyped-def]
+        read.append(item.rel)
+        return real(item)
 
     monkeypatch.setattr(index_module, "make_row", counting)
     load_index(kb)

@@ -193,8 +193,12 @@ def _service_token(token: str) -> str | None:
 
 def services(names: Iterable[str], text: str) -> set[str]:
     """Services by their canonical names (`CloudWatch Logs`): those listed, and those the text names by a known spelling."""
+    return _services(names, _WORD.findall(text))
+
+
+def _services(names: Iterable[str], tokens: Iterable[str]) -> set[str]:
     found = {service_of_word(n) or n.strip() for n in names if n and n.strip()}
-    found.update(filter(None, map(_service_token, set(_WORD.findall(text)))))
+    found.update(filter(None, map(_service_token, set(tokens))))
     return {s for s in found if s}
 
 
@@ -257,9 +261,12 @@ class Analysis:
 def analyse(data: Mapping[str, Any]) -> Analysis:
     """A failure record's (plain data) weighted terms, words and services."""
     prose, code, listed = field_texts(data)
-    named = sorted(services(listed, prose["title"] + "\n" + prose["root_cause"] + "\n" + prose["description"]))
-    counts = _weighted(prose, code, named)
-    return Analysis(counts, words_of(prose, code), named)
+    tokens = {name: _WORD.findall(text) for name, text in prose.items()}
+    named = sorted(_services(listed, [*tokens["title"], *tokens["root_cause"], *tokens["description"]]))
+    counts = _weighted(tokens, code, named)
+    everything = [word for found in tokens.values() for word in found]
+    everything.extend(_WORD.findall(code))
+    return Analysis(counts, everything, named)
 
 
 def words_of(prose: Mapping[str, str], code: str) -> list[str]:
@@ -272,13 +279,13 @@ def service_term(name: str) -> str:
     return "svc:" + re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _weighted(prose: dict[str, str], code: str, named: list[str]) -> Terms:
+def _weighted(tokens: dict[str, list[str]], code: str, named: list[str]) -> Terms:
     counts: defaultdict[str, float] = defaultdict(float)
-    for name, text in prose.items():
-        if not text:
+    for name, found_tokens in tokens.items():
+        if not found_tokens:
             continue
         weight = FIELD_WEIGHTS[name]
-        found = words(text)
+        found = [word for token in found_tokens for word in _normal(token)]
         for word, n in Counter(found).items():
             counts[word] += n * weight
         if name in ("title", "root_cause"):

@@ -120,7 +120,7 @@ def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) 
     scores[~index.failure_mask] = -1.0
     scores[position] = -1.0
     row = index.rows[position]
-    own = np.array([r.case == row.case for r in index.rows], dtype=bool)
+    own = index.case_numbers == index.case_numbers[position]
     copies = (index.groups == index.groups[position]) & ~own
     copy_scores = np.where(copies, scores, -1.0)
     left_out = int(np.count_nonzero(own & index.failure_mask)) - int(index.failure_mask[position])
