@@ -192,7 +192,7 @@ def scan(root: Path) -> tuple[list[Found], list[Found]]:
             if not folder.is_dir() or (folder.is_symlink() and not _inside(real_root, folder.path)):
                 continue
             with os.scandir(folder.path) as scan_folder:
-                entries = sorted(scan_folder, key=lambda e: e.name)
+                entries = list(scan_folder)
         except OSError:
             continue
         found_case: Found | None = None
@@ -281,10 +281,22 @@ def _update(root: Path, old: Index | None) -> tuple[Index, bool]:
         rows = [rows[i] for i in order]
         counts = sp.csr_matrix(counts[perm])
         signatures = signatures[perm]
-    counts.sort_indices()
+    counts, vocabulary = _used_terms(counts, terms)
     index = Index(rows, dict(sorted(cases.items())), vocabulary, counts, signatures, {})
     index.copy_of = _copy_groups(index)
     return index, True
+
+
+def _used_terms(counts: sp.csr_matrix, terms: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """``counts`` without the columns of terms no row has any more (an edit removed them),
+    the vocabulary still in sorted order, each row's columns sorted."""
+    used = np.unique(counts.indices)
+    compact = sp.csr_matrix(
+        (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
+        shape=(counts.shape[0], len(used)),
+    )
+    compact.sort_indices()
+    return compact, {terms[col]: k for k, col in enumerate(used.tolist())}
 
 
 def _recolumn(counts: sp.csr_matrix, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> sp.csr_matrix:

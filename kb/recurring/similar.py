@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from kb.errors import KbError, UsageError
-from kb.models import FAILURE_REF_PATTERN
 from kb.recurring.features import surface_forms, text_terms
 from kb.recurring.index import Index, load_index
 from kb.recurring.vectors import count_matrix, weigh
@@ -110,10 +109,8 @@ def find_similar(
 
 
 def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) -> Similar:
-    import re
-
     position = index.positions.get(ref)
-    if position is None or not re.match(FAILURE_REF_PATTERN, ref):
+    if position is None:
         raise UnknownFailureError(ref, root)
     query = index.vectors[position]
     scores = (index.vectors @ query.T).toarray().ravel()
