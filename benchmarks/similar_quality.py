@@ -124,9 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     data = json.loads(JUDGED.read_text())
     queries: dict[str, dict[str, str]] = data["queries"]
-    halves = {
-        part: {q: js for q, js in queries.items() if data["split"][q] == part} for part in ("dev", "heldout")
-    }
+    halves = {part: {q: js for q, js in queries.items() if data["split"][q] == part} for part in ("dev", "heldout")}
     methods: dict[str, Callable[[Path, list[str]], Ranking]] = {
         "plain TF-IDF (scikit-learn)": tfidf_baseline,
         "kb similar, no score threshold": lambda kb, queries: kb_similar(kb, queries, min_score=0.0),

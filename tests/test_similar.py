@@ -187,8 +187,13 @@ def test_the_text_of_an_unmapped_section_counts(kb: Path) -> None:
     only_extra = {
         "id": "logs-encryption-notes",
         "title": "Notes",
-        "extra": [{"title": "Symptoms", "text": "The log group cannot use the KMS key: its key policy has no "
-                   "statement for the CloudWatch Logs service principal logs.amazonaws.com."}],
+        "extra": [
+            {
+                "title": "Symptoms",
+                "text": "The log group cannot use the KMS key: its key policy has no "
+                "statement for the CloudWatch Logs service principal logs.amazonaws.com.",
+            }
+        ],
     }
     write_case(kb, "golf", [only_extra])
     found = find_similar(kb, "golf/logs-encryption-notes", n=3).results

@@ -131,28 +131,26 @@ def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) 
 
 def _collapse(index: Index, ranked: list[int], n: int) -> list[int]:
     """The first ``n`` of ``ranked``, leaving out failures of near-copies of a case already listed."""
-    listed: dict[int, str] = {}
-    kept = []
-    for j in ranked:
-        row = index.rows[j]
-        group = int(index.groups[j])
-        if listed.setdefault(group, row.case) != row.case:
-            continue
-        kept.append(j)
-        if len(kept) == n:
-            break
-    return kept
+    if not ranked:
+        return []
+    at = np.asarray(ranked, dtype=np.int64)
+    groups, cases = index.groups[at], index.case_numbers[at]
+    _, first = np.unique(groups, return_index=True)
+    first_case = dict(zip(groups[first].tolist(), cases[first].tolist(), strict=True))
+    keep = cases == np.fromiter((first_case[g] for g in groups.tolist()), dtype=np.int64, count=len(at))
+    return at[keep][:n].tolist()
 
 
 def _top(scores: NDArray[np.float64], n: int) -> list[int]:
-    """The best ``n`` positions with a positive score, ties broken by position (stable)."""
+    """The best ``n`` positions with a positive score, ties (to 6 decimals) broken by position."""
     candidates = np.flatnonzero(scores > 0)
     if len(candidates) > n:
         part = np.argpartition(-scores[candidates], n - 1)[:n]
         threshold = scores[candidates[part]].min()
         candidates = candidates[scores[candidates] >= threshold]
-    order = sorted(candidates.tolist(), key=lambda j: (-round(float(scores[j]), 6), j))
-    return order[:n]
+    rounded = np.round(scores[candidates].astype(np.float64), 6)
+    order = np.lexsort((candidates, -rounded))
+    return candidates[order[:n]].tolist()
 
 
 def _text_vector(index: Index, text: str) -> sp.csr_matrix:
@@ -214,7 +212,7 @@ def neighbours(index: Index, n: int) -> Iterator[tuple[int, list[tuple[int, floa
         for k, i in enumerate(block):
             row = scores[k]
             row[groups == index.groups[i]] = -1.0
-            picked = _collapse(index, [int(failures[j]) for j in _top(row, n * COLLAPSE_POOL)], n)
+            picked = _collapse(index, failures[_top(row, n * COLLAPSE_POOL)].tolist(), n)
             yield int(i), [(j, float(scores[k, position[j]])) for j in picked]
 
 
