@@ -131,8 +131,11 @@ def copy_groups(case_ids: Sequence[str], signatures: NDArray[np.uint32]) -> dict
     Candidates are cases whose signatures agree on a whole LSH band; a candidate pair is a
     copy when its signatures agree on at least ``COPY_THRESHOLD`` of their positions.
     """
-    order = sorted((i for i in range(len(case_ids)) if not (signatures[i] == EMPTY).all()), key=lambda i: case_ids[i])
-    parent = {i: i for i in order}
+    everyone = sorted(
+        (i for i in range(len(case_ids)) if not (signatures[i] == EMPTY).all()), key=lambda i: case_ids[i]
+    )
+    parent = {i: i for i in everyone}
+    order = everyone
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -146,6 +149,12 @@ def copy_groups(case_ids: Sequence[str], signatures: NDArray[np.uint32]) -> dict
             keep, drop = (a, b) if case_ids[a] < case_ids[b] else (b, a)
             parent[drop] = keep
 
+    if len(order) > 1:  # the same text twice (a document imported again): one signature, compared once
+        _, first, same = np.unique(signatures[order], axis=0, return_index=True, return_inverse=True)
+        for k, f in enumerate(same.ravel().tolist()):
+            if first[f] != k:
+                join(order[first[f]], order[k])
+        order = [order[k] for k in sorted(first.tolist())]
     if len(order) > 1:
         sigs = np.ascontiguousarray(signatures[order])
         width = NUM_PERM // BANDS
@@ -162,4 +171,4 @@ def copy_groups(case_ids: Sequence[str], signatures: NDArray[np.uint32]) -> dict
                 for a, b in zip(*np.nonzero(agree), strict=True):
                     if firsts[a] < members[b]:
                         join(order[firsts[a]], order[members[b]])
-    return {case_ids[i]: case_ids[root(i)] for i in order if root(i) != i}
+    return {case_ids[i]: case_ids[root(i)] for i in everyone if root(i) != i}

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -306,7 +307,7 @@ def _update(root: Path, old: Index | None) -> tuple[Index, bool]:
 def _used_terms(counts: sp.csr_matrix, terms: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
     """``counts`` without the columns of terms no row has any more (an edit removed them),
     the vocabulary still in sorted order, each row's columns sorted."""
-    used = np.unique(counts.indices)
+    used = np.flatnonzero(np.bincount(counts.indices, minlength=len(terms)))
     compact = sp.csr_matrix(
         (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
         shape=(counts.shape[0], len(used)),
@@ -527,7 +528,7 @@ def _merge(parts: list[Made]) -> Made:
 
 
 def _columns(records: list[Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
-    return {name: [getattr(r, name) for r in records] for name in names}
+    return {name: list(map(attrgetter(name), records)) for name in names}
 
 
 def _write(path: Path, index: Index) -> None:
