@@ -61,7 +61,8 @@ def signature(words: Sequence[str]) -> NDArray[np.uint32]:
     A shingle's base hash mixes its words' CRC-32s (datasketch's SHA-1 per shingle cost
     twice the YAML parse of a record); its 64 positions are multiply-shift hashes of it.
     """
-    return signatures([words])[0]
+    found: NDArray[np.uint32] = signatures([words])[0]
+    return found
 
 
 BATCH = 1 << 15

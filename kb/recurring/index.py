@@ -372,7 +372,7 @@ def _case_row(item: Found) -> CaseRow:
     )
 
 
-class _TextLoader(yaml.CBaseLoader):  # type: ignore[misc]
+class _TextLoader(yaml.CBaseLoader):
     """libyaml's parser and composer, every node left untagged (``_plain`` reads them as text)."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:

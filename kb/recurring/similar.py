@@ -138,7 +138,8 @@ def _collapse(index: Index, ranked: list[int], n: int) -> list[int]:
     _, first = np.unique(groups, return_index=True)
     first_case = dict(zip(groups[first].tolist(), cases[first].tolist(), strict=True))
     keep = cases == np.fromiter((first_case[g] for g in groups.tolist()), dtype=np.int64, count=len(at))
-    return at[keep][:n].tolist()
+    kept: list[int] = at[keep][:n].tolist()
+    return kept
 
 
 def _top(scores: NDArray[np.float64], n: int) -> list[int]:
@@ -150,7 +151,8 @@ def _top(scores: NDArray[np.float64], n: int) -> list[int]:
         candidates = candidates[scores[candidates] >= threshold]
     rounded = np.round(scores[candidates].astype(np.float64), 6)
     order = np.lexsort((candidates, -rounded))
-    return candidates[order[:n]].tolist()
+    best: list[int] = candidates[order[:n]].tolist()
+    return best
 
 
 def _text_vector(index: Index, text: str) -> sp.csr_matrix:
