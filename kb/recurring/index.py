@@ -59,7 +59,7 @@ class Row:
     title: str
     impact: str | None
     failure: bool
-    """True for a `kind: failure` entry (only those are ranked and grouped)."""
+    """True for a `kind: failure` entry that is not withdrawn (only those are ranked and grouped)."""
     services: list[str] = field(default_factory=list)
     """The services it lists or names (canonical names)."""
     category: str | None = None
@@ -461,7 +461,9 @@ def make_row(item: Found) -> tuple[Row, dict[str, float], list[str]] | None:
         digest=digest(raw).hex(),
         title=str(data.get("title") or data["id"]),
         impact=impact if isinstance(impact, str) else None,
-        failure=data.get("kind", "failure") == "failure" and data.get("not_a_failure") is not True,
+        failure=data.get("kind", "failure") == "failure"
+        and data.get("not_a_failure") is not True
+        and not data.get("withdrawn"),  # a withdrawn failure is never a match (as on main)
         services=found.services,
         category=category if isinstance(category, str) else None,
         documented=_documented(data),
