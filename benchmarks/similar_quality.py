@@ -19,8 +19,10 @@ no twin at all, as in a real knowledge base. Candidates are pooled, as in TREC: 
 of `kb similar` (before this round's changes, no score threshold), of plain TF-IDF over a
 failure's whole text, and of TF-IDF over its title, root cause, error and description,
 same case and near-copies left out; every pooled candidate was judged, blind to which
-method proposed it. The few candidates a later ranking put in its top 5 that nobody had
-judged were judged the same way before any figure was read (``judged_later``). Five first-round judgments were revised on re-reading (listed under
+method proposed it. Candidates that rankings tried later put in their top 5 and nobody
+had judged (``judged_later``: the top 5 of 15 variants of the ranking, then of the final
+one) were judged the same way, by reading the pair, before those rankings were compared:
+no choice was made on a figure with unjudged candidates in its top 5. Five first-round judgments were revised on re-reading (listed under
 ``revised``); six candidates whose ids the importer no longer produces were dropped.
 
 The queries are split in two halves by a hash of their id (``split``): `dev` to develop

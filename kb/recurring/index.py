@@ -463,7 +463,7 @@ def make_row(item: Found) -> tuple[Row, dict[str, float], list[str]] | None:
         impact=impact if isinstance(impact, str) else None,
         failure=data.get("kind", "failure") == "failure"
         and data.get("not_a_failure") is not True
-        and not data.get("withdrawn"),  # a withdrawn failure is never a match (as on main)
+        and not data.get("withdrawn"),  # a withdrawn failure is never a match
         services=found.services,
         category=category if isinstance(category, str) else None,
         documented=_documented(data),
