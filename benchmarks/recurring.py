@@ -11,20 +11,39 @@ each command in a subprocess, as a user runs it:
     `kb similar` after editing one record                                              goal < 1 s
     `kb patterns`                                          time and peak memory         goal < 60 s, < 1.5 GB
 
-Each measure is the best of R runs. Nothing here is a test: the figures go into docs/similar.md.
+Each measure is the best of R runs. Beside each wall time the CPU time (user + system, the
+command's and its workers') is given: on a shared machine other jobs stretch wall times,
+while CPU time says what the command itself costs. Nothing here is a test: the figures go
+into docs/similar.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import FLOOR_PARSE, KB, Run, best, python, run
+from run import FLOOR_PARSE, KB, Run, python, run
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def best(repeat: int, make: object) -> tuple[Run, float]:
+    """The fastest of ``repeat`` runs, and the CPU time it took."""
+    runs = []
+    for _ in range(repeat):
+        before = cpu_seconds()
+        made = make()  # type: ignore[operator]
+        runs.append((made, cpu_seconds() - before))
+    return min(runs, key=lambda r: r[0].seconds)
 
 
 def grow(kb: Path, cases: int) -> None:
@@ -78,15 +97,19 @@ def main() -> None:
     print(
         f"knowledge base: {cases:,} cases, {len(failures):,} failure files; {os.cpu_count()} cores; best of {args.repeat}\n"
     )
-    print("| measure | time | goal |")
-    print("|---|---|---|")
-    print(f"| bare CSafeLoader parse of the KB | {floor.seconds:.2f} s | (floor) |")
+    print("| measure | time | CPU | goal |")
+    print("|---|---|---|---|")
+    print(f"| bare CSafeLoader parse of the KB | {floor[0].seconds:.2f} s | {floor[1]:.2f} s | (floor) |")
     print(
-        f"| index from scratch (`kb similar`, empty cache) | {built.seconds:.2f} s = {built.seconds / floor.seconds:.2f}x | <= 1.0x |"
+        f"| index from scratch (`kb similar`, empty cache) | {built[0].seconds:.2f} s = "
+        f"{built[0].seconds / floor[0].seconds:.2f}x | {built[1]:.2f} s = {built[1] / floor[1]:.2f}x | <= 1.0x |"
     )
-    print(f"| `kb similar`, index up to date | {warm.seconds:.2f} s | < 1 s |")
-    print(f"| `kb similar` after editing one record | {after_edit.seconds:.2f} s | < 1 s |")
-    print(f"| `kb patterns` | {patterns.seconds:.1f} s, {patterns.max_rss_mb:.0f} MB | < 60 s, < 1,500 MB |")
+    print(f"| `kb similar`, index up to date | {warm[0].seconds:.2f} s | {warm[1]:.2f} s | < 1 s |")
+    print(f"| `kb similar` after editing one record | {after_edit[0].seconds:.2f} s | {after_edit[1]:.2f} s | < 1 s |")
+    print(
+        f"| `kb patterns` | {patterns[0].seconds:.1f} s, {patterns[0].max_rss_mb:.0f} MB | {patterns[1]:.1f} s "
+        "| < 60 s, < 1,500 MB |"
+    )
 
 
 if __name__ == "__main__":

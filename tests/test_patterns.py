@@ -78,3 +78,32 @@ def test_stats_shows_the_top_patterns_on_request(kb: Path) -> None:
     assert "patterns" not in plain
     data = json.loads(runner.invoke(app, ["stats", "--kb", str(kb), "--json", "--patterns", "--top", "1"]).stdout)
     assert [p["cases"] for p in data["patterns"]] == [3]
+
+
+def test_a_pattern_does_not_gather_failures_alike_only_to_its_leader() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from kb.recurring.patterns import _gather
+
+    class Vectors:  # the one thing _gather reads of an index
+        rows = np.array([[1, 1, 0], [1, 0.1, 0], [0, 1, 0], [1, 0.2, 0]], dtype=np.float32)
+        vectors = sp.csr_matrix(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+
+    # 1 and 3 are alike, and each like the leader 0 (cosine 0.77, 0.83); 2 is as like the
+    # leader (0.71) but hardly like 1 or 3 (0.10, 0.20): on average 0.34 like the group
+    assert _gather(Vectors(), 0, [1, 2, 3]) == [0, 1, 3]  # type: ignore[arg-type]
+
+
+def test_two_groups_of_one_mistake_become_one_pattern() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    from kb.recurring.patterns import _merge_alike
+
+    class Vectors:
+        rows = np.array([[1, 0.2, 0], [1, 0, 0.2], [1, 0.3, 0], [1, 0, 0.3], [0, 0, 1]], dtype=np.float32)
+        vectors = sp.csr_matrix(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+
+    merged = _merge_alike(Vectors(), [[0, 1], [2, 3], [4]])  # type: ignore[arg-type]
+    assert merged == [[0, 1, 2, 3], [4]]  # the first group's leader stays first

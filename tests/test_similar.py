@@ -99,9 +99,9 @@ def test_the_index_is_updated_incrementally(kb: Path, monkeypatch: pytest.Monkey
     read: list[str] = []
     real = index_module.make_row
 
-    def counting(case_id: str, rel: str, path: Path, size: int, mtime: int):  # type: ignore[no-untyped-def]
-        read.append(rel)
-        return real(case_id, rel, path, size, mtime)
+    def counting(item: index_module.Found):  # type: ignore[no-untyped-def]
+        read.append(item.rel)
+        return real(item)
 
     monkeypatch.setattr(index_module, "make_row", counting)
     load_index(kb)
@@ -181,3 +181,92 @@ def test_add_failure_says_what_was_seen_before(kb: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith(".yaml")  # stdout: only the path
     assert "seen before:" in result.stderr and "delta/logs-kms-permissions" in result.stderr
+
+
+def test_the_text_of_an_unmapped_section_counts(kb: Path) -> None:
+    only_extra = {
+        "id": "logs-encryption-notes",
+        "title": "Notes",
+        "extra": [
+            {
+                "title": "Symptoms",
+                "text": "The log group cannot use the KMS key: its key policy has no "
+                "statement for the CloudWatch Logs service principal logs.amazonaws.com.",
+            }
+        ],
+    }
+    write_case(kb, "golf", [only_extra])
+    found = find_similar(kb, "golf/logs-encryption-notes", n=3).results
+    assert ids(found)[0] in {"alpha/kms-key-policy-misses-logs-principal", "delta/logs-kms-permissions"}
+
+
+def test_a_failure_without_a_twin_gets_no_results_rather_than_unrelated_ones(kb: Path) -> None:
+    lonely = {
+        "id": "glue-crawler-schedule",
+        "title": "Glue crawler schedule uses a six-field cron expression",
+        "impact": "critical",
+        "root_cause": "The MODEL_RESPONSE implementation gives the crawler of the data bucket a six-field cron "
+        "expression, which Glue rejects; the schedule needs five fields.",
+    }
+    write_case(kb, "hotel", [lonely])
+    assert find_similar(kb, "hotel/glue-crawler-schedule").results == []
+    assert find_similar(kb, "hotel/glue-crawler-schedule", min_score=0.0).results  # only weak matches exist
+
+
+def test_an_incremental_update_gives_the_index_a_fresh_build_gives(
+    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_index(kb)
+    path = kb / "bravo" / "01-log-group-cannot-use-cmk.yaml"
+    path.write_text(path.read_text().replace("customer managed KMS key", "customer managed key from AWS KMS"))
+    updated = load_index(kb)
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    fresh = load_index(kb)
+    assert [r.id for r in updated.rows] == [r.id for r in fresh.rows]
+    assert updated.terms == fresh.terms
+    assert (updated.counts != fresh.counts).nnz == 0
+    assert (updated.signatures == fresh.signatures).all()
+    query = "alpha/kms-key-policy-misses-logs-principal"
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    from_fresh = find_similar(kb, query).to_json()
+    monkeypatch.delenv("KB_CACHE_DIR")
+    assert find_similar(kb, query).to_json() == from_fresh
+
+
+def test_records_are_read_as_text() -> None:
+    data = index_module._parse(b"id: '007'\ntitle: 2024\nimpact: null\nkind:\nflag: yes\nq: 'no'\n")
+    assert data == {"id": "007", "title": "2024", "impact": None, "kind": None, "flag": True, "q": "no"}
+    bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b]\n"
+    shared = index_module._parse(bomb)
+    assert shared is not None and shared["c"][0] is shared["b"]  # aliases are shared, never expanded
+    assert index_module._parse(b"- a list\n") is None
+    assert index_module._parse(b"{[1]: 2}") is None
+    assert index_module._parse(b"a: [unclosed") is None
+
+
+def test_the_scan_finds_what_discover_finds(kb: Path, tmp_path: Path) -> None:
+    from kb.store import discover
+
+    (kb / "alpha" / ".hidden.yaml").write_text("id: x\n")
+    (kb / "_drafts").mkdir()
+    (kb / "no-case-file").mkdir()
+    (kb / "no-case-file" / "01-orphan.yaml").write_text("id: orphan\n")
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("id: outside\ntitle: Outside\n")
+    (kb / "alpha" / "09-outside.yaml").symlink_to(outside)
+    cases, failures = index_module.scan(kb)
+    layout = discover(kb)
+    assert [c.case for c in cases] == [f.path.name for f in layout.cases]
+    expected = sorted(p.relative_to(kb).as_posix() for f in layout.cases for _, p in f.failures)
+    assert sorted(f.rel for f in failures) == expected
+    assert "alpha/09-outside.yaml" not in {f.rel for f in failures}
+
+
+def test_many_copies_of_one_document_make_one_group() -> None:
+    import numpy as np
+
+    base = analyse({**KMS_LOGS, "description": " ".join(f"word{i}" for i in range(300))})
+    other = analyse(TAGS)
+    sigs = np.stack([signature(base.words)] * 40 + [signature(other.words)])
+    names = [f"case{i:02d}" for i in range(41)]
+    assert copy_groups(names, sigs) == {f"case{i:02d}": "case00" for i in range(1, 40)}

@@ -26,9 +26,12 @@ FIELD_WEIGHTS: dict[str, float] = {
     "ideal_response": 0.5,
     "location": 0.5,
     "lessons": 0.5,
+    "extra": 1.0,
 }
 """How much a word counts by the field it is in: the title and root cause say what the
-mistake is; the fix's prose and the lessons mostly repeat it in other words."""
+mistake is; the fix's prose and the lessons mostly repeat it in other words. `extra` is the
+text of labelled sections the schema has no field for (`Symptoms`, `Issue`, `Notes`): for
+about one imported failure in eleven it is all the failure says."""
 Terms = dict[str, float]
 """Weighted terms: how much each term counts in a record."""
 SERVICE_WEIGHT = 2.0
@@ -190,8 +193,12 @@ def _service_token(token: str) -> str | None:
 
 def services(names: Iterable[str], text: str) -> set[str]:
     """Services by their canonical names (`CloudWatch Logs`): those listed, and those the text names by a known spelling."""
+    return _services(names, _WORD.findall(text))
+
+
+def _services(names: Iterable[str], tokens: Iterable[str]) -> set[str]:
     found = {service_of_word(n) or n.strip() for n in names if n and n.strip()}
-    found.update(filter(None, map(_service_token, set(_WORD.findall(text)))))
+    found.update(filter(None, map(_service_token, set(tokens))))
     return {s for s in found if s}
 
 
@@ -211,6 +218,8 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     ideal_text, ideal_code = _response(data.get("ideal_response"))
     training = data.get("training_value")
     lessons = training.get("lessons") if isinstance(training, Mapping) else None
+    sections = data.get("extra")
+    extra = [x.get("text") for x in sections if isinstance(x, Mapping)] if isinstance(sections, list) else []
     prose = {
         "title": _text(data.get("title")),
         "root_cause": _text(data.get("root_cause")),
@@ -220,9 +229,10 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
         "ideal_response": ideal_text,
         "location": _text(data.get("location")),
         "lessons": "\n".join(x for x in lessons if isinstance(x, str)) if isinstance(lessons, list) else "",
+        "extra": "\n".join(x for x in extra if isinstance(x, str)),
     }
     code = [model_code, ideal_code]
-    for name in ("description", "model_response", "ideal_response", "root_cause", "error"):
+    for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
         code.extend(_FENCE.findall(prose[name]))
         code.extend(_INLINE.findall(prose[name]))
         prose[name] = _FENCE.sub(" ", prose[name])
@@ -251,9 +261,12 @@ class Analysis:
 def analyse(data: Mapping[str, Any]) -> Analysis:
     """A failure record's (plain data) weighted terms, words and services."""
     prose, code, listed = field_texts(data)
-    named = sorted(services(listed, prose["title"] + "\n" + prose["root_cause"] + "\n" + prose["description"]))
-    counts = _weighted(prose, code, named)
-    return Analysis(counts, words_of(prose, code), named)
+    tokens = {name: _WORD.findall(text) for name, text in prose.items()}
+    named = sorted(_services(listed, [*tokens["title"], *tokens["root_cause"], *tokens["description"]]))
+    counts = _weighted(tokens, code, named)
+    everything = [word for found in tokens.values() for word in found]
+    everything.extend(_WORD.findall(code))
+    return Analysis(counts, everything, named)
 
 
 def words_of(prose: Mapping[str, str], code: str) -> list[str]:
@@ -266,13 +279,13 @@ def service_term(name: str) -> str:
     return "svc:" + re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _weighted(prose: dict[str, str], code: str, named: list[str]) -> Terms:
+def _weighted(tokens: dict[str, list[str]], code: str, named: list[str]) -> Terms:
     counts: defaultdict[str, float] = defaultdict(float)
-    for name, text in prose.items():
-        if not text:
+    for name, found_tokens in tokens.items():
+        if not found_tokens:
             continue
         weight = FIELD_WEIGHTS[name]
-        found = words(text)
+        found = [word for token in found_tokens for word in _normal(token)]
         for word, n in Counter(found).items():
             counts[word] += n * weight
         if name in ("title", "root_cause"):

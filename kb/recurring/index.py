@@ -1,25 +1,32 @@
 """The similarity index of a knowledge base, kept in kb's cache and updated incrementally.
 
 One file per knowledge base (``similar-<hash of its path>.npz`` in kb's cache folder):
-plain arrays and one JSON document, never a pickle. Each failure's row (weighted terms
-and MinHash signature) is keyed by its file's size, mtime and BLAKE2 hash, so after an
-edit only the changed files are read again; a change of the code that extracts terms
+plain arrays and one JSON document of columns, never a pickle. Each failure's row (weighted
+terms and MinHash signature) is keyed by its file's size, mtime and BLAKE2 hash, so after
+an edit only the changed files are read again; a change of the code that extracts terms
 drops the whole index. Records are read as plain YAML data (not validated: `kb check`
 reports invalid records; a file that does not parse to a mapping is left out).
+
+Built from scratch, the files are read and analysed on all cores, each worker returning
+its rows' terms as a small sparse matrix over its own vocabulary; the vocabulary is then
+put in sorted order, so the same knowledge base gives the same index however it was built.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,11 +36,11 @@ from numpy.typing import NDArray
 from kb.atomic import replacing
 from kb.cache import cache_file, digest
 from kb.recurring import copies
-from kb.recurring.features import Terms, analyse
+from kb.recurring.features import analyse
 from kb.recurring.vectors import count_matrix, idf, weigh
-from kb.store import discover
+from kb.store import CASE_FILE, FAILURE_FILE
 
-FORMAT = 1
+FORMAT = 2
 POOL_MIN_FILES = 600
 """Below this many files to read, a process pool costs more than it saves."""
 
@@ -71,6 +78,10 @@ class CaseRow:
     duplicate_of: str | None
 
 
+ROW_FIELDS = tuple(f.name for f in fields(Row))
+CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
+
+
 @dataclass
 class Index:
     """Rows, their term counts (rows x vocabulary) and MinHash signatures, and the cases."""
@@ -99,6 +110,12 @@ class Index:
     @cached_property
     def failure_mask(self) -> NDArray[np.bool_]:
         return np.array([row.failure for row in self.rows], dtype=bool)
+
+    @cached_property
+    def case_numbers(self) -> NDArray[np.int64]:
+        """Each row's case, as a number (rows of one case share it)."""
+        names: dict[str, int] = {}
+        return np.array([names.setdefault(row.case, len(names)) for row in self.rows], dtype=np.int64)
 
     @cached_property
     def terms(self) -> list[str]:
@@ -133,111 +150,193 @@ def fingerprint() -> str:
 def load_index(root: Path | str) -> Index:
     """The index of the knowledge base at ``root``, brought up to date with its files."""
     root = Path(root)
-    old = _read(index_path(root))
-    index, changed = _update(root, old)
+    with _no_gc():
+        old = _read(index_path(root))
+        index, changed = _update(root, old)
     if changed:
         with contextlib.suppress(OSError):
             _write(index_path(root), index)
     return index
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The garbage collector paused: reading an index makes ~100,000 objects that live on,
+    and the collector walking them again and again cost a third of an up-to-date load."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+# -- finding the files ---------------------------------------------------------------
+
+
+class Found(NamedTuple):
+    """A record file of the knowledge base, as its stat says it is now."""
+
+    case: str
+    rel: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def _inside(root: str, path: str) -> bool:
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root + os.sep)
+
+
+def scan(root: Path) -> tuple[list[Found], list[Found]]:
+    """The case files and failure files of a knowledge base, with their size and mtime.
+
+    The same files as ``kb.store.discover`` finds (case folders are the folders holding a
+    case file, not starting with `.` or `_`; failure files are named `<NN>-<id>.yaml`;
+    links leaving the knowledge base are not followed), from one `scandir` per folder:
+    this runs on every `kb similar`, so it does no more than stat each file once.
+    """
+    base = str(root)
+    real_root = os.path.realpath(base)
+    cases: list[Found] = []
+    failures: list[Found] = []
+    with os.scandir(base) as top:
+        folders = sorted((e for e in top if not e.name.startswith((".", "_"))), key=lambda e: e.name)
+    for folder in folders:
+        try:
+            if not folder.is_dir() or (folder.is_symlink() and not _inside(real_root, folder.path)):
+                continue
+            with os.scandir(folder.path) as scan_folder:
+                entries = list(scan_folder)
+        except OSError:
+            continue
+        found_case: Found | None = None
+        found_failures: list[Found] = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or (name != CASE_FILE and not FAILURE_FILE.match(name)):
+                continue
+            try:
+                if entry.is_symlink() and not _inside(real_root, entry.path):
+                    continue
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            item = Found(folder.name, f"{folder.name}/{name}", entry.path, st.st_size, st.st_mtime_ns)
+            if name == CASE_FILE:
+                found_case = item
+            else:
+                found_failures.append(item)
+        if found_case is not None:
+            cases.append(found_case)
+            failures.extend(found_failures)
+    return cases, failures
+
+
 # -- updating ------------------------------------------------------------------------
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-
-
 def _update(root: Path, old: Index | None) -> tuple[Index, bool]:
-    layout = discover(root)
+    case_files, failure_files = scan(root)
     old_rows = {row.path: (i, row) for i, row in enumerate(old.rows)} if old else {}
     old_cases = old.cases if old else {}
     keep: list[tuple[int, Row]] = []
-    pending: list[tuple[str, str, Path, int, int]] = []
-    cases: dict[str, CaseRow] = {}
-    case_pending: list[tuple[str, Path, int, int]] = []
-    for folder in layout.cases:
-        case_id = folder.path.name
-        stat = _stat(folder.case_file)
-        if stat is None:
-            continue
-        cached = old_cases.get(case_id)
-        if cached and (cached.size, cached.mtime_ns) == stat:
-            cases[case_id] = cached
+    pending: list[Found] = []
+    for item in failure_files:
+        hit = old_rows.get(item.rel)
+        if hit and (hit[1].size, hit[1].mtime_ns) == (item.size, item.mtime_ns):
+            keep.append(hit)
         else:
-            case_pending.append((case_id, folder.case_file, *stat))
-        for _, path in folder.failures:
-            rel = path.relative_to(root).as_posix()
-            stat = _stat(path)
-            if stat is None:
-                continue
-            hit = old_rows.get(rel)
-            if hit and (hit[1].size, hit[1].mtime_ns) == stat:
-                keep.append(hit)
-            else:
-                pending.append((case_id, rel, path, *stat))
-    changed = (
-        bool(pending or case_pending)
-        or old is None
-        or len(keep) != len(old_rows)
-        or len(cases) + len(case_pending) != len(old_cases)
-    )
+            pending.append(item)
+    cases: dict[str, CaseRow] = {}
+    case_pending: list[Found] = []
+    for item in case_files:
+        cached = old_cases.get(item.case)
+        if cached and (cached.size, cached.mtime_ns) == (item.size, item.mtime_ns):
+            cases[item.case] = cached
+        else:
+            case_pending.append(item)
+    changed = old is None or bool(pending or case_pending) or len(keep) != len(old_rows) or len(cases) != len(old_cases)
     if not changed and old is not None:
         return old, False
-    for case_id, path, size, mtime in case_pending:
-        cases[case_id] = _case_row(case_id, path, size, mtime)
-    fresh = _read_rows(pending)
-    new_rows: list[tuple[Row, Terms, NDArray[np.uint32]]] = []
-    for item, made in zip(pending, fresh, strict=True):
-        if made is None:
-            continue
-        row = made[0]
-        hit = old_rows.get(item[1])
+    made, made_cases = _read_all(pending, case_pending)
+    cases.update((c.id, c) for c in made_cases)
+    fresh_rows: list[Row] = []
+    fresh_at: list[int] = []
+    for k, row in enumerate(made.rows):
+        hit = old_rows.get(row.path)
         if hit and hit[1].digest == row.digest and old is not None:  # touched, not changed
             keep.append((hit[0], row))
-            continue
-        new_rows.append(made)
-    vocabulary = dict(old.vocabulary) if old else {}
-    fresh_counts = count_matrix([c for _, c, _ in new_rows], vocabulary)
-    width = len(vocabulary)
+        else:
+            fresh_rows.append(row)
+            fresh_at.append(k)
+    terms = sorted(set(old.vocabulary if old else ()) | set(made.vocabulary))
+    vocabulary = {term: col for col, term in enumerate(terms)}
     parts: list[sp.csr_matrix] = []
     sig_parts: list[NDArray[np.uint32]] = []
     rows: list[Row] = []
     if keep and old is not None:
         take = np.array([i for i, _ in keep], dtype=np.int64)
-        kept = old.counts[take]
-        kept.resize((kept.shape[0], width))
-        parts.append(kept)
+        parts.append(_recolumn(old.counts[take], old.terms, vocabulary))
         sig_parts.append(old.signatures[take])
         rows.extend(row for _, row in keep)
-    if new_rows:
-        fresh_counts.resize((fresh_counts.shape[0], width))
-        parts.append(fresh_counts)
-        sig_parts.append(np.stack([s for _, _, s in new_rows]))
-        rows.extend(r for r, _, _ in new_rows)
+    if fresh_rows:
+        at = np.array(fresh_at, dtype=np.int64)
+        parts.append(_recolumn(made.counts[at], made.vocabulary, vocabulary))
+        sig_parts.append(made.signatures[at])
+        rows.extend(fresh_rows)
+    width = len(vocabulary)
     counts = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, width), dtype=np.float32)
     signatures = np.concatenate(sig_parts) if sig_parts else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].case, rows[i].path))
-    perm = np.array(order, dtype=np.int64)
-    rows = [rows[i] for i in order]
-    counts = sp.csr_matrix(counts[perm]) if len(order) else counts
-    signatures = signatures[perm] if len(order) else signatures
+    if order:
+        perm = np.array(order, dtype=np.int64)
+        rows = [rows[i] for i in order]
+        counts = sp.csr_matrix(counts[perm])
+        signatures = signatures[perm]
+    counts, vocabulary = _used_terms(counts, terms)
     index = Index(rows, dict(sorted(cases.items())), vocabulary, counts, signatures, {})
     index.copy_of = _copy_groups(index)
     return index, True
 
 
+def _used_terms(counts: sp.csr_matrix, terms: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """``counts`` without the columns of terms no row has any more (an edit removed them),
+    the vocabulary still in sorted order, each row's columns sorted."""
+    used = np.flatnonzero(np.bincount(counts.indices, minlength=len(terms)))
+    compact = sp.csr_matrix(
+        (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
+        shape=(counts.shape[0], len(used)),
+    )
+    compact.sort_indices()
+    return compact, {terms[col]: k for k, col in enumerate(used.tolist())}
+
+
+def _recolumn(counts: sp.csr_matrix, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> sp.csr_matrix:
+    """``counts`` (columns named by ``terms``) with its columns renumbered to ``vocabulary``."""
+    names = terms if isinstance(terms, list) else sorted(terms, key=terms.__getitem__)
+    mapping = np.fromiter((vocabulary[t] for t in names), dtype=np.int32, count=len(names))
+    counts = sp.csr_matrix(counts)
+    moved = sp.csr_matrix(
+        (counts.data, mapping[counts.indices] if len(names) else counts.indices, counts.indptr),
+        shape=(counts.shape[0], len(vocabulary)),
+    )
+    return moved
+
+
 def _copy_groups(index: Index) -> dict[str, str]:
     """Near-copy groups: by MinHash of the cases' text, joined with stated `duplicate_of` links."""
-    case_ids = sorted({row.case for row in index.rows})
-    by_case: dict[str, list[int]] = {}
-    for i, row in enumerate(index.rows):
-        by_case.setdefault(row.case, []).append(i)
-    sigs = np.stack([copies.union(index.signatures[by_case[c]]) for c in case_ids]) if case_ids else index.signatures
+    numbers = index.case_numbers
+    case_ids = list(dict.fromkeys(row.case for row in index.rows))
+    if case_ids:
+        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+        sigs = np.minimum.reduceat(index.signatures, starts, axis=0)
+    else:
+        sigs = index.signatures
     found = copies.copy_groups(case_ids, sigs)
     parent: dict[str, str] = {}
 
@@ -255,61 +354,121 @@ def _copy_groups(index: Index) -> dict[str, str]:
     return {c: root(c) for c in sorted(parent) if root(c) != c}
 
 
-def _case_row(case_id: str, path: Path, size: int, mtime: int) -> CaseRow:
-    data = _parse(path)
+def _case_row(item: Found) -> CaseRow:
+    try:
+        with open(item.path, "rb") as handle:
+            data = _parse(handle.read())
+    except OSError:
+        data = None
     task = data.get("task") if data else None
     platform = task.get("platform") if isinstance(task, dict) else None
     duplicate = data.get("duplicate_of") if data else None
     return CaseRow(
-        case_id,
-        size,
-        mtime,
+        item.case,
+        item.size,
+        item.mtime_ns,
         platform if isinstance(platform, str) else None,
         duplicate if isinstance(duplicate, str) else None,
     )
 
 
-def _parse(path: Path, raw: bytes | None = None) -> dict[str, Any] | None:
+class _TextLoader(yaml.CBaseLoader):
+    """libyaml's parser and composer, every node left untagged (``_plain`` reads them as text)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        return ""
+
+
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
+_FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    """A record file as plain data: mappings, lists and strings, plain nulls and booleans
+    resolved as YAML 1.1 does, numbers left as text (the index reads text only).
+
+    libyaml composes the document; building the data from its nodes here skips the
+    per-scalar type resolution of SafeLoader, which costs more than the parse. Aliases
+    are shared, never copied.
+    """
     try:
-        data = yaml.load(raw if raw is not None else path.read_bytes(), Loader=yaml.CSafeLoader)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError, ValueError):
+        loader = _TextLoader(raw)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        data = _plain(node, {}) if node is not None else None
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
-Made = tuple[Row, Terms, NDArray[np.uint32]]
+def _plain(node: yaml.Node, made: dict[int, Any]) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value = node.value
+        if not node.style:  # plain (libyaml gives "" where PyYAML gives None)
+            if value in _NULL:
+                return None
+            if value in _TRUE:
+                return True
+            if value in _FALSE:
+                return False
+        return value
+    if id(node) in made:
+        return made[id(node)]
+    if isinstance(node, yaml.SequenceNode):
+        items: list[Any] = []
+        made[id(node)] = items
+        items.extend(_plain(item, made) for item in node.value)
+        return items
+    mapping: dict[Any, Any] = {}
+    made[id(node)] = mapping
+    for key, value in node.value:
+        mapping[_plain(key, made)] = _plain(value, made)
+    return mapping
 
 
-def make_row(case_id: str, rel: str, path: Path, size: int, mtime: int) -> Made | None:
-    """Read one failure file into its row, terms and signature (None when it is not a record)."""
+@dataclass
+class Made:
+    """Rows read from files: their terms (rows x their own vocabulary) and signatures."""
+
+    rows: list[Row]
+    vocabulary: dict[str, int]
+    counts: sp.csr_matrix
+    signatures: NDArray[np.uint32]
+
+
+def make_row(item: Found) -> tuple[Row, dict[str, float], list[str]] | None:
+    """Read one failure file into its row, terms and words (None when it is not a record)."""
     try:
-        raw = path.read_bytes()
+        with open(item.path, "rb") as handle:
+            raw = handle.read()
     except OSError:
         return None
-    data = _parse(path, raw)
+    data = _parse(raw)
     if data is None or not isinstance(data.get("id"), str):
         return None
     impact = data.get("impact")
     category = data.get("category")
+    found = analyse(data)
     row = Row(
-        id=f"{case_id}/{data['id']}",
-        case=case_id,
-        path=rel,
-        size=size,
-        mtime_ns=mtime,
+        id=f"{item.case}/{data['id']}",
+        case=item.case,
+        path=item.rel,
+        size=item.size,
+        mtime_ns=item.mtime_ns,
         digest=digest(raw).hex(),
         title=str(data.get("title") or data["id"]),
         impact=impact if isinstance(impact, str) else None,
         failure=data.get("kind", "failure") == "failure"
         and data.get("not_a_failure") is not True
         and not data.get("withdrawn"),  # a withdrawn failure is never a match
-        services=[],
+        services=found.services,
         category=category if isinstance(category, str) else None,
         documented=_documented(data),
     )
-    found = analyse(data)
-    row.services = found.services
-    return row, found.terms, copies.signature(found.words)
+    return row, found.terms, found.words
 
 
 def _documented(data: dict[str, Any]) -> list[str]:
@@ -327,28 +486,58 @@ def _documented(data: dict[str, Any]) -> list[str]:
     return [name for name, present in shown.items() if present]
 
 
-def _read_chunk(items: list[tuple[str, str, Path, int, int]]) -> list[Made | None]:
-    return [make_row(*item) for item in items]
+def _read_chunk(items: list[Found]) -> Made:
+    made = [m for m in map(make_row, items) if m is not None]
+    vocabulary: dict[str, int] = {}
+    counts = count_matrix([terms for _, terms, _ in made], vocabulary)
+    return Made([row for row, _, _ in made], vocabulary, counts, copies.signatures([words for _, _, words in made]))
 
 
-def _read_rows(pending: list[tuple[str, str, Path, int, int]]) -> list[Made | None]:
+def _read_cases(items: list[Found]) -> list[CaseRow]:
+    return [_case_row(item) for item in items]
+
+
+def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, list[CaseRow]]:
+    """Read the changed failure files and case files, on all cores when there are many."""
     workers = min(os.cpu_count() or 1, 8)
-    if len(pending) < POOL_MIN_FILES or workers < 2:
-        return _read_chunk(pending)
+    if len(pending) + len(case_pending) < POOL_MIN_FILES or workers < 2:
+        return _read_chunk(pending), _read_cases(case_pending)
     size = max(100, len(pending) // (workers * 4))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+    case_size = max(100, len(case_pending) // (workers * 2))
+    case_chunks = [case_pending[i : i + case_size] for i in range(0, len(case_pending), case_size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [made for part in pool.map(_read_chunk, chunks) for made in part]
+        case_parts = pool.map(_read_cases, case_chunks)
+        parts = list(pool.map(_read_chunk, chunks))
+        made_cases = [c for part in case_parts for c in part]
+    return _merge(parts), made_cases
+
+
+def _merge(parts: list[Made]) -> Made:
+    """One ``Made`` of several, over the union of their vocabularies."""
+    vocabulary: dict[str, int] = {}
+    for part in parts:
+        for term in part.vocabulary:
+            vocabulary.setdefault(term, len(vocabulary))
+    matrices = [_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts]
+    counts = sp.vstack(matrices, format="csr") if matrices else sp.csr_matrix((0, 0), dtype=np.float32)
+    sigs = [part.signatures for part in parts if len(part.signatures)]
+    signatures = np.concatenate(sigs) if sigs else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
+    return Made([row for part in parts for row in part.rows], vocabulary, counts, signatures)
 
 
 # -- storing -------------------------------------------------------------------------
 
 
+def _columns(records: list[Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    return {name: list(map(attrgetter(name), records)) for name in names}
+
+
 def _write(path: Path, index: Index) -> None:
     meta = {
         "fingerprint": fingerprint(),
-        "rows": [asdict(r) for r in index.rows],
-        "cases": [asdict(c) for c in index.cases.values()],
+        "rows": _columns(index.rows, ROW_FIELDS),
+        "cases": _columns(list(index.cases.values()), CASE_FIELDS),
         "vocabulary": index.terms,
         "copy_of": index.copy_of,
     }
@@ -376,11 +565,13 @@ def _read(path: Path) -> Index | None:
             shape = tuple(int(x) for x in stored["shape"])
             counts = sp.csr_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=shape)
             signatures = stored["signatures"]
-        rows = [Row(**r) for r in meta["rows"]]
-        cases = {c["id"]: CaseRow(**c) for c in meta["cases"]}
+        columns = meta["rows"]
+        rows = [Row(*values) for values in zip(*(columns[name] for name in ROW_FIELDS), strict=True)]
+        case_columns = meta["cases"]
+        cases = [CaseRow(*values) for values in zip(*(case_columns[name] for name in CASE_FIELDS), strict=True)]
         vocabulary = {term: i for i, term in enumerate(meta["vocabulary"])}
-        if counts.shape[0] != len(rows) or signatures.shape[0] != len(rows):
+        if counts.shape[0] != len(rows) or signatures.shape[0] != len(rows) or counts.shape[1] != len(vocabulary):
             return None
-        return Index(rows, cases, vocabulary, counts, signatures, dict(meta["copy_of"]))
+        return Index(rows, {c.id: c for c in cases}, vocabulary, counts, signatures, dict(meta["copy_of"]))
     except Exception:  # a missing or damaged cache is a cold cache
         return None

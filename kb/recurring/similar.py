@@ -20,16 +20,16 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from kb.errors import KbError, UsageError
-from kb.models import FAILURE_REF_PATTERN
 from kb.recurring.features import surface_forms, text_terms
 from kb.recurring.index import Index, load_index
 from kb.recurring.vectors import count_matrix, weigh
 
 SHARED_TERMS = 6
 """Shared terms listed per match."""
-MIN_SCORE = 0.2
-"""Matches scoring below this are not listed: on the judged corpus pairs, five in six of
-them were a different mistake (a failure with no twin gets fewer results, not noise)."""
+MIN_SCORE = 0.27
+"""Matches scoring below this are not listed, so a failure with no twin gets fewer results,
+not noise. Chosen on the dev half of the judged corpus pairs (benchmarks/similar_quality.py)
+as the lowest score keeping unrelated results under 3% of the top 5: at 0.2, 8% were."""
 COLLAPSE_POOL = 4
 """Candidates ranked per result wanted, so results left out as near-copies can be replaced."""
 CHUNK = 512
@@ -86,8 +86,11 @@ class Similar:
         }
 
 
-def find_similar(root: Path | str, ref: str | None = None, *, text: str | None = None, n: int = 10) -> Similar:
-    """The ``n`` failures most like the failure ``ref`` (`<case>/<failure>`) or like ``text``."""
+def find_similar(
+    root: Path | str, ref: str | None = None, *, text: str | None = None, n: int = 10, min_score: float = MIN_SCORE
+) -> Similar:
+    """The ``n`` failures most like the failure ``ref`` (`<case>/<failure>`) or like ``text``,
+    scoring at least ``min_score``."""
     if (ref is None) == (text is None):
         raise UsageError("give a failure as <case>/<failure> or a text to look for, not both")
     if n < 1:
@@ -95,12 +98,12 @@ def find_similar(root: Path | str, ref: str | None = None, *, text: str | None =
     root = Path(root)
     index = load_index(root)
     if ref is not None:
-        return _like_failure(index, root, ref, n)
+        return _like_failure(index, root, ref, n, min_score)
     assert text is not None
     query = _text_vector(index, text)
     scores = (index.vectors @ query.T).toarray().ravel()
     scores[~index.failure_mask] = -1.0
-    scores[scores < MIN_SCORE] = -1.0
+    scores[scores < min_score] = -1.0
     picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
     return Similar(text, [_match(index, j, scores[j], query, text) for j in picked])
 
@@ -113,24 +116,22 @@ def _by_alias(root: Path, ref: str) -> str | None:
     return names_of(scan_kb(root, slim=True)).resolve(ref)
 
 
-def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
-    import re
-
+def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) -> Similar:
     position = index.positions.get(ref)
-    if position is None and re.match(FAILURE_REF_PATTERN, ref):
+    if position is None and ref.count("/") == 1:
         position = index.positions.get(_by_alias(root, ref) or "")
-    if position is None or not re.match(FAILURE_REF_PATTERN, ref):
+    if position is None:
         raise UnknownFailureError(ref, root)
     query = index.vectors[position]
     scores = (index.vectors @ query.T).toarray().ravel()
     scores[~index.failure_mask] = -1.0
     scores[position] = -1.0
     row = index.rows[position]
-    own = np.array([r.case == row.case for r in index.rows], dtype=bool)
+    own = index.case_numbers == index.case_numbers[position]
     copies = (index.groups == index.groups[position]) & ~own
     copy_scores = np.where(copies, scores, -1.0)
     left_out = int(np.count_nonzero(own & index.failure_mask)) - int(index.failure_mask[position])
-    scores[own | copies | (scores < MIN_SCORE)] = -1.0
+    scores[own | copies | (scores < min_score)] = -1.0
     about = row.title
     picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
     results = [_match(index, j, scores[j], query, about) for j in picked]
@@ -140,28 +141,28 @@ def _like_failure(index: Index, root: Path, ref: str, n: int) -> Similar:
 
 def _collapse(index: Index, ranked: list[int], n: int) -> list[int]:
     """The first ``n`` of ``ranked``, leaving out failures of near-copies of a case already listed."""
-    listed: dict[int, str] = {}
-    kept = []
-    for j in ranked:
-        row = index.rows[j]
-        group = int(index.groups[j])
-        if listed.setdefault(group, row.case) != row.case:
-            continue
-        kept.append(j)
-        if len(kept) == n:
-            break
+    if not ranked:
+        return []
+    at = np.asarray(ranked, dtype=np.int64)
+    groups, cases = index.groups[at], index.case_numbers[at]
+    _, first = np.unique(groups, return_index=True)
+    first_case = dict(zip(groups[first].tolist(), cases[first].tolist(), strict=True))
+    keep = cases == np.fromiter((first_case[g] for g in groups.tolist()), dtype=np.int64, count=len(at))
+    kept: list[int] = at[keep][:n].tolist()
     return kept
 
 
 def _top(scores: NDArray[np.float64], n: int) -> list[int]:
-    """The best ``n`` positions with a positive score, ties broken by position (stable)."""
+    """The best ``n`` positions with a positive score, ties (to 6 decimals) broken by position."""
     candidates = np.flatnonzero(scores > 0)
     if len(candidates) > n:
         part = np.argpartition(-scores[candidates], n - 1)[:n]
         threshold = scores[candidates[part]].min()
         candidates = candidates[scores[candidates] >= threshold]
-    order = sorted(candidates.tolist(), key=lambda j: (-round(float(scores[j]), 6), j))
-    return order[:n]
+    rounded = np.round(scores[candidates].astype(np.float64), 6)
+    order = np.lexsort((candidates, -rounded))
+    best: list[int] = candidates[order[:n]].tolist()
+    return best
 
 
 def _text_vector(index: Index, text: str) -> sp.csr_matrix:
@@ -223,7 +224,7 @@ def neighbours(index: Index, n: int) -> Iterator[tuple[int, list[tuple[int, floa
         for k, i in enumerate(block):
             row = scores[k]
             row[groups == index.groups[i]] = -1.0
-            picked = _collapse(index, [int(failures[j]) for j in _top(row, n * COLLAPSE_POOL)], n)
+            picked = _collapse(index, failures[_top(row, n * COLLAPSE_POOL)].tolist(), n)
             yield int(i), [(j, float(scores[k, position[j]])) for j in picked]
 
 
