@@ -353,18 +353,23 @@ def import_command(
     if output == "json":
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
+        for line in result.recovered:
+            err(line)
         for problem in result.warnings:
             err(str(problem))
         for problem in result.errors:
             err(str(problem))
         kinds = ", ".join(f"{kind}: {count}" for kind, count in result.warnings_by_kind.items())
+        of = f" of {len(result.documents)}" if result.cases != len(result.documents) else ""
         typer.echo(
-            f"imported {len(result.documents)} document(s) -> {result.cases} case(s), "
+            f"imported {result.cases}{of} document(s) -> {result.cases} case(s), "
             f"{result.failures} failure(s) into {into}"
         )
         typer.echo(f"warnings: {sum(result.warnings_by_kind.values())}" + (f" ({kinds})" if kinds else ""))
         if result.errors:
             err(f"{len(result.errors)} error(s): those documents were not imported")
+        if any(d.exists for d in result.documents):
+            err("use --force to replace the existing cases")
     if not result.ok:
         raise typer.Exit(1)
 

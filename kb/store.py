@@ -27,6 +27,10 @@ from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Taxon
 from kb.validate import validate
 
 CASE_FILE = "case.yaml"
+STAGING_PREFIX = ".import-"
+"""Folders an import writes a case into before moving it into place (``kb.importer.write``)."""
+OLD_PREFIX = ".import-old-"
+"""Where a replacement keeps the old case, as `.import-old-*/<case-id>`, between its two steps."""
 TAXONOMY_FILE = "taxonomy.yaml"
 FAILURE_FILE = re.compile(r"^(?P<nn>\d+)-(?P<id>.+)\.yaml$")
 SLUG = re.compile(SLUG_PATTERN)
@@ -213,6 +217,8 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
             failures.append((int(match["nn"]), path))
         failures.sort(key=lambda item: (item[0], item[1].name))
         folders.append(CaseFolder(folder, case_file, failures))
+    if wanted is None:
+        problems.extend(interrupted_imports(root))
     if wanted is not None:
         for missing in sorted(wanted - {f.path.name for f in folders}):
             problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
@@ -220,6 +226,24 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
         problems.append(Problem.at(taxonomy, "links outside the knowledge base; refusing to read it"))
         return Layout(None, folders, problems)
     return Layout(taxonomy if taxonomy.is_file() else None, folders, problems)
+
+
+def interrupted_imports(root: Path) -> list[Problem]:
+    """Staging folders a crashed import left: an error for a case that exists only there."""
+    problems: list[Problem] = []
+    for folder in sorted(root.iterdir()):
+        if not folder.name.startswith(STAGING_PREFIX) or folder.is_symlink() or not folder.is_dir():
+            continue
+        stranded = []
+        if folder.name.startswith(OLD_PREFIX):
+            stranded = [c.name for c in sorted(folder.iterdir()) if c.is_dir() and not (root / c.name).exists()]
+        for case_id in stranded:
+            message = f"case `{case_id}` exists only here, left by an interrupted import; the next import restores it"
+            problems.append(Problem.at(folder / case_id, message))
+        if not stranded:
+            message = "staging folder of an import (running, or interrupted: the next import removes it)"
+            problems.append(Problem.at(folder, message, severity=Severity.warning))
+    return problems
 
 
 POOL_MIN_FILES = 400

@@ -174,7 +174,8 @@ def test_existing_case_is_never_replaced_without_force(tmp_path: Path) -> None:
     marker.write_text("hand edited\n")
     again = import_documents([document, FIXTURES / "success.md"], into)
     assert not again.ok and again.cases == 1  # the other document is still imported
-    assert "already exists" in str(again.errors[0]) and "--force" in str(again.errors[0])
+    assert "already exists" in str(again.errors[0]) and "--force" not in str(again.errors[0])
+    assert [d.exists for d in again.documents] == [True, False]
     assert marker.read_text() == "hand edited\n"
     forced = import_documents([document], into, force=True)
     assert forced.ok and marker.read_text().startswith("# yaml-language-server")

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.errors import KbError, Problem, Severity
+from kb.errors import ExistsError, KbError, Problem, Severity
 from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
 from kb.importer.metadata import read_task
 from kb.importer.taxonomy import known_categories
-from kb.importer.write import case_files, write_case_files
+from kb.importer.write import case_files, importing, write_case_files
 from kb.models import Source
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
@@ -41,6 +41,8 @@ class DocumentResult:
     """Why no case was written (an existing case without --force, an unreadable file, a bug)."""
     crashed: bool = False
     """The error was unexpected: a bug in kb, reported instead of a traceback."""
+    exists: bool = False
+    """The error is a case of that id already there (it may be replaced on request)."""
     signature: list[int] | None = None
     """The document's MinHash signature, to find near-copies (``kb.recurring.duplicates``)."""
 
@@ -56,6 +58,8 @@ class ImportResult:
     into: Path
     documents: list[DocumentResult]
     problems: list[Problem] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    """What was put right first, left by an interrupted import (a case restored, staging folders removed)."""
 
     @property
     def cases(self) -> int:
@@ -96,6 +100,7 @@ class ImportResult:
             "failures": self.failures,
             "warnings": self.warnings_by_kind,
             "errors": [str(p) for p in self.errors],
+            "recovered": self.recovered,
             "results": [
                 {
                     "source": d.source,
@@ -130,7 +135,15 @@ def run_import(
     workers: int | None = None,
 ) -> ImportResult:
     """Import the planned documents, in parallel when there are many; never raises for a document."""
-    into.mkdir(parents=True, exist_ok=True)
+    with importing(into) as recovered:
+        result = _run(plan, into, force=force, on_progress=on_progress, workers=workers)
+    result.recovered = recovered
+    return result
+
+
+def _run(
+    plan: ImportPlan, into: Path, *, force: bool, on_progress: Callable[[int], None] | None, workers: int | None
+) -> ImportResult:
     categories = known_categories(into)
     jobs = plan.jobs
     workers = max(1, workers or os.cpu_count() or 1)
@@ -208,6 +221,7 @@ def prepare_one(job: Job, *, categories: frozenset[str]) -> tuple[DocumentResult
 
 
 def _record_error(result: DocumentResult, exc: BaseException) -> None:
+    result.exists = isinstance(exc, ExistsError) and exc.replaceable
     if isinstance(exc, KbError):
         result.error = str(exc)
     elif isinstance(exc, OSError):
