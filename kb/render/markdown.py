@@ -17,9 +17,10 @@ from collections.abc import Callable
 __all__ = ["block", "code_span", "diff", "fence", "inline", "link"]
 
 _BACKTICKS = re.compile(r"`+")
-_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029\x0b\x0c\x85]\s*")
+# Runs of whitespace and backslashes are matched from their start only, so both stay linear.
+_LINE_BREAKS = re.compile(r"(?<!\s)\s*[\r\n\u2028\u2029\x0b\x0c\x85]\s*+")
 # `<` followed by what makes it a raw HTML tag, comment, declaration, PI or autolink.
-_HTML_START = re.compile(r"(\\*)<(?=[A-Za-z/!?])")
+_HTML_START = re.compile(r"(?<!\\)(\\*+)<(?=[A-Za-z/!?])")
 # Line starts that open a block: a heading, quote, bullet, thematic break, fence,
 # setext underline, table row or link reference definition. The first char is escaped.
 _BLOCK_START = re.compile(
@@ -100,8 +101,8 @@ def block(text: str) -> str:
     unclosed fence in one field cannot swallow the rest of the document.
     """
     lines = text.rstrip().split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
+    first = next((n for n, line in enumerate(lines) if line.strip()), len(lines))
+    lines = lines[first:]
     opened: str | None = None
     for line in lines:
         match = _FENCE_LINE.match(line)
