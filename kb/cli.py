@@ -85,7 +85,8 @@ def _fail(exc: KbError) -> NoReturn:
         for problem in exc.problems:
             err(str(problem))
         places = len(exc.problems)
-        err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
+        fix = "Remove them or use --redact." if exc.redactable else "Remove them from the records."
+        err(f"refused: credentials in {places} place(s) of the records; nothing written. {fix}")
     elif isinstance(exc, ExistsError):
         err(f"{exc}; use --force to replace it" if exc.replaceable else str(exc))
     elif isinstance(exc, RecordError):
@@ -331,6 +332,9 @@ def import_command(
     ],
     into: Annotated[Path, typer.Option("--into", help="The knowledge base folder to create the cases in.")],
     force: Annotated[bool, typer.Option("--force", help="Replace existing case folders of the same id.")] = False,
+    redact: Annotated[
+        bool, typer.Option("--redact", help="Replace credentials in documents, prompts and metadata with placeholders.")
+    ] = False,
     output: Annotated[
         str, typer.Option("--format", help="`text`, or `json` for the summary as one JSON object.")
     ] = "text",
@@ -342,14 +346,15 @@ def import_command(
     """
     import json
 
-    from kb.importer import plan_import, run_import
+    from kb.importer import ImportOptions, plan_import, run_import
 
     if output not in ("text", "json"):
         raise UsageError(f"--format must be `text` or `json`, not {output!r}")
     plan = plan_import(paths)
     with progress_bar() as progress:
         progress.start("import", len(plan.jobs))
-        result = run_import(plan, into, force=force, on_progress=progress.advance)
+        options = ImportOptions(force=force, redact=redact)
+        result = run_import(plan, into, options=options, on_progress=progress.advance)
     if output == "json":
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -85,8 +85,10 @@ class SecretsFoundError(KbError):
     (the CLI: `--redact`) replaces them with placeholders.
     """
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, redactable: bool = True) -> None:
         self.problems = problems
+        self.redactable = redactable
+        """True when the caller may ask for redaction instead (export); False where it cannot (render)."""
         super().__init__("\n".join(str(p) for p in problems))
 
 

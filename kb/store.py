@@ -9,12 +9,14 @@ Layout (a contract)::
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from pydantic import BaseModel
@@ -111,6 +113,33 @@ def inside(root: Path, path: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+class NotRegularError(OSError):
+    """A path that import and the KB only read when it is a regular file inside its tree."""
+
+
+def read_regular(path: Path, limit: int, *, within: Path | None = None) -> tuple[bytes, int]:
+    """The first ``limit`` bytes of a regular file, and its full size.
+
+    Never follows a symbolic link at ``path`` (``O_NOFOLLOW``), never blocks on a FIFO or
+    device (``O_NONBLOCK``, then ``fstat``: anything but a regular file is refused), and
+    with ``within``, refuses a path that resolves outside that folder. Raises
+    ``NotRegularError`` (an ``OSError``) saying which.
+    """
+    if within is not None and not inside(within, path):
+        raise NotRegularError(f"links outside {within}; not read")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegularError("a symbolic link; not followed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            raise NotRegularError("not a regular file (a FIFO, device or socket); not read")
+        return handle.read(limit), stat.st_size
 
 
 def case_dirs(root: Path) -> list[Path]:

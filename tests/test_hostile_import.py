@@ -47,7 +47,7 @@ def make_tree(root: Path, names: list[str], title: str) -> Path:
 
 def child(script: str, *args: str) -> subprocess.Popen[str]:
     """A Python child that runs ``script`` (with `argv` = ``args``) and then the kb CLI on ``sys.argv[1:]``."""
-    code = textwrap.dedent(script) + "\nfrom kb.cli import app\napp(sys.argv[1:], prog_name='kb')\n"
+    code = "import sys\n" + textwrap.dedent(script) + "\nfrom kb.cli import app\napp(sys.argv[1:], prog_name='kb')\n"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen(
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -215,3 +215,162 @@ def test_a_reader_never_sees_a_replaced_case_vanish(tmp_path: Path) -> None:
     watcher.join()
     assert replacer.returncode == 0, err
     assert missing == []
+
+
+# -- credentials --------------------------------------------------------------------
+
+KEY_ID = "AKIA" + "Q7ZP3MXK2R9TLB4V"
+SECRET_KEY = "r7Hk2pQ9vXy4Lm8Zt3Wq6Bn1Cd5Fg0Js/Ke+Ua2M"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr" + "Xq7Lm2Pz9Kd4Wt8Rb1Nc6Vh3Gy5Fs0Ja" * 6
+LEAKY = f"""# Analysis
+
+## Critical Failures
+
+### 1. Hard-coded credentials
+
+**Impact Level**: Critical
+
+**MODEL_RESPONSE Issue**:
+The provider used `new BasicAWSCredentials("{KEY_ID}", "{SECRET_KEY}")`.
+"""
+
+
+def leaky_task(root: Path) -> Path:
+    task = root / "leaky"
+    task.mkdir(parents=True)
+    (task / "MODEL_FAILURES.md").write_text(LEAKY)
+    (task / "PROMPT.md").write_text("Use aws_session_token = " + SESSION_TOKEN + "\n")
+    (task / "metadata.json").write_text('{"platform": "cdk", "db": "postgres://app:Zq8mLp2vRt@db:5432/app"}')
+    return task
+
+
+def test_imported_credentials_are_warned_about_and_kb_check_errors_at_line_and_column(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    imported = runner.invoke(app, ["import", str(leaky_task(tmp_path)), "--into", str(kb)])
+    assert imported.exit_code == 0, imported.output
+    warned = [line for line in imported.stderr.splitlines() if "AWS" in line or "password" in line]
+    assert len(warned) >= 4  # key id and secret key in the document, the token in the prompt, the URL's password
+    checked = runner.invoke(app, ["check", "--kb", str(kb)])
+    assert checked.exit_code == 1
+    failure = next((kb / "leaky").glob("01-*.yaml"))
+    lines = failure.read_text().splitlines()
+    row = next(n for n, line in enumerate(lines, start=1) if KEY_ID in line)
+    col = lines[row - 1].index(KEY_ID) + 1
+    assert f"{failure}:{row}:{col}: AWS access key id in `model_response`:" in checked.stderr
+    assert f"{kb / 'leaky' / 'case.yaml'}:" in checked.stderr and "password in a URL" in checked.stderr
+    rendered = runner.invoke(app, ["render", "--kb", str(kb), "--out", str(tmp_path / "reports")])
+    assert rendered.exit_code == 1 and "refused: credentials" in rendered.stderr and "--redact" not in rendered.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_import_redact_leaves_records_kb_check_accepts(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    imported = runner.invoke(app, ["import", str(leaky_task(tmp_path)), "--into", str(kb), "--redact"])
+    assert imported.exit_code == 0, imported.output
+    written = "".join(p.read_text() for p in (kb / "leaky").iterdir())
+    for secret in (KEY_ID, SECRET_KEY, SESSION_TOKEN[:40], "Zq8mLp2vRt"):
+        assert secret not in written
+    assert "[REDACTED:aws-secret-access-key]" in written and "[REDACTED:url-password]" in written
+    assert runner.invoke(app, ["check", "--kb", str(kb)]).exit_code == 0
+
+
+# -- bounded input: what import writes always passes kb check -----------------------
+
+
+def hostile_tree(root: Path) -> Path:
+    def task(name: str, document: str | bytes, metadata: str | None = None) -> None:
+        folder = root / name
+        folder.mkdir(parents=True)
+        raw = document.encode() if isinstance(document, str) else document
+        (folder / "MODEL_FAILURES.md").write_bytes(raw)
+        if metadata is not None:
+            (folder / "metadata.json").write_text(metadata)
+
+    ordinary = DOCUMENT.format(name="x", title="A failure")
+    task("big", ordinary + "word " * 60_000)
+    task("deep-meta", ordinary, '{"platform": "cdk", "x": ' + "[" * 70 + "]" * 70 + "}")
+    task("very-deep-meta", ordinary, '{"x": ' + "[" * 40_000 + "]" * 40_000 + "}")
+    task("surrogate", ordinary, '{"platform": "cdk", "note": "half \\ud800 a pair", "\\udfff": 1}')
+    task("not-numbers", ordinary, '{"platform": "cdk", "score": NaN, "max": Infinity, "min": -Infinity}')
+    task("huge-meta", ordinary, '{"blob": "' + "x" * 300_000 + '"}')
+    return root
+
+
+def test_hostile_documents_become_records_kb_check_accepts(tmp_path: Path) -> None:
+    from kb.importer.limits import ImportLimits
+
+    kb = tmp_path / "kb"
+    limits = ImportLimits(document=200_000, metadata=100_000)
+    result = import_documents([hostile_tree(tmp_path / "tree")], kb, limits=limits)
+    outcome = {Path(d.source).parent.name: (d.error, [m for _, m in d.warnings]) for d in result.documents}
+    assert outcome["big"][0] is None and any("only the first 200,000 are imported" in m for m in outcome["big"][1])
+    assert any("nested deeper than 32 levels; ignored" in m for m in outcome["deep-meta"][1])
+    assert any("nested deeper than 32 levels; ignored" in m for m in outcome["very-deep-meta"][1])
+    assert any("over the limit of 100,000; ignored" in m for m in outcome["huge-meta"][1])
+    assert result.cases == 6 and not any(d.crashed for d in result.documents)
+    checked = runner.invoke(app, ["check", "--kb", str(kb)])
+    assert checked.exit_code == 0, checked.output
+    case = yaml.safe_load((kb / "not-numbers" / "case.yaml").read_text())
+    assert case["task"]["metadata"] == {"platform": "cdk", "score": "NaN", "max": "Infinity", "min": "-Infinity"}
+    note = yaml.safe_load((kb / "surrogate" / "case.yaml").read_text())["task"]["metadata"]
+    assert note == {"platform": "cdk", "note": "half \ufffd a pair", "\ufffd": 1}
+
+
+def test_a_document_whose_record_would_be_too_large_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control characters grow fourfold as YAML escapes: the record, not the document, must fit."""
+    import kb.importer.driver
+    import kb.yamlio
+
+    monkeypatch.setattr(kb.importer.driver, "MAX_RECORD_BYTES", 50_000)
+    monkeypatch.setattr(kb.yamlio, "MAX_RECORD_BYTES", 50_000)
+    folder = tmp_path / "tree" / "control-chars"
+    folder.mkdir(parents=True)
+    (folder / "MODEL_FAILURES.md").write_bytes(b"# T\n\n" + b"\x01" * 30_000)
+    result = import_documents([folder], tmp_path / "kb")
+    assert result.cases == 0
+    assert "case.yaml would be over 50,000 bytes, the most a record may hold; not imported" in str(result.errors[0])
+
+
+def test_summary_counts_imported_and_failed_documents(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", ["good", "taken"], "A failure")
+    assert import_documents([tree / "taken"], tmp_path / "kb").ok
+    result = runner.invoke(app, ["import", str(tree), "--into", str(tmp_path / "kb")])
+    assert result.exit_code == 1
+    assert "imported 1 of 2 document(s) -> 1 case(s), 1 failure(s)" in result.stdout
+    assert f"{tmp_path / 'kb' / 'taken'}: already exists (a case of that id exists)" in result.stderr
+    assert "1 error(s): those documents were not imported\nuse --force to replace the existing cases" in result.stderr
+
+
+# -- import reads only regular files inside the tree it was given --------------------
+
+
+def test_links_out_of_the_tree_fifos_and_devices_are_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "MODEL_FAILURES.md").write_text(DOCUMENT.format(name="outside", title="Secret failure"))
+    (outside / "PROMPT.md").write_text("the private prompt\n")
+    tree = make_tree(tmp_path / "tree", ["linked-doc", "linked-prompt", "zero", "fifo-meta", "linked-lib"], "Ours")
+    (tree / "linked-doc" / "MODEL_FAILURES.md").unlink()
+    (tree / "linked-doc" / "MODEL_FAILURES.md").symlink_to(outside / "MODEL_FAILURES.md")
+    (tree / "linked-prompt" / "PROMPT.md").symlink_to(outside / "PROMPT.md")
+    (tree / "zero" / "PROMPT.md").symlink_to("/dev/zero")
+    os.mkfifo(tree / "fifo-meta" / "metadata.json")
+    (tree / "fifo-meta" / "PROMPT.md").write_text("ours\n")  # so the folder is a task folder
+    (tree / "linked-lib" / "PROMPT.md").write_text("ours\n")
+    (tree / "linked-lib" / "lib").symlink_to(outside, target_is_directory=True)
+    fifo_doc = tree / "fifo-doc"
+    fifo_doc.mkdir()
+    os.mkfifo(fifo_doc / "MODEL_FAILURES.md")
+    kb = tmp_path / "kb"
+    run = child("", "import", str(tree), "--into", str(kb), "--format", "json")
+    out, err = run.communicate(timeout=60)  # a FIFO read would hang here forever
+    assert "Traceback" not in err
+    rows = {Path(r["source"]).parent.name: r for r in json.loads(out)["results"]}
+    assert "links outside" in rows["linked-doc"]["error"]
+    assert "not a regular file" in rows["fifo-doc"]["error"]
+    for name in ("linked-prompt", "zero", "fifo-meta", "linked-lib"):
+        assert rows[name]["case"] == name
+    written = "".join(p.read_text() for p in kb.rglob("*.yaml"))
+    assert "private prompt" not in written and "Secret failure" not in written
+    assert any("not a regular file" in w["message"] for w in rows["fifo-meta"]["warnings"])
+    assert runner.invoke(app, ["check", "--kb", str(kb)]).exit_code == 0

@@ -28,6 +28,8 @@ class Job:
     task_folder: Path | None
     fallback_title: str
     """The title used when the document has none: the task folder's or file's name."""
+    root: Path | None = None
+    """The folder given (or holding the file given): the document must resolve inside it."""
 
 
 @dataclass
@@ -41,7 +43,7 @@ class ImportPlan:
 def plan_import(paths: list[Path]) -> ImportPlan:
     """Find every document under ``paths`` (files, task folders, trees) and name its case."""
     plan = ImportPlan()
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[Path, str, Path]] = []
     seen: set[Path] = set()
     for given in paths:
         if not given.exists():
@@ -50,17 +52,18 @@ def plan_import(paths: list[Path]) -> ImportPlan:
         documents = [(given, str(given))] if given.is_file() else _documents_in(given)
         if not documents and given.is_dir():
             plan.problems.append(Problem.at(given, "no MODEL_FAILURES.md found in this folder"))
+        root = given if given.is_dir() else given.parent
         for document, shown in documents:
             key = document.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append((document, shown))
+                found.append((document, shown, root))
     ids: set[str] = set()
-    for index, (document, shown) in enumerate(found):
+    for index, (document, shown, root) in enumerate(found):
         folder = task_folder(document)
         name = _case_name(document, folder)
         case_id = unique_slug(slugify(name, CASE_ID_LENGTH) or "case", ids)
-        plan.jobs.append(Job(index, document, shown, case_id, folder, name))
+        plan.jobs.append(Job(index, document, shown, case_id, folder, name, root))
     return plan
 
 

@@ -24,7 +24,8 @@ from urllib.parse import quote
 import jinja2
 
 from kb.atomic import write_text
-from kb.errors import KbError
+from kb.check import credential_problems, record_files
+from kb.errors import KbError, SecretsFoundError
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.progress import NO_PROGRESS, Progress
@@ -306,6 +307,9 @@ def render_reports(
     """
     kb_root, out = Path(kb_root), Path(out)
     kb = load_kb(kb_root, cases=list(cases) if cases is not None else None)
+    leaks = credential_problems(record_files(kb))
+    if leaks:
+        raise SecretsFoundError(leaks, redactable=False)
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
