@@ -374,3 +374,24 @@ def test_links_out_of_the_tree_fifos_and_devices_are_not_read(tmp_path: Path) ->
     assert "private prompt" not in written and "Secret failure" not in written
     assert any("not a regular file" in w["message"] for w in rows["fifo-meta"]["warnings"])
     assert runner.invoke(app, ["check", "--kb", str(kb)]).exit_code == 0
+
+
+# -- stable ids ---------------------------------------------------------------------
+
+
+def test_case_ids_come_from_each_document_alone(tmp_path: Path) -> None:
+    names = ["FOO-BAR", "Foo Bar", "foo_bar", "café", "日本語", "ユーザー"]
+    tree = make_tree(tmp_path / "tree", names, "A failure")
+    kb = tmp_path / "kb"
+    together = import_documents([tree], kb)
+    ids = {Path(d.source).parent.name: d.case_id for d in together.documents}
+    assert together.ok and len(set(ids.values())) == len(names)
+    assert ids["FOO-BAR"] == "foo-bar" and ids["café"].startswith("cafe-") and ids["日本語"].startswith("case-")
+    before = {p.name: p.read_bytes() for p in (kb / ids["FOO-BAR"]).iterdir()}
+    (tree / "foo_bar" / "MODEL_FAILURES.md").write_text(DOCUMENT.format(name="foo_bar", title="Changed"))
+    alone = import_documents([tree / "foo_bar"], kb, force=True)
+    assert [d.case_id for d in alone.documents] == [ids["foo_bar"]]  # the same id as in the run of six
+    assert {p.name: p.read_bytes() for p in (kb / ids["FOO-BAR"]).iterdir()} == before
+    assert failure_titles(kb, ids["foo_bar"]) == ["Changed"]
+    case = yaml.safe_load((kb / ids["日本語"] / "case.yaml").read_text())
+    assert case["source"]["path"].endswith("日本語/MODEL_FAILURES.md")
