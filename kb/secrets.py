@@ -213,10 +213,12 @@ def _is_placeholder(value: str) -> bool:
 
 def _private_keys(text: str) -> list[Secret]:
     found: list[Secret] = []
-    for begin in _KEY_BEGIN.finditer(text):
+    begins = list(_KEY_BEGIN.finditer(text))
+    for n, begin in enumerate(begins):
         if found and begin.start() < found[-1].end:
             continue
-        window = text[begin.end() : begin.end() + MAX_KEY_BLOCK]
+        limit = begin.end() + MAX_KEY_BLOCK  # a key block ends before the next one begins: linear on any text
+        window = text[begin.end() : min(limit, begins[n + 1].start()) if n + 1 < len(begins) else limit]
         end = _KEY_END.search(window)
         if end is not None:
             body, stop = window[: end.start()], begin.end() + end.end()

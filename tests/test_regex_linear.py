@@ -176,7 +176,7 @@ SCANNERS: dict[str, tuple[Callable[[str], object], list[str]]] = {
         ],
     ),
     "inline": (inline, [" ", "\\", "<", "\n", " \n", "`", "#", "- "]),
-    "block": (block, [" ", "```\n", "<!--", "<pre>", "\n", "~~~\n"]),
+    "block": (block, [" ", "```\n", "<!--", "<!--\n", "<pre>\n", "\n", "~~~\n"]),
     "split_fences": (lambda text: split_fences(text), ["`", "```", "```\n"]),
     "parse_totals": (parse_totals, ["0", "0 ", "critical", "high: "]),
 }
