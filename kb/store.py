@@ -13,7 +13,6 @@ import errno
 import os
 import re
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
@@ -26,6 +25,7 @@ from kb.atomic import write_text
 from kb.cache import Entry, RecordCache, digest
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Taxonomy
+from kb.pool import crashed, worker_pool
 from kb.validate import validate
 
 CASE_FILE = "case.yaml"
@@ -352,13 +352,13 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
         return [(path, load_entry(path, model, slim)) for path, model in pending]
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_load_chunk, chunks, [slim] * len(chunks))
-        return [
-            item
-            for chunk, entries in zip(chunks, results, strict=True)
-            for item in zip((p for p, _ in chunk), entries, strict=True)
-        ]
+    done: list[tuple[Path, Entry]] = []
+    finished = [0]
+    with crashed("reading records", finished, len(pending)), worker_pool(workers) as pool:
+        for chunk, entries in zip(chunks, pool.map(_load_chunk, chunks, [slim] * len(chunks)), strict=True):
+            done.extend(zip((p for p, _ in chunk), entries, strict=True))
+            finished[0] = len(done)
+    return done
 
 
 def slim_record(record: BaseModel) -> BaseModel:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -395,3 +396,78 @@ def test_case_ids_come_from_each_document_alone(tmp_path: Path) -> None:
     assert failure_titles(kb, ids["foo_bar"]) == ["Changed"]
     case = yaml.safe_load((kb / ids["日本語"] / "case.yaml").read_text())
     assert case["source"]["path"].endswith("日本語/MODEL_FAILURES.md")
+
+
+# -- process pools ------------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+SLOW_WORKERS = """
+import os, time
+import kb.importer.driver as driver
+real = driver.prepare_one
+def slow(job, **kwargs):
+    print("working", flush=True)
+    time.sleep(0.5)
+    return real(job, **kwargs)
+driver.prepare_one = slow
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_killing_import_kills_its_workers(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", [f"task-{n:02d}" for n in range(40)], "A failure")
+    proc = child(SLOW_WORKERS, "import", str(tree), "--into", str(tmp_path / "kb"))
+    assert proc.stdout is not None and proc.stdout.readline() == "working\n"
+    workers = _children(proc.pid)
+    assert workers
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]
+
+
+CRASHING_WORKER = """
+import os, signal
+import kb.importer.driver as driver
+real = driver.prepare_one
+def crash(job, **kwargs):
+    if job.case_id == "task-30":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    return real(job, **kwargs)
+driver.prepare_one = crash
+"""
+
+
+def test_a_worker_killed_mid_import_is_one_clear_error(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree", [f"task-{n:02d}" for n in range(40)], "A failure")
+    kb = tmp_path / "kb"
+    proc = child(CRASHING_WORKER, "import", str(tree), "--into", str(kb))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: import into {kb}: a worker process died"), err
+    assert " of 40 were done; the rest were not" in lines[0]
+    assert runner.invoke(app, ["check", "--kb", str(kb)]).exit_code == 0  # what was written is whole

@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from kb.importer.metadata import read_task
 from kb.importer.taxonomy import known_categories
 from kb.importer.write import case_files, importing, write_case_files
 from kb.models import Source, Task
+from kb.pool import crashed, worker_pool
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
 from kb.secrets import find_secrets
@@ -183,11 +184,13 @@ def _run(
     else:
         size = max(1, min(CHUNK, len(jobs) // (workers * 4) or 1))
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        finished = [0]
+        with crashed(f"import into {into}", finished, len(jobs)), worker_pool(min(workers, len(chunks))) as pool:
             futures = [pool.submit(_import_chunk, chunk, into, options, categories) for chunk in chunks]
             for future in as_completed(futures):
                 done = future.result()
                 results.extend(done)
+                finished[0] += len(done)
                 if on_progress:
                     on_progress(len(done))
     results.sort(key=lambda r: r.index)

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -28,6 +27,7 @@ from numpy.typing import NDArray
 
 from kb.atomic import replacing
 from kb.cache import cache_file, digest
+from kb.pool import crashed, worker_pool
 from kb.recurring import copies
 from kb.recurring.features import Terms, analyse
 from kb.recurring.vectors import count_matrix, idf, weigh
@@ -335,8 +335,13 @@ def _read_rows(pending: list[tuple[str, str, Path, int, int]]) -> list[Made | No
         return _read_chunk(pending)
     size = max(100, len(pending) // (workers * 4))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [made for part in pool.map(_read_chunk, chunks) for made in part]
+    made: list[Made | None] = []
+    finished = [0]
+    with crashed("indexing failures", finished, len(pending)), worker_pool(workers) as pool:
+        for part in pool.map(_read_chunk, chunks):
+            made.extend(part)
+            finished[0] = len(made)
+    return made
 
 
 # -- storing -------------------------------------------------------------------------
