@@ -62,6 +62,19 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
     return problems
 
 
+def blocking_problems(kb: KnowledgeBase, *, credentials: bool = True) -> list[Problem]:
+    """The errors `kb check` reports for a loaded knowledge base, sorted by place.
+
+    For commands that refuse to work on an invalid knowledge base (render, export): the
+    cross-record rules and, with ``credentials``, a credential in any record (an export
+    that redacts checks credentials its own way).
+    """
+    problems = [p for p in check_rules(kb) if p.severity is Severity.error]
+    if credentials:
+        problems.extend(credential_problems(record_files(kb)))
+    return sorted(problems, key=lambda p: (p.path, p.line, p.col, p.message))
+
+
 def record_files(kb: KnowledgeBase) -> list[Path]:
     """Every record file loaded: the taxonomy, then each case's `case.yaml` and failures."""
     files = [kb.root / TAXONOMY_FILE] if kb.taxonomy else []

@@ -85,8 +85,7 @@ def _fail(exc: KbError) -> NoReturn:
         for problem in exc.problems:
             err(str(problem))
         places = len(exc.problems)
-        fix = "Remove them or use --redact." if exc.redactable else "Remove them from the records."
-        err(f"refused: credentials in {places} place(s) of the records; nothing written. {fix}")
+        err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
     elif isinstance(exc, ExistsError):
         err(f"{exc}; use --force to replace it" if exc.replaceable else str(exc))
     elif isinstance(exc, RecordError):
@@ -97,7 +96,8 @@ def _fail(exc: KbError) -> NoReturn:
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn kb's own errors into messages and exit codes; anything else is a bug."""
+    """Turn kb's own errors, and the system's refusals to read or write, into messages and exit codes;
+    anything else is a bug."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -105,6 +105,10 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except KbError as exc:
             _fail(exc)
+        except OSError as exc:  # the system refused (read-only, permissions, disk full): one line, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            err(f"error: {where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -85,11 +85,13 @@ class SecretsFoundError(KbError):
     (the CLI: `--redact`) replaces them with placeholders.
     """
 
-    def __init__(self, problems: list[Problem], *, redactable: bool = True) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        self.redactable = redactable
-        """True when the caller may ask for redaction instead (export); False where it cannot (render)."""
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class WriteError(KbError):
+    """Nothing more can be written where asked (read-only, no permission, disk full): the work stopped."""
 
 
 class UnsafePathError(KbError):

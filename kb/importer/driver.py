@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections import Counter
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.errors import ExistsError, KbError, Problem, Severity
+from kb.errors import ExistsError, KbError, Problem, Severity, WriteError
 from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
@@ -27,6 +28,8 @@ from kb.secrets import find_secrets
 from kb.secrets import redact as redact_text
 from kb.store import read_regular
 from kb.yamlio import MAX_RECORD_BYTES
+
+_CANNOT_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
@@ -210,6 +213,13 @@ def _import_chunk(
             continue
         try:
             write_case_files(into, job.case_id, files, force=options.force)
+        except OSError as exc:
+            if exc.errno in _CANNOT_WRITE:  # every other case would fail the same way: stop here
+                raise WriteError(
+                    f"cannot write into {into} ({exc.strerror}); the import stopped, the cases written are whole"
+                ) from None
+            _record_error(result, exc)
+            result.failures = 0
         except Exception as exc:
             _record_error(result, exc)
             result.failures = 0
