@@ -427,7 +427,7 @@ import os, time
 import kb.importer.driver as driver
 real = driver.prepare_one
 def slow(job, **kwargs):
-    os.write(1, b"working\n")  # one write: lines from two workers never interleave
+    os.write(1, b"working\\n")  # one write: lines from two workers never interleave
     time.sleep(0.5)
     return real(job, **kwargs)
 driver.prepare_one = slow
