@@ -59,14 +59,14 @@ def plan_import(paths: list[Path]) -> ImportPlan:
             if key not in seen:
                 seen.add(key)
                 found.append((document, shown, root))
-    ids: set[str] = set()
+    ids: dict[str, int] = {}
     for index, (document, shown, root) in enumerate(found):
         folder = task_folder(document)
         name = _case_name(document, folder)
         case_id = case_id_for(name)
         if case_id in ids:  # another document of this run has the same name: tell them apart by content
             case_id = unique_slug(_with_suffix(case_id, _content_digest(document)), ids)
-        ids.add(case_id)
+        ids.setdefault(case_id, 2)
         plan.jobs.append(Job(index, document, shown, case_id, folder, name, root))
     return plan
 
