@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from kb.cli import app
-from tests.test_hostile_import import make_tree
 
 runner = CliRunner()
 
@@ -66,7 +65,10 @@ def test_import_into_a_folder_that_refuses_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
 ) -> None:
     code, message = REFUSALS[refusal]
-    tree = make_tree(tmp_path / "tree", [f"task-{n}" for n in range(5)], "A failure")
+    tree = tmp_path / "tree"
+    for n in range(5):
+        (tree / f"task-{n}").mkdir(parents=True)
+        (tree / f"task-{n}" / "MODEL_FAILURES.md").write_text(f"# Task {n}\n\n### 1. A failure\n\nText.\n")
     monkeypatch.setattr("kb.importer.write.tempfile.mkdtemp", refusing(code, message))
     result = runner.invoke(app, ["import", str(tree), "--into", str(tmp_path / "kb")])
     line = one_line_error(result, f"cannot write into {tmp_path / 'kb'} ({message}); the import stopped")
