@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,8 @@ from kb.examples import check_references
 from kb.lifecycle import check_lifecycle, outdated
 from kb.models import Status
 from kb.recurring.links import check_recurring
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
+from kb.secrets import find_secrets
+from kb.store import CASE_FILE, TAXONOMY_FILE, KnowledgeBase, LoadedCase, scan_kb
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
 
@@ -44,6 +47,7 @@ def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     kb = scan_kb(root, slim=True)
     problems = list(kb.problems)
     problems.extend(check_rules(kb, strict=strict))
+    problems.extend(credential_problems(record_files(kb)))
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     return CheckReport(problems, len(kb.cases), sum(len(c.failures) for c in kb.cases), outdated(kb))
 
@@ -59,6 +63,49 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
     problems.extend(check_references(kb))
     problems.extend(check_recurring(kb, strict=strict))
     problems.extend(check_lifecycle(kb))
+    return problems
+
+
+def blocking_problems(kb: KnowledgeBase, *, credentials: bool = True) -> list[Problem]:
+    """The errors `kb check` reports for a loaded knowledge base, sorted by place.
+
+    For commands that refuse to work on an invalid knowledge base (render, export): the
+    cross-record rules and, with ``credentials``, a credential in any record (an export
+    that redacts checks credentials its own way).
+    """
+    problems = [p for p in check_rules(kb) if p.severity is Severity.error]
+    if credentials:
+        problems.extend(credential_problems(record_files(kb)))
+    return sorted(problems, key=lambda p: (p.path, p.line, p.col, p.message))
+
+
+def record_files(kb: KnowledgeBase) -> list[Path]:
+    """Every record file loaded: the taxonomy, then each case's `case.yaml` and failures."""
+    files = [kb.root / TAXONOMY_FILE] if kb.taxonomy else []
+    for case in kb.cases:
+        files.append(case.path / CASE_FILE)
+        files.extend(f.path for f in case.failures)
+    return files
+
+
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.MULTILINE)
+
+
+def credential_problems(files: Iterable[Path]) -> list[Problem]:
+    """A credential anywhere in a record file (any field, comments too): one error at its line and column."""
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError:
+            continue
+        for secret in find_secrets(text):
+            line = text.count("\n", 0, secret.start) + 1
+            col = secret.start - (text.rfind("\n", 0, secret.start) + 1) + 1
+            keys = [m[1] for m in _TOP_KEY.finditer(text, 0, secret.start)]
+            where = f" in `{keys[-1]}`" if keys else ""
+            message = f"{secret.label}{where}: credentials must not be kept in records; remove it or use a placeholder"
+            problems.append(Problem.at(path, message, line=line, col=col))
     return problems
 
 

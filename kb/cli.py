@@ -97,7 +97,8 @@ def _fail(exc: KbError) -> NoReturn:
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn kb's own errors into messages and exit codes; anything else is a bug."""
+    """Turn kb's own errors, and the system's refusals to read or write, into messages and exit codes;
+    anything else is a bug."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -105,6 +106,10 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except KbError as exc:
             _fail(exc)
+        except OSError as exc:  # the system refused (read-only, permissions, disk full): one line, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            err(f"error: {where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -386,6 +391,9 @@ def import_command(
     ],
     into: Annotated[Path, typer.Option("--into", help="The knowledge base folder to create the cases in.")],
     force: Annotated[bool, typer.Option("--force", help="Replace existing case folders of the same id.")] = False,
+    redact: Annotated[
+        bool, typer.Option("--redact", help="Replace credentials in documents, prompts and metadata with placeholders.")
+    ] = False,
     output: Annotated[
         str, typer.Option("--format", help="`text`, or `json` for the summary as one JSON object.")
     ] = "text",
@@ -397,29 +405,35 @@ def import_command(
     """
     import json
 
-    from kb.importer import plan_import, run_import
+    from kb.importer import ImportOptions, plan_import, run_import
 
     if output not in ("text", "json"):
         raise UsageError(f"--format must be `text` or `json`, not {output!r}")
     plan = plan_import(paths)
     with progress_bar() as progress:
         progress.start("import", len(plan.jobs))
-        result = run_import(plan, into, force=force, on_progress=progress.advance)
+        options = ImportOptions(force=force, redact=redact)
+        result = run_import(plan, into, options=options, on_progress=progress.advance)
     if output == "json":
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
+        for line in result.recovered:
+            err(line)
         for problem in result.warnings:
             err(str(problem))
         for problem in result.errors:
             err(str(problem))
         kinds = ", ".join(f"{kind}: {count}" for kind, count in result.warnings_by_kind.items())
+        of = f" of {len(result.documents)}" if result.cases != len(result.documents) else ""
         typer.echo(
-            f"imported {len(result.documents)} document(s) -> {result.cases} case(s), "
+            f"imported {result.cases}{of} document(s) -> {result.cases} case(s), "
             f"{result.failures} failure(s) into {into}"
         )
         typer.echo(f"warnings: {sum(result.warnings_by_kind.values())}" + (f" ({kinds})" if kinds else ""))
         if result.errors:
             err(f"{len(result.errors)} error(s): those documents were not imported")
+        if any(d.exists for d in result.documents):
+            err("use --force to replace the existing cases")
     if not result.ok:
         raise typer.Exit(1)
 

@@ -90,6 +90,10 @@ class SecretsFoundError(KbError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class WriteError(KbError):
+    """Nothing more can be written where asked (read-only, no permission, disk full): the work stopped."""
+
+
 class UnsafePathError(KbError):
     """A path or id would reach outside the knowledge base."""
 

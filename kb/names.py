@@ -75,7 +75,7 @@ _SERVICES = {
     for alias in aliases.split()
 }
 _SERVICE_PREFIX = re.compile(r"^(?:aws|amazon)(?:\s+|::)", re.IGNORECASE)
-_PARENTHESISED = re.compile(r"\s*\([^)]*\)")
+_PARENTHESISED = re.compile(r"(?<!\s)\s*+\([^()]*+\)")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 

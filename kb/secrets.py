@@ -10,8 +10,15 @@ except by its noisy entropy plugins, which flag ordinary identifiers.
 
 Each rule here matches a whole credential. Placeholders stay unflagged where they
 are told apart reliably (a key header with `...` instead of a body, `${{ secrets.X }}`,
-`<your-token>`); AWS's documented example keys are flagged like any other, so a
-record that quotes one needs `--redact` to export.
+`<your-token>`, `YOUR_PASSWORD`, `${DB_PASSWORD}`, `os.environ["X"]`), and so do the
+documentation examples AWS publishes (`AKIAIOSFODNN7EXAMPLE`, a secret ending
+`EXAMPLEKEY`): a value spelling `EXAMPLE` is never a generated key, and IaC write-ups
+quote them all the time. Zero-width characters are dropped before scanning (an id split
+by U+200B is still found); spans refer to the text as given.
+
+``find_secrets(text)`` is the one entry point: `kb check` runs it on every record file,
+`kb import` on every document it reads, `kb render` on the records it renders, and the
+export on every string of every row.
 """
 
 from __future__ import annotations
@@ -52,6 +59,10 @@ KIND_LABELS = {
     "npm-token": "npm token",
     "pypi-token": "PyPI token",
     "jwt": "JSON Web Token",
+    "aws-session-token": "AWS session token",
+    "azure-key": "Azure storage or service bus key",
+    "password": "password",
+    "url-password": "password in a URL",
     "token": "API token or secret",
 }
 
@@ -60,7 +71,9 @@ _NOT_ALNUM_AFTER = r"(?![A-Za-z0-9])"
 # Prefixed tokens: the prefix makes them unambiguous, so the rule is the format itself.
 # Each pattern starts with its prefix, which `re` searches for quickly; the character before
 # a match is checked in code, since a leading look-behind makes `re` try every position
-# (15x slower). The literal prefixes document each rule.
+# (15x slower). A rule whose body can contain its own prefix checks the character before
+# the prefix right after it (`sk-(?<![...]sk-)`), so a run of prefixes is tried once, not
+# once per prefix (which is quadratic). The literal prefixes document each rule.
 _PREFIXED: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(rule))
     for kind, _prefixes, rule in (
@@ -85,18 +98,23 @@ _PREFIXED: list[tuple[str, re.Pattern[str]]] = [
             ("hooks.slack.com",),
             r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[AB][A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
         ),
-        ("stripe-key", ("k_live_",), r"[sr]k_live_[A-Za-z0-9]{20,}" + _NOT_ALNUM_AFTER),
+        ("stripe-key", ("k_live_", "k_test_"), r"[sr]k_(?:live|test)_[A-Za-z0-9]{20,}" + _NOT_ALNUM_AFTER),
         ("google-api-key", ("AIza",), r"AIza[0-9A-Za-z_-]{35}" + _NOT_ALNUM_AFTER),
         ("anthropic-key", ("sk-ant-",), r"sk-ant-[a-z0-9]+-[A-Za-z0-9_-]{40,}"),
-        ("openai-key", ("T3BlbkFJ",), r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}"),
+        (
+            "openai-key",
+            ("T3BlbkFJ",),
+            r"sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}",
+        ),
         ("npm-token", ("npm_",), r"npm_[A-Za-z0-9]{36}" + _NOT_ALNUM_AFTER),
         ("pypi-token", ("pypi-AgEI",), r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
-        ("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}"),
+        ("jwt", ("eyJ",), r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}"),
     )
 ]
 
 # `name: value`, `name = "value"`, `"name": "value"`, `--name value`, `name => value`.
-_ASSIGN = r"""[A-Za-z0-9_.-]*["']?\s*(?:[:=]|=>|:=|\s)\s*["']?"""
+# Bounded and possessive, so matching it from every secret-ish word of a text is linear.
+_ASSIGN = r"""[A-Za-z0-9_.-]{0,40}+["']?(?:\s*+(?:=>|:=|[:=])|\s)\s*+["']?"""
 
 _AWS_SECRET = re.compile(
     r"(?i:secret[_.\- ]?(?:access[_.\- ]?)?key|(?<=aws)secret|(?<=aws[_.\- ])secret)"
@@ -110,12 +128,14 @@ _GENERIC = re.compile(
     r"(?i:api[_.\-]?key|api[_.\-]?token|auth[_.\-]?token|access[_.\-]?token|secret[_.\-]?token|"
     r"client[_.\-]?secret|private[_.\-]?token|bearer)"
     + _ASSIGN
-    + r"(?P<value>(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/=]{20,200}(?![A-Za-z0-9_\-+/=]))"
+    + r"(?P<value>(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/=]{20,}+)"
 )
 _GENERIC_WORDS = tuple(re.compile(word) for word in ("api", "auth", "access", "secret", "client", "private", "bearer"))
 
-_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_KEY_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+# PEM and OpenSSH (`-----BEGIN OPENSSH PRIVATE KEY-----`), PGP (`... PRIVATE KEY BLOCK-----`),
+# SSH2 (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`).
+_KEY_BEGIN = re.compile(r"-{4,5} ?BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}")
+_KEY_END = re.compile(r"-{4,5} ?END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)? ?-{4,5}")
 _KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\n|\\r)+")
 _KEY_HEADER_LINE = re.compile(r"^[A-Za-z-]+: .*$", re.MULTILINE)
 _PUTTY = re.compile(r"PuTTY-User-Key-File-\d+: .*?(?:Private-MAC: [0-9a-fA-F]+|\Z)", re.DOTALL)
@@ -124,6 +144,37 @@ MIN_KEY_BODY = 64
 MAX_KEY_BLOCK = 64 * 1024
 
 _PLACEHOLDER_WORDS = ("example", "your", "xxxx", "placeholder", "changeme", "dummy", "redacted", "replace")
+
+_SESSION_TOKEN = re.compile(
+    r"(?i:session[_.\- ]?token|security[_.\- ]?token)" + _ASSIGN + r"(?P<value>(?<![A-Za-z0-9/+])[A-Za-z0-9/+=]{40,}+)"
+)
+_SESSION_WORDS = (re.compile("session"), re.compile("security"))
+
+_AZURE_KEY = re.compile(r"(?i:AccountKey|SharedAccessKey)=(?P<value>[A-Za-z0-9+/]{20,}+={0,2})")
+_AZURE_WORDS = (re.compile("accountkey"), re.compile("sharedaccesskey"))
+
+_PASSWORD = re.compile(
+    r"(?<![:/])(?i:password|passwd|pwd|secret)[A-Za-z0-9_.-]{0,40}+[\"']?[ \t]*+(?:=>|:=|[:=])[ \t]*+[\"']?"
+    r"(?P<value>(?<![^\s\"'=:])[^\s\"'`,;)\]}]{8,200}+)"
+)
+"""A password written out: an operator (not just a space: "Secrets Manager" is prose) and a value."""
+_PASSWORD_WORDS = (re.compile("pass"), re.compile("pwd"), re.compile("secret"))
+_PASSWORD_PLACEHOLDER = re.compile(
+    r"[${}<>%]|^(?:\*+|x+|\.+)$|(?i:example|your|changeme|placeholder|dummy|redacted|replace|password|passwd|"
+    r"secret|sample|test|fake|todo|tbd|none|null|undefined|true|false|required|string|value|generate|random)|"
+    r"[(\[]|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|^[A-Za-z][\w.-]*(?:/[\w.-]+)+$|^[0-9a-f-]+$|^[0-9A-F-]+$|^[A-Z0-9_]+$|^[a-z_]+$|^[a-z]+(?:[-_][a-z]+)+$"
+)
+"""A password value that names where the password comes from, or says it is made up, is not one."""
+
+_URL_PASSWORD = re.compile(r"://(?P<user>[^\s:/@]{1,64}+):(?P<value>[^\s/@]{1,128}+)@")
+
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+_BASE64_40 = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+NEAR_KEY_ID = 300
+"""Characters after an access key id in which a 40-character base64 string is its secret key."""
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e]")
+"""Invisible characters that can split a credential: dropped before scanning."""
 
 
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+|[^A-Za-z0-9]+")
@@ -162,10 +213,12 @@ def _is_placeholder(value: str) -> bool:
 
 def _private_keys(text: str) -> list[Secret]:
     found: list[Secret] = []
-    for begin in _KEY_BEGIN.finditer(text):
+    begins = list(_KEY_BEGIN.finditer(text))
+    for n, begin in enumerate(begins):
         if found and begin.start() < found[-1].end:
             continue
-        window = text[begin.end() : begin.end() + MAX_KEY_BLOCK]
+        limit = begin.end() + MAX_KEY_BLOCK  # a key block ends before the next one begins: linear on any text
+        window = text[begin.end() : min(limit, begins[n + 1].start()) if n + 1 < len(begins) else limit]
         end = _KEY_END.search(window)
         if end is not None:
             body, stop = window[: end.start()], begin.end() + end.end()
@@ -185,7 +238,9 @@ def _prefixed(text: str) -> list[Secret]:
     for kind, pattern in _PREFIXED:
         for match in pattern.finditer(text):
             start = match.start()
-            if start == 0 or not text[start - 1].isascii() or not text[start - 1].isalnum():
+            if (start == 0 or not text[start - 1].isascii() or not text[start - 1].isalnum()) and (
+                "EXAMPLE" not in match.group(0)
+            ):
                 found.append(Secret(start, match.end(), kind))
     return found
 
@@ -213,7 +268,39 @@ def _assigned(
 
 
 def _aws_secret(value: str) -> bool:
-    return _mixed(value) and len(set(value)) >= 12
+    return _mixed(value) and len(set(value)) >= 12 and "EXAMPLE" not in value
+
+
+def _session_token(value: str) -> bool:
+    return _mixed(value) and len(set(value)) >= 16 and not _is_placeholder(value)
+
+
+def _password(value: str) -> bool:
+    """Letters and digits or symbols, and not a placeholder, a reference or a word."""
+    has_letter = any(c.isalpha() for c in value)
+    has_other = any(not c.isalpha() for c in value)
+    return has_letter and has_other and len(set(value)) >= 5 and not _PASSWORD_PLACEHOLDER.search(value)
+
+
+def _url_passwords(text: str) -> list[Secret]:
+    found = []
+    for match in _URL_PASSWORD.finditer(text):
+        value = match.group("value")
+        if not _PASSWORD_PLACEHOLDER.search(value) and value.lower() not in ("pass", "pw", "pwd"):
+            found.append(Secret(match.start("value"), match.end("value"), "url-password"))
+    return found
+
+
+def _secrets_near_key_ids(text: str) -> list[Secret]:
+    """A secret key next to its key id (`new BasicAWSCredentials("AKIA...", "<secret>")`), named or not."""
+    found = []
+    for key_id in _AWS_KEY_ID.finditer(text):
+        window_end = min(len(text), key_id.end() + NEAR_KEY_ID)
+        for match in _BASE64_40.finditer(text, key_id.end(), window_end):
+            if _aws_secret(match.group(0)):
+                found.append(Secret(match.start(), match.end(), "aws-secret-access-key"))
+                break
+    return found
 
 
 def _token(value: str) -> bool:
@@ -221,13 +308,30 @@ def _token(value: str) -> bool:
 
 
 def find_secrets(text: str) -> list[Secret]:
-    """Every credential in ``text``, in order, without overlaps (the earliest, longest match wins)."""
+    """Every credential in ``text``, in order, without overlaps (the earliest, longest match wins).
+
+    Each ``Secret`` spans the credential in ``text`` as given (zero-width characters inside included).
+    """
+    if not _ZERO_WIDTH.search(text):
+        return _find(text)
+    origin = [n for n, c in enumerate(text) if not _ZERO_WIDTH.match(c)]
+    return [Secret(origin[s.start], origin[s.end - 1] + 1, s.kind) for s in _find(_ZERO_WIDTH.sub("", text))]
+
+
+def _find(text: str) -> list[Secret]:
     lowered: str | None = text.lower()
     if lowered is not None and len(lowered) != len(text):
         lowered = None
     candidates = (_private_keys(text) if "PRIVATE KEY" in text or "PuTTY" in text else []) + _prefixed(text)
     candidates += _assigned(text, lowered, _AWS_SECRET_WORDS, _AWS_SECRET, "aws-secret-access-key", _aws_secret)
     candidates += _assigned(text, lowered, _GENERIC_WORDS, _GENERIC, "token", _token)
+    candidates += _assigned(text, lowered, _SESSION_WORDS, _SESSION_TOKEN, "aws-session-token", _session_token)
+    candidates += _assigned(text, lowered, _AZURE_WORDS, _AZURE_KEY, "azure-key", lambda v: len(set(v)) >= 12)
+    candidates += _assigned(text, lowered, _PASSWORD_WORDS, _PASSWORD, "password", _password)
+    if "://" in text:
+        candidates += _url_passwords(text)
+    if "AKIA" in text or "ASIA" in text:
+        candidates += _secrets_near_key_ids(text)
     chosen: list[Secret] = []
     for secret in sorted(candidates, key=lambda s: (s.start, -s.end)):
         if chosen and secret.start < chosen[-1].end:

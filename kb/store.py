@@ -9,12 +9,13 @@ Layout (a contract)::
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,9 +25,14 @@ from kb.atomic import write_text
 from kb.cache import Entry, RecordCache, digest
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Taxonomy
+from kb.pool import crashed, worker_pool
 from kb.validate import validate
 
 CASE_FILE = "case.yaml"
+STAGING_PREFIX = ".import-"
+"""Folders an import writes a case into before moving it into place (``kb.importer.write``)."""
+OLD_PREFIX = ".import-old-"
+"""Where a replacement keeps the old case, as `.import-old-*/<case-id>`, between its two steps."""
 TAXONOMY_FILE = "taxonomy.yaml"
 FAILURE_FILE = re.compile(r"^(?P<nn>\d+)-(?P<id>.+)\.yaml$")
 SLUG = re.compile(SLUG_PATTERN)
@@ -107,6 +113,33 @@ def inside(root: Path, path: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+class NotRegularError(OSError):
+    """A path that import and the KB only read when it is a regular file inside its tree."""
+
+
+def read_regular(path: Path, limit: int, *, within: Path | None = None) -> tuple[bytes, int]:
+    """The first ``limit`` bytes of a regular file, and its full size.
+
+    Never follows a symbolic link at ``path`` (``O_NOFOLLOW``), never blocks on a FIFO or
+    device (``O_NONBLOCK``, then ``fstat``: anything but a regular file is refused), and
+    with ``within``, refuses a path that resolves outside that folder. Raises
+    ``NotRegularError`` (an ``OSError``) saying which.
+    """
+    if within is not None and not inside(within, path):
+        raise NotRegularError(f"links outside {within}; not read")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegularError("a symbolic link; not followed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            raise NotRegularError("not a regular file (a FIFO, device or socket); not read")
+        return handle.read(limit), stat.st_size
 
 
 def case_dirs(root: Path) -> list[Path]:
@@ -213,6 +246,8 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
             failures.append((int(match["nn"]), path))
         failures.sort(key=lambda item: (item[0], item[1].name))
         folders.append(CaseFolder(folder, case_file, failures))
+    if wanted is None:
+        problems.extend(interrupted_imports(root))
     if wanted is not None:
         for missing in sorted(wanted - {f.path.name for f in folders}):
             problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
@@ -220,6 +255,24 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
         problems.append(Problem.at(taxonomy, "links outside the knowledge base; refusing to read it"))
         return Layout(None, folders, problems)
     return Layout(taxonomy if taxonomy.is_file() else None, folders, problems)
+
+
+def interrupted_imports(root: Path) -> list[Problem]:
+    """Staging folders a crashed import left: an error for a case that exists only there."""
+    problems: list[Problem] = []
+    for folder in sorted(root.iterdir()):
+        if not folder.name.startswith(STAGING_PREFIX) or folder.is_symlink() or not folder.is_dir():
+            continue
+        stranded = []
+        if folder.name.startswith(OLD_PREFIX):
+            stranded = [c.name for c in sorted(folder.iterdir()) if c.is_dir() and not (root / c.name).exists()]
+        for case_id in stranded:
+            message = f"case `{case_id}` exists only here, left by an interrupted import; the next import restores it"
+            problems.append(Problem.at(folder / case_id, message))
+        if not stranded:
+            message = "staging folder of an import (running, or interrupted: the next import removes it)"
+            problems.append(Problem.at(folder, message, severity=Severity.warning))
+    return problems
 
 
 POOL_MIN_FILES = 400
@@ -299,13 +352,13 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
         return [(path, load_entry(path, model, slim)) for path, model in pending]
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_load_chunk, chunks, [slim] * len(chunks))
-        return [
-            item
-            for chunk, entries in zip(chunks, results, strict=True)
-            for item in zip((p for p, _ in chunk), entries, strict=True)
-        ]
+    done: list[tuple[Path, Entry]] = []
+    finished = [0]
+    with crashed("reading records", finished, len(pending)), worker_pool(workers) as pool:
+        for chunk, entries in zip(chunks, pool.map(_load_chunk, chunks, [slim] * len(chunks)), strict=True):
+            done.extend(zip((p for p, _ in chunk), entries, strict=True))
+            finished[0] = len(done)
+    return done
 
 
 def slim_record(record: BaseModel) -> BaseModel:

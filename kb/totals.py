@@ -30,11 +30,11 @@ def totals_line(failures: Iterable[Failure]) -> str:
     return f"{total} ({', '.join(parts)})" if parts else str(total)
 
 
-_NUMBER_WORD = re.compile(r"(\d+)\s*(?:x\s*)?\**\s*(critical|high|medium|low)\b", re.IGNORECASE)
+_NUMBER_WORD = re.compile(r"(?<!\d)(\d{1,9})(?!\d)\s*+(?:x\s*+)?\**+\s*+(critical|high|medium|low)\b", re.IGNORECASE)
 _LEVEL_NUMBER = re.compile(
-    r"\b(critical|high|medium|low)\b\**\s*(?:issues?|failures?)?\**\s*[:=(]\s*(\d+)", re.IGNORECASE
+    r"\b(critical|high|medium|low)\b\**+\s*+(?:issues?|failures?)?\**+\s*+[:=(]\s*+(\d{1,9})(?!\d)", re.IGNORECASE
 )
-_TOTAL = re.compile(r"^\D*?(\d+)")
+_TOTAL = re.compile(r"^\D*?(\d{1,9})(?!\d)")
 
 
 def parse_totals(text: str) -> tuple[int | None, dict[Impact, int]]:

@@ -12,6 +12,7 @@ from kb.errors import ExistsError
 from kb.importer import import_documents, plan_import
 from kb.importer.assemble import Assembled
 from kb.importer.decode import decode_document
+from kb.importer.discover import case_id_for
 from kb.importer.words import kept_ratio, record_words
 from kb.importer.write import write_case
 from kb.models import Impact, Kind
@@ -144,7 +145,7 @@ def test_import_tree_writes_cases_that_pass_check(tmp_path: Path) -> None:
     assert result.ok, result.errors
     assert result.cases == len(result.documents) == 10  # the folder adds its one MODEL_FAILURES.md
     names = sorted(p.name for p in into.iterdir())
-    assert "task-lib" in names and "seed-style" in names
+    assert "task-lib" in names and case_id_for("seed_style") in names
     assert not [n for n in names if n.startswith(".")]  # no staging folder left behind
     assert check_kb(into).errors == []
     shutil.copy(TAXONOMY, into / "taxonomy.yaml")
@@ -170,11 +171,12 @@ def test_existing_case_is_never_replaced_without_force(tmp_path: Path) -> None:
     into = tmp_path / "kb"
     document = FIXTURES / "seed_style.md"
     assert import_documents([document], into).ok
-    marker = into / "seed-style" / "case.yaml"
+    marker = into / case_id_for("seed_style") / "case.yaml"
     marker.write_text("hand edited\n")
     again = import_documents([document, FIXTURES / "success.md"], into)
     assert not again.ok and again.cases == 1  # the other document is still imported
-    assert "already exists" in str(again.errors[0]) and "--force" in str(again.errors[0])
+    assert "already exists" in str(again.errors[0]) and "--force" not in str(again.errors[0])
+    assert [d.exists for d in again.documents] == [True, False]
     assert marker.read_text() == "hand edited\n"
     forced = import_documents([document], into, force=True)
     assert forced.ok and marker.read_text().startswith("# yaml-language-server")
@@ -193,7 +195,8 @@ def test_case_ids_from_names_and_collisions(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir()
         shutil.copy(FIXTURES / "success.md", tmp_path / folder / "Analysis Report.md")
     plan = plan_import([tmp_path / "one" / "Analysis Report.md", tmp_path / "two" / "Analysis Report.md"])
-    assert [job.case_id for job in plan.jobs] == ["analysis-report", "analysis-report-2"]
+    first, second = (job.case_id for job in plan.jobs)
+    assert first.startswith("analysis-report-") and second.startswith(first + "-")  # name hash, then content hash
     (tmp_path / "cdk-py-Pr1243").mkdir()
     shutil.copy(FIXTURES / "success.md", tmp_path / "cdk-py-Pr1243" / "MODEL_FAILURES.md")
     assert [job.case_id for job in plan_import([tmp_path / "cdk-py-Pr1243"]).jobs] == ["cdk-py-pr1243"]

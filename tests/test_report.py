@@ -101,6 +101,13 @@ def test_missing_sections_leave_no_empty_labels() -> None:
     assert text == "# T\n\n## High Failures\n\n### 1. Only a title\n\n**Impact Level**: High\n\n---\n"
 
 
+def with_example(project: Path) -> None:
+    """The runnable example ``rich_case``'s reference points to (render refuses a broken reference)."""
+    example = project / "examples" / "pulumi" / "fix" / "main.py"
+    example.parent.mkdir(parents=True, exist_ok=True)
+    example.write_text("class Stack:\n    def build(self) -> None:\n        pass\n")
+
+
 def rich_case() -> tuple[Case, list[Failure]]:
     case = Case(
         id="rich",
@@ -212,9 +219,10 @@ def test_summary_layout() -> None:
 def test_reference_link_is_relative_to_where_the_report_lives(tmp_path: Path) -> None:
     case, failures = rich_case()
     kb = write_kb(tmp_path / "failures", [(case, failures)])
+    with_example(tmp_path)
     render_reports(kb, tmp_path / "out" / "nested")
     text = (tmp_path / "out" / "nested" / "rich" / "MODEL_FAILURES.md").read_text()
-    assert "(../../../examples/pulumi/fix/main.py)" in text
+    assert "(../../../examples/pulumi/fix/main.py#L2)" in text
     target = (tmp_path / "out" / "nested" / "rich" / "../../../examples/pulumi/fix/main.py").resolve()
     assert target == tmp_path / "examples" / "pulumi" / "fix" / "main.py"
 
@@ -328,6 +336,7 @@ def test_unchanged_reports_are_not_rewritten(tmp_path: Path) -> None:
 def test_project_templates_override_one_file(tmp_path: Path) -> None:
     case, failures = rich_case()
     kb = write_kb(tmp_path / "failures", [(case, failures)])
+    with_example(tmp_path)
     override = tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2"
     override.parent.mkdir(parents=True)
     override.write_text("{{ case.title | upper }}: {{ totals }}\n{{ 'x' | fence('py') }}\n")
@@ -339,6 +348,7 @@ def test_project_templates_override_one_file(tmp_path: Path) -> None:
 def test_templates_option_wins_over_the_project_folder(tmp_path: Path) -> None:
     case, failures = rich_case()
     kb = write_kb(tmp_path / "failures", [(case, failures)])
+    with_example(tmp_path)
     (tmp_path / "templates" / "report").mkdir(parents=True)
     (tmp_path / "templates" / "report" / "MODEL_FAILURES.md.j2").write_text("project\n")
     chosen = tmp_path / "team"

@@ -60,9 +60,80 @@ def test_finds_each_kind_and_its_exact_span(text: str, kind: str, value: str) ->
     assert text[secret.start : secret.end] == value
 
 
-def test_aws_documented_example_keys_are_flagged_too() -> None:
+def test_aws_documented_example_keys_are_not_credentials() -> None:
     text = "AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE\nAWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
-    assert kinds(text) == ["aws-access-key-id", "aws-secret-access-key"]
+    assert find_secrets(text) == []
+
+
+SSH2_BODY = "\n".join(made_up(B64, 70, 20 + i) for i in range(4))
+LEAKS = {
+    "secret key as the second argument": (
+        f'new BasicAWSCredentials("{KEY_ID}", "{SECRET_KEY}")',
+        ["aws-access-key-id", "aws-secret-access-key"],
+    ),
+    "secret key near its key id, unnamed": (
+        f"keys: {KEY_ID} / {SECRET_KEY}",
+        ["aws-access-key-id", "aws-secret-access-key"],
+    ),
+    "password assignment": ('db_password = "Zq8#mLp2vR"', ["password"]),
+    "passwd in YAML": ("passwd: k3Yv9!rTq2", ["password"]),
+    "secret assignment": ("client_secret: 'x7Gh2kLm9Pq4'", ["password"]),
+    "password in a URL": ("DATABASE_URL=postgres://app:Zq8mLp2vRt@db.internal:5432/app", ["url-password"]),
+    "session token": (f"aws_session_token = {made_up(B64, 300, 7)}", ["aws-session-token"]),
+    "zero-width space in a key id": (KEY_ID[:8] + "\u200b" + KEY_ID[8:], ["aws-access-key-id"]),
+    "SSH2 private key": (
+        f"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: k\n{SSH2_BODY}\n---- END SSH2 ENCRYPTED PRIVATE KEY ----",
+        ["private-key"],
+    ),
+    "OpenSSH private key": (
+        f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----",
+        ["private-key"],
+    ),
+    "PGP private key": (
+        f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{PEM_BODY}\n-----END PGP PRIVATE KEY BLOCK-----",
+        ["private-key"],
+    ),
+    "token over 200 characters": (f"api_token: {made_up(B64, 260, 8)}", ["token"]),
+    "Azure account key": (
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={made_up(B64, 86, 9)}==;EndpointSuffix=core",
+        ["azure-key"],
+    ),
+    "Stripe test key": ("sk_test_" + made_up(string.ascii_letters + string.digits, 24, 11), ["stripe-key"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAKS))
+def test_each_leak_of_issue_18_is_found_and_redacted(name: str) -> None:
+    text, expected = LEAKS[name]
+    found = find_secrets(text)
+    assert [s.kind for s in found] == expected
+    cleaned = redact(text)
+    for secret in found:
+        assert text[secret.start : secret.end] not in cleaned
+    assert "\u200b" not in cleaned or name != "zero-width space in a key id"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password: YOUR_PASSWORD",
+        "password = ${DB_PASSWORD}",
+        'password: "<secret>"',
+        "password: '{{resolve:secretsmanager:db}}'",
+        "password = random_password.db.result",
+        'password: os.environ["DB_PASSWORD"]',
+        "MasterUserPassword: !Ref DBPassword",
+        "password: changeme123",
+        "Store the DB password in Secrets Manager.",
+        "DatabaseSecretArn:\n    Description: ARN of the secret",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-credentials-AbC123",
+        "secretName: 'app/database/master'",
+        "postgres://user:password@localhost/db",
+        "postgres://${USER}:${PASS}@host/db",
+    ],
+)
+def test_password_placeholders_and_references_are_not_flagged(text: str) -> None:
+    assert find_secrets(text) == []
 
 
 def test_private_key_block_is_found_whole_so_redaction_removes_the_body() -> None:

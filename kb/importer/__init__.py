@@ -10,11 +10,12 @@ records), ``metadata`` (the task), ``discover`` (documents and case ids), ``writ
 
 from kb.importer.assemble import Assembled, assemble_case
 from kb.importer.discover import ImportPlan, Job, plan_import
-from kb.importer.driver import DocumentResult, ImportResult, import_documents, run_import
+from kb.importer.driver import DocumentResult, ImportOptions, ImportResult, import_documents, run_import
 
 __all__ = [
     "Assembled",
     "DocumentResult",
+    "ImportOptions",
     "ImportPlan",
     "ImportResult",
     "Job",

@@ -213,7 +213,7 @@ def _unclosed_fence(doc: Document) -> bool:
 
 
 def _failures(drafts: list[FailureDraft]) -> list[Failure]:
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     failures = []
     for draft in drafts:
         failure_id = unique_slug(slugify(draft.title) or "failure", seen)
@@ -224,11 +224,16 @@ def _failures(drafts: list[FailureDraft]) -> list[Failure]:
     return failures
 
 
-def unique_slug(slug: str, seen: set[str]) -> str:
-    """`slug`, or `slug-2`, `slug-3`, ... when taken; remembers the result."""
-    candidate, number = slug, 2
+def unique_slug(slug: str, seen: dict[str, int]) -> str:
+    """`slug`, or `slug-2`, `slug-3`, ... when taken; remembers the result.
+
+    ``seen`` maps each slug given out to the next number to try after it, so a
+    thousand failures of one title cost a thousand steps, not half a million.
+    """
+    candidate, number = slug, seen.get(slug, 2)
     while candidate in seen:
         candidate = f"{slug}-{number}"
         number += 1
-    seen.add(candidate)
+    seen[slug] = number
+    seen.setdefault(candidate, 2)
     return candidate

@@ -190,7 +190,7 @@ def _items(tokens: list[Token], index: int, lines: list[str]) -> tuple[Item, ...
     return tuple(items)
 
 
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+_TABLE_RULE = re.compile(r"^\s*+(?:\|\s*+)?:?-{3,}")
 
 
 def table_rows(doc: Document, block: Block) -> bool:

@@ -10,7 +10,8 @@ import codecs
 import re
 from dataclasses import dataclass, field
 
-_TRAILING_SPACE = re.compile(r"[ \t\f\v]+$", re.MULTILINE)
+_TRAILING_SPACE = re.compile(r"(?<![ \t\f\v])[ \t\f\v]++$", re.MULTILINE)
+"""Only from the start of a run, possessively: linear on any text (a bare `[ \t]+$` is quadratic on long runs)."""
 
 
 @dataclass

@@ -70,7 +70,6 @@ BOILERPLATE = _word_set(
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][a-z]+)?")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
 _TF_TYPE = re.compile(r"\baws_([a-z0-9]+(?:_[a-z0-9]+)+)\b")
 _CFN_TYPE = re.compile(r"\bAWS::([A-Za-z0-9]+)::([A-Za-z0-9]+)\b")
@@ -233,12 +232,34 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     }
     code = [model_code, ideal_code]
     for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
-        code.extend(_FENCE.findall(prose[name]))
+        prose[name], fenced = split_fences(prose[name])
+        code.extend(fenced)
         code.extend(_INLINE.findall(prose[name]))
-        prose[name] = _FENCE.sub(" ", prose[name])
     listed = data.get("services")
     names = [s for s in listed if isinstance(s, str)] if isinstance(listed, list) else []
     return prose, "\n".join(c for c in code if c), names
+
+
+def split_fences(text: str) -> tuple[str, list[str]]:
+    """``text`` with each fenced code block replaced by a space, and the code of each.
+
+    A fence opens at three backticks, its code starts on the next line and runs to the
+    next three backticks (or the end). Found with ``str.find``, so linear on any text.
+    """
+    prose: list[str] = []
+    code: list[str] = []
+    at = 0
+    while (start := text.find("```", at)) >= 0:
+        newline = text.find("\n", start + 3)
+        if newline < 0:
+            break
+        end = text.find("```", newline + 1)
+        stop = len(text) if end < 0 else end + 3
+        prose.append(text[at:start])
+        code.append(text[newline + 1 : len(text) if end < 0 else end])
+        at = stop
+    prose.append(text[at:])
+    return " ".join(prose), code
 
 
 def terms(data: Mapping[str, Any]) -> Terms:

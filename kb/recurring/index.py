@@ -21,7 +21,6 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
 from operator import attrgetter
@@ -35,6 +34,7 @@ from numpy.typing import NDArray
 
 from kb.atomic import replacing
 from kb.cache import cache_file, digest
+from kb.pool import crashed, worker_pool
 from kb.recurring import copies
 from kb.recurring.features import analyse
 from kb.recurring.vectors import count_matrix, idf, weigh
@@ -506,9 +506,13 @@ def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, li
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     case_size = max(100, len(case_pending) // (workers * 2))
     case_chunks = [case_pending[i : i + case_size] for i in range(0, len(case_pending), case_size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    finished = [0]
+    with crashed("indexing failures", finished, len(pending)), worker_pool(workers) as pool:
         case_parts = pool.map(_read_cases, case_chunks)
-        parts = list(pool.map(_read_chunk, chunks))
+        parts = []
+        for part in pool.map(_read_chunk, chunks):
+            parts.append(part)
+            finished[0] += len(part.rows)
         made_cases = [c for part in case_parts for c in part]
     return _merge(parts), made_cases
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 
 from kb.errors import KbError, UsageError
 from kb.render import markdown
@@ -56,7 +57,9 @@ def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
 
     ``StrictUndefined`` (a misspelt name is an error, not an empty string), ``trim_blocks``,
     ``lstrip_blocks`` and ``keep_trailing_newline``; no HTML autoescaping (the output is
-    Markdown: code goes through ``fence`` and plain text through ``inline``).
+    Markdown: code goes through ``fence`` and plain text through ``inline``). Sandboxed: a
+    project's templates are data from the repository, so they cannot reach Python internals
+    (``{{ ''.__class__.__mro__ }}`` is an error, not a way out).
     """
     builtin = builtin_templates_dir()
     loaders: list[jinja2.BaseLoader] = []
@@ -66,13 +69,13 @@ def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
         if templates_dir.resolve() != builtin.resolve():
             loaders.append(jinja2.FileSystemLoader(templates_dir))
     loaders.append(jinja2.FileSystemLoader(builtin))
-    env = jinja2.Environment(
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - Markdown output; escaping is done by the filters below
+        autoescape=False,  # Markdown output; escaping is done by the filters below
         auto_reload=False,
     )
     env.filters.update(

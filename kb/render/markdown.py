@@ -17,9 +17,10 @@ from collections.abc import Callable
 __all__ = ["block", "code_span", "diff", "fence", "inline", "link"]
 
 _BACKTICKS = re.compile(r"`+")
-_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029\x0b\x0c\x85]\s*")
+# Runs of whitespace and backslashes are matched from their start only, so both stay linear.
+_LINE_BREAKS = re.compile(r"(?<!\s)\s*[\r\n\u2028\u2029\x0b\x0c\x85]\s*+")
 # `<` followed by what makes it a raw HTML tag, comment, declaration, PI or autolink.
-_HTML_START = re.compile(r"(\\*)<(?=[A-Za-z/!?])")
+_HTML_START = re.compile(r"(?<!\\)(\\*+)<(?=[A-Za-z/!?])")
 # Line starts that open a block: a heading, quote, bullet, thematic break, fence,
 # setext underline, table row or link reference definition. The first char is escaped.
 _BLOCK_START = re.compile(
@@ -40,6 +41,13 @@ _ORDERED_ITEM = re.compile(r"^(\d{1,9})([.)])(?=[ \t]|$)")
 _LINK_TEXT_SPECIAL = re.compile(r"[\\\[\]]|<(?=[A-Za-z/!?])")
 _CLOSING_HASHES = re.compile(r"(^|[ \t])(#+)$")
 _FENCE_LINE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+# The raw HTML blocks CommonMark ends only at a closing string (types 1-5), not a blank
+# line: unclosed, one runs to the end of the document, hiding every record after it.
+_HTML_BLOCK = re.compile(
+    r"^( {0,3})<(?:(?i:(script|pre|style|textarea))(?=[\s>]|$)|(!--)|(\?)|(![A-Za-z])|(!\[CDATA\[))"
+)
+_HTML_BLOCK_END = {2: re.compile(r"(?i:</(?:script|pre|style|textarea)>)"), 3: re.compile("-->"), 4: re.compile(r"\?>")}
+_HTML_BLOCK_END |= {5: re.compile(">"), 6: re.compile(r"\]\]>")}
 
 
 def fence(code: str, language: str | None = None) -> str:
@@ -96,16 +104,20 @@ def block(text: str) -> str:
     """A Markdown-valued field, as written, made safe to follow with more blocks.
 
     Leading blank lines and trailing whitespace are dropped (blocks are separated by
-    exactly one blank line), and a code fence the text leaves open is closed, so an
-    unclosed fence in one field cannot swallow the rest of the document.
+    exactly one blank line), a code fence the text leaves open is closed, and a raw HTML
+    block the text opens and never closes (`<!--`, `<pre>`, `<script>`, `<?`, `<!X`,
+    `<![CDATA[`) has its `<` escaped, so neither can swallow the rest of the document.
     """
     lines = text.rstrip().split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
+    first = next((n for n, line in enumerate(lines) if line.strip()), len(lines))
+    lines = lines[first:]
     opened: str | None = None
-    for line in lines:
+    last_end: dict[int, int] = {}
+    for number, line in enumerate(lines):
         match = _FENCE_LINE.match(line)
         if not match:
+            if opened is None and line[:4].lstrip().startswith("<"):
+                lines[number] = _unclosed_html_escaped(lines, number, last_end)
             continue
         marks, rest = match[2], match[3]
         if opened is None:
@@ -116,6 +128,24 @@ def block(text: str) -> str:
     if opened is not None:
         lines.append(opened)
     return "\n".join(lines)
+
+
+def _unclosed_html_escaped(lines: list[str], number: int, last_end: dict[int, int]) -> str:
+    """Line ``number``, its `<` escaped if it opens a raw HTML block the text never closes.
+
+    ``last_end`` remembers, per kind of block, the last line holding its closing string.
+    """
+    line = lines[number]
+    start = _HTML_BLOCK.match(line)
+    if start is None:
+        return line
+    kind = next(group for group in range(2, 7) if start.group(group))
+    end = _HTML_BLOCK_END[kind]
+    if kind not in last_end:
+        last_end[kind] = next((n for n in range(len(lines) - 1, -1, -1) if end.search(lines[n])), -1)
+    if end.search(line, start.end()) or last_end[kind] > number:
+        return line
+    return f"{start.group(1)}\\{line[len(start.group(1)) :]}"
 
 
 def diff(

@@ -24,7 +24,8 @@ from urllib.parse import quote
 import jinja2
 
 from kb.atomic import write_text
-from kb.errors import KbError
+from kb.check import blocking_problems
+from kb.errors import InvalidKbError, KbError
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.progress import NO_PROGRESS, Progress
@@ -308,13 +309,17 @@ def render_reports(
 ) -> RenderResult:
     """Render ``OUT/<case-id>/MODEL_FAILURES.md`` for each case (all when ``cases`` is None).
 
-    Loads the KB with ``load_kb`` (an invalid KB raises ``InvalidKbError``); templates come
+    Loads the KB with ``load_kb``; an invalid KB (a record or a rule of `kb check` fails, or a
+    record holds a credential) raises ``InvalidKbError`` and nothing is written. Templates come
     from ``templates``, else the project's ``templates/`` beside the KB, then the built-in
     ones. A report is written (atomically) only when its content changed; with ``check``
     nothing is written and the result lists what would change.
     """
     kb_root, out = Path(kb_root), Path(out)
     kb = load_kb(kb_root, cases=list(cases) if cases is not None else None)
+    refused = blocking_problems(kb)
+    if refused:
+        raise InvalidKbError(refused)
     env = make_env(templates if templates is not None else project_templates_dir(kb_root))
     project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
