@@ -24,6 +24,7 @@ from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
 from generator.pages.html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
+from kb.documents import PROMPT
 from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform, normalise_service
 from kb.progress import NO_PROGRESS, Progress
@@ -371,6 +372,7 @@ def _case_page(pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]]
     pages.render(
         "site/case.md.j2",
         case=case.case,
+        prompt=case.document(PROMPT) or "",
         totals=totals_line(f.failure for f in case.failures),
         platform=maps["platform"].get(platform),
         language=None if language == NONE else language,

@@ -201,7 +201,7 @@ def prepare_one(job: Job, *, categories: frozenset[str]) -> tuple[DocumentResult
         result.failures = len(assembled.failures)
         failures = categorise_failures(assembled.failures, categories)
         result.signature = sign_case(failures)
-        return result, case_files(assembled.case, failures)
+        return result, case_files(assembled.case, failures, task.documents)
     except Exception as exc:
         _record_error(result, exc)
         return result, None

@@ -14,15 +14,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from kb.documents import TASK_DOCUMENTS
 from kb.errors import ExistsError
 from kb.models import Case, Failure
 from kb.store import CASE_FILE, check_id, dump_record, failure_file_name
 
 
-def case_files(case: Case, failures: list[Failure]) -> list[tuple[str, str]]:
-    """The file names and YAML texts of a case folder: `case.yaml`, then `NN-<id>.yaml` in order."""
+def case_files(case: Case, failures: list[Failure], documents: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The file names and texts of a case folder: `case.yaml`, `NN-<id>.yaml` in order, then the
+    task documents (`PROMPT.md`, ... as read from the task folder) kept beside the records."""
     files = [(CASE_FILE, dump_record(case))]
     files += [(failure_file_name(n, f.id), dump_record(f)) for n, f in enumerate(failures, start=1)]
+    files += sorted((documents or {}).items(), key=lambda item: TASK_DOCUMENTS.index(item[0]))
     return files
 
 
