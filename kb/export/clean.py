@@ -44,9 +44,22 @@ _MARK_LEAD = re.compile(
     r"changed|added|removed|broken)\b\s*[:\-\u2013\u2014!(]",
     re.IGNORECASE,
 )
+_VERDICT = re.compile(
+    r"\b(?:missing|overly|too (?:permissive|broad|open)|hard-?coded|insecure|incorrect(?:ly)?|wrong(?:ly)?|"
+    r"should(?:n't| not)? (?:be|have|use|include)|instead of|vulnerab\w*|the model|model's|ideal|"
+    r"(?:now|was|were|is) (?:fixed|corrected|missing|wrong)|not (?:encrypted|restricted|validated|set|defined))\b",
+    re.IGNORECASE,
+)
+"""Words of a review, anywhere in a comment (`# Overly permissive`, `// Missing encryption`):
+removing such a comment costs at most a comment, never code."""
 """A comment opening with a verdict and a colon or dash (`# Fixed: ...`, `// Wrong - ...`)."""
 _REFERENCE = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\b|\bQA\b")
 """Names of the task's other documents (and the QA process behind them)."""
+_COMPARISON = re.compile(
+    r"\b(?:over|from|vs\.?|versus|compared (?:to|with)|than) (?:the )?(?:original|previous|initial|model)\b",
+    re.IGNORECASE,
+)
+"""A heading comparing the answer with the model's ("Key Improvements Over Original")."""
 _DOCUMENT_NAME = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\b")
 _MODEL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his|[Oo]riginal)\s+)*MODEL_RESPONSE(?:\.md)?\b")
 _IDEAL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his)\s+)*IDEAL_RESPONSE(?:\.md)?\b")
@@ -54,7 +67,9 @@ _TITLE_NAME = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)(?
 _FAILURES_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his)\s+)*MODEL_FAILURES?(?:\.md)?\b")
 
 _PLACEHOLDER_LINE = re.compile(r"^\s*(?:(?:#|//|/\*|<!--|--|\*)\s*)?(?:\.\.\.|\u2026)(?:\s.*)?$")
-_PLACEHOLDER_INLINE = re.compile(r"[\[{(]\s*(?:\.\.\.|\u2026)\s*[\]})]|[:=]\s*(?:\.\.\.|\u2026)\s*[,;]?\s*$")
+_PLACEHOLDER_INLINE = re.compile(
+    r"[\[{(,]\s*(?:\.\.\.|\u2026)\s*[\]}),]|[:=]\s*(?:\.\.\.|\u2026)\s*[,;]?\s*$|^\s*(?:\.\.\.|\u2026)\s*[\]}),]"
+)
 _ELIDED = (
     r"\b(?:rest of (?:the )?(?:code|file|implementation|config\w*|resources|stack|tests?)|"
     r"remains? (?:the )?same|same as (?:before|above)|for brevity|see (?:the )?full file|omitted here|content omitted|"
@@ -124,7 +139,13 @@ def _in_strings(line: str) -> str:
 def is_annotation(comment: str) -> bool:
     """True for a reviewer's comment: a marker symbol, a verdict word, or a document reference."""
     body = comment.lstrip("#/*-<!- \t")
-    return bool(_MARK.search(body) or _MARK_WORD.search(body) or _MARK_LEAD.match(body) or _REFERENCE.search(body))
+    return bool(
+        _MARK.search(body)
+        or _MARK_WORD.search(body)
+        or _MARK_LEAD.match(body)
+        or _VERDICT.search(body)
+        or _REFERENCE.search(body)
+    )
 
 
 def without_comments(code: str, language: str) -> str:
@@ -345,10 +366,16 @@ class CleanedDocument:
     reason: str | None = None
 
 
+def _without_elisions(code: str, language: str) -> str:
+    """An excerpt without its whole-line elision marks (`...`, `// ...`): what remains is still an excerpt."""
+    return "\n".join(line for line in code.split("\n") if not _PLACEHOLDER_LINE.match(line))
+
+
 def clean_document(text: str, *, check_code: bool, references: str = "drop") -> CleanedDocument:
     """A Markdown answer cleaned: annotation comments out of its code, marks out of its prose,
     sections and paragraphs that name the other documents removed (``references="drop"``) or
-    the names made plain (``"rename"``: for an analysis, which is about those documents).
+    the names made plain (``"rename"``: for an analysis, which is about those documents, and
+    whose code blocks are excerpts: their whole-line elisions `...` are removed).
 
     Marker symbols in a program's own strings and heredocs stay (they are its output).
     ``check_code`` also refuses the document when a code block holds a placeholder or does
@@ -367,7 +394,7 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
                 title = _TITLE_NAME.sub("", block.text)
                 if title.strip("# \t"):
                     kept.append(strip_marks(title))
-            elif has_reference(block.text):
+            elif has_reference(block.text) or _COMPARISON.search(block.text):
                 skip_level = block.level  # a section about the other documents ("Changes from MODEL_RESPONSE")
             else:
                 kept.append(strip_marks(block.text))
@@ -387,5 +414,6 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
                 return CleanedDocument(text, "placeholder in code")
             if check_code and (parser := parse_problem(cleaned.code, block.language)):
                 return CleanedDocument(text, f"does not parse ({parser})")
-            kept.append("\n".join((block.fences[0], cleaned.code, block.fences[1])))
+            code = _without_elisions(cleaned.code, block.language) if references == "rename" else cleaned.code
+            kept.append("\n".join((block.fences[0], code, block.fences[1])))
     return CleanedDocument("\n\n".join(part for part in kept if part.strip()).strip() + "\n")

@@ -25,7 +25,7 @@ from kb import yamlio
 from kb.documents import PROMPT
 from kb.errors import ExistsError, KbError, Problem, SecretsFoundError, UsageError
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
-from kb.export.dedup import LONG_SAMPLE, RowFilter, clusters
+from kb.export.dedup import RowFilter, clusters
 from kb.export.lengths import Lengths
 from kb.export.publish import publish, write_file
 from kb.export.result import SPLITS, ExportResult
@@ -279,7 +279,7 @@ def export_dataset(
             skipped.pop(reason, None)
 
     columns = [f["name"] for f in features(fmt, style) if f["name"] not in _METADATA]
-    dedup = RowFilter(columns, ANSWER_COLUMNS[fmt], NEAR_COLUMNS[fmt], sample=LONG_SAMPLE if per_case else 1)
+    dedup = RowFilter(columns, ANSWER_COLUMNS[fmt], NEAR_COLUMNS[fmt])
     rows: dict[str, list[Row]] = {}
     for s in SPLITS:
         rows[s] = []

@@ -35,18 +35,13 @@ ROW_THRESHOLD = 0.9
 """Estimated Jaccard at or above which a row is a near-duplicate of a kept one."""
 BANDS = 16
 _ROWS_PER_BAND = NUM_PERM // BANDS
-LONG_SAMPLE = 8
-"""Whole documents (rows per case) are compared on the 1 in 8 of their shingles that a hash
-picks: the same subset of every document, so still an estimate of their Jaccard, at 1/8 the cost."""
-
-
 def words(text: str) -> list[str]:
     return text.lower().split()
 
 
-def sign(text: str, sample: int = 1) -> NDArray[np.uint32]:
+def sign(text: str) -> NDArray[np.uint32]:
     """The MinHash signature of the 5-word shingles of ``text`` (words split at white space)."""
-    return signature(words(text), shingle=SHINGLE, sample=sample)
+    return signature(words(text), shingle=SHINGLE)
 
 
 class NearIndex:
@@ -97,7 +92,7 @@ def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]]) -> dict[st
             text = texts[i][kind] if kind < len(texts[i]) else ""
             if not text.strip():
                 continue
-            sig = sign(text, LONG_SAMPLE)
+            sig = sign(text)
             for j in index.near(sig):
                 a, b = root(i), root(owners[j])
                 if a != b:
@@ -126,8 +121,7 @@ def row_text(value: object) -> str:
 class RowFilter:
     """Decides, row by row in train-validation-test order, whether a row repeats one already kept."""
 
-    def __init__(self, content: Sequence[str], answer: str, near: Sequence[str], *, sample: int = 1) -> None:
-        self.sample = sample
+    def __init__(self, content: Sequence[str], answer: str, near: Sequence[str]) -> None:
         self.content = content
         self.answer = answer
         self.near = near
@@ -144,7 +138,7 @@ class RowFilter:
         answer = hashlib.sha256(row_text(row.get(self.answer)).encode("utf-8")).hexdigest()
         if split != "train" and answer in self._train_answers:
             return "answer also in train"
-        sig = sign("\n".join(row_text(row.get(c)) for c in self.near), self.sample)
+        sig = sign("\n".join(row_text(row.get(c)) for c in self.near))
         if self._index.near(sig):
             return "near-duplicate row"
         self._keys.add(key)

@@ -48,13 +48,9 @@ def _word_hash(word: str) -> int:
     return zlib.crc32(word.lower().encode("utf-8"))
 
 
-def signature(words: Sequence[str], shingle: int = SHINGLE, sample: int = 1) -> NDArray[np.uint32]:
+def signature(words: Sequence[str], shingle: int = SHINGLE) -> NDArray[np.uint32]:
     """The MinHash signature of a text's ``shingle``-word shingles (``words`` in order, as
     ``features.analyse`` gives them; export compares 5-word shingles).
-
-    ``sample`` > 1 keeps only the shingles whose hash is a multiple of it: the same subset
-    of every text, so the estimate stays one of the full sets' Jaccard, at 1/sample of the
-    cost (for long texts; signatures compared must share the rate).
 
     datasketch's 32-bit affine permutations, vectorised over all shingles at once; a
     shingle's base hash mixes its words' CRC-32s (datasketch's SHA-1 per shingle cost
@@ -69,10 +65,6 @@ def signature(words: Sequence[str], shingle: int = SHINGLE, sample: int = 1) -> 
             for k in range(1, shingle):
                 mixed = mixed * _MIX + hashes[k : len(hashes) - shingle + 1 + k]
             hashes = np.unique(mixed)
-        if sample > 1:
-            hashes = hashes[hashes % np.uint64(sample) == 0]
-            if not len(hashes):
-                return EMPTY.copy()
         permuted = ((hashes[:, None] * _A + _B) % _PRIME) & _MAX_HASH
     result: NDArray[np.uint32] = permuted.min(axis=0).astype(np.uint32)
     return result
