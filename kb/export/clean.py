@@ -285,7 +285,10 @@ def strip_marks(text: str) -> str:
 
 
 def _capital(match: re.Match[str], name: str) -> str:
-    return name[0].upper() + name[1:] if match.group(0)[0].isupper() and match.group(0)[0] != "M" else name
+    """``name`` capitalised where the match opens a sentence (or was `The ...`)."""
+    before = match.string[: match.start()].rstrip(" \t*_`")
+    opens = not before or before.endswith((".", "!", "?", ":", "\n", "#", "-"))
+    return name[0].upper() + name[1:] if opens or match.group(0)[:1] in "TO" else name
 
 
 def neutral_names(text: str) -> str:

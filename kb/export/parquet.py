@@ -27,7 +27,7 @@ def require_pyarrow() -> Any:
     return pa, pq
 
 
-def shard_names(split: str, rows: int, shard_rows: int = SHARD_ROWS) -> list[str]:
+def shard_names(split: str, rows: int, shard_rows: int) -> list[str]:
     """The file names of a split's shards (at least one, so an empty split still has a file)."""
     count = max(1, -(-rows // shard_rows))
     return [f"data/{split}-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
@@ -44,9 +44,11 @@ def _type(pa: Any, feature: dict[str, Any]) -> Any:
 
 
 def parquet_shards(
-    split: str, rows: list[Row], features: list[dict[str, Any]], shard_rows: int = SHARD_ROWS
+    split: str, rows: list[Row], features: list[dict[str, Any]], shard_rows: int | None = None
 ) -> list[tuple[str, bytes]]:
-    """The shards of one split as (file name, bytes); deterministic for the same rows."""
+    """The shards of one split as (file name, bytes), at most ``shard_rows`` (default
+    ``SHARD_ROWS``) rows each; deterministic for the same rows."""
+    shard_rows = shard_rows or SHARD_ROWS
     pa, pq = require_pyarrow()
     schema = pa.schema([(f["name"], _type(pa, f)) for f in features])
     labels = {}
