@@ -37,7 +37,7 @@ GOAL = 2.0
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -54,7 +54,7 @@ def main() -> None:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="kb-export-bench-") as tmp:
         env.setdefault("KB_CACHE_DIR", str(Path(tmp) / "cache"))
-        subprocess.run([sys.executable, "-m", "kb.cli", "check", "--kb", str(args.kb)], env=env, capture_output=True)  # noqa: S603
+        subprocess.run([sys.executable, "-m", "kb.cli", "check", "--kb", str(args.kb)], env=env, capture_output=True)
         floor = best(args.repeat, [sys.executable, "-c", FLOOR_PARSE, str(args.kb)], env)
         floor_docs = best(args.repeat, [sys.executable, "-c", FLOOR_PARSE, str(args.kb), "docs"], env)
         print(f"| {'format':<9} | {'export':>7} | {'parse':>7} | {'ratio':>6} | {'parse+docs':>10} | {'ratio':>6} |")

@@ -34,7 +34,9 @@ from kb.export import SPLITS, export_dataset
 _MARK = re.compile("[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0\U0001f6ab\u26d4]")
 _COMMENT_MARK = re.compile(r"(?:#|//|/\*|<!--)[^\n]*[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0]")
 _COMMENT_VERDICT = re.compile(r"(?:^|\s)(?:#|//)[^\n]*\b(?:WRONG|CORRECT|CORRECTED|FIXED|BAD|GOOD|INCORRECT)\b")
-_STRING_MARK = re.compile(r"[\"'`][^\"'`\n]*[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0][^\"'`\n]*[\"'`]|<[^>\n]*>[^<\n]*[\u274c\u2705\u2713\u2714]")
+_STRING_MARK = re.compile(
+    r"[\"'`][^\"'`\n]*[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0][^\"'`\n]*[\"'`]|<[^>\n]*>[^<\n]*[\u274c\u2705\u2713\u2714]"
+)
 _PLACEHOLDER = re.compile(
     r"^\s*(?:(?:#|//)\s*)?(?:\.\.\.|\u2026)(?:\s.*)?$|\{\s*\.\.\.\s*\}|\[\s*\.\.\.\s*\]|\(\s*\.\.\.\s*\)",
     re.MULTILINE,
@@ -107,7 +109,9 @@ def measure(kb: Path, fmt: str, tmp: Path) -> dict[str, Any]:
         placeholders = sum(bool(_PLACEHOLDER.search(a)) for a in answers)
         figures["answers with annotation markers"] = f"{marked}/{len(answers)} = {100 * marked / len(answers):.2f}%"
         figures["answers with any marker symbol"] = f"{symbols} ({in_strings} inside program strings or HTML)"
-        figures["answers with placeholders"] = f"{placeholders}/{len(answers)} = {100 * placeholders / len(answers):.2f}%"
+        figures["answers with placeholders"] = (
+            f"{placeholders}/{len(answers)} = {100 * placeholders / len(answers):.2f}%"
+        )
     content = [c for c in rows[0] if c not in ("id", "case", "impact", "category", "services", "platform", "language")]
     keys = [json.dumps([row[c] for c in content], sort_keys=True) for row in rows]
     figures["exact duplicate rows"] = len(keys) - len(set(keys))
@@ -115,10 +119,14 @@ def measure(kb: Path, fmt: str, tmp: Path) -> dict[str, Any]:
     for split, split_rows in splits.items():
         for row in split_rows:
             by_case[row["case"]].setdefault("split", split)
-            by_case[row["case"]]["text"] = by_case[row["case"]].get("text", "") + "\n" + " ".join(text(row[c]) for c in content)
+            by_case[row["case"]]["text"] = (
+                by_case[row["case"]].get("text", "") + "\n" + " ".join(text(row[c]) for c in content)
+            )
     train = [shingles(v["text"]) for v in by_case.values() if v["split"] == "train"]
     evaluated = [shingles(v["text"]) for v in by_case.values() if v["split"] != "train"]
-    figures["eval cases with a near-twin in train"] = f"{sum(any(jaccard(e, t) >= 0.9 for t in train) for e in evaluated)}/{len(evaluated)}"
+    figures["eval cases with a near-twin in train"] = (
+        f"{sum(any(jaccard(e, t) >= 0.9 for t in train) for e in evaluated)}/{len(evaluated)}"
+    )
     figures["datasets warnings"] = load_warnings(out)
     if fmt != "classify":
         figures["is_conversational"] = f"{sum(conversational(row) for row in rows)}/{len(rows)}"

@@ -382,7 +382,9 @@ def export(
             help="sft, dpo, classify (one row per failure), pairs, critique (one per task) or fix (per failure).",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="The dataset folder: the splits and README.md, written as a whole.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="The dataset folder: the splits and README.md, written as a whole.")
+    ],
     kb: KbOption = DEFAULT_KB,
     license_id: Annotated[
         str | None, typer.Option("--license", help="The dataset's license (required; `unknown` only with --force).")
@@ -423,7 +425,9 @@ def export(
     ] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Replace files in OUT that an earlier `kb export` did not write; allow --license unknown."),
+        typer.Option(
+            "--force", help="Replace files in OUT that an earlier `kb export` did not write; allow --license unknown."
+        ),
     ] = False,
 ) -> None:
     """Export the published failures as training data that loads in Hugging Face datasets and TRL.

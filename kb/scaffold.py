@@ -23,10 +23,10 @@ import yaml
 
 from kb import yamlio
 from kb.atomic import create_text
-from kb.errors import ExistsError, KbError, Problem, UsageError
 from kb.documents import TASK_DOCUMENTS
+from kb.errors import ExistsError, KbError, Problem, UsageError
 from kb.importer.metadata import TaskInfo, read_task
-from kb.models import Case, Failure, Impact, Task, Taxonomy
+from kb.models import Case, Failure, Impact, Taxonomy
 from kb.names import normalise_services
 from kb.store import (
     CASE_FILE,
@@ -199,7 +199,9 @@ def task_of_folder(folder: Path, warnings: list[str]) -> TaskInfo:
     info = read_task(folder)
     warnings.extend(message for _, message in info.warnings)
     if info.task is None and not info.documents:
-        raise UsageError(f"{folder}: no metadata.json or task documents ({', '.join(TASK_DOCUMENTS)}) in the task folder")
+        raise UsageError(
+            f"{folder}: no metadata.json or task documents ({', '.join(TASK_DOCUMENTS)}) in the task folder"
+        )
     return info
 
 

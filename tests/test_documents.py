@@ -15,7 +15,7 @@ from kb.store import load_kb
 DOCUMENT = "# Model Failures\n\n## 1. Public bucket\n\n**Impact**: High\n\nThe bucket was public.\n"
 
 
-def task_folder(root: Path, *, ideal: bytes = "The stack, fixed.\n".encode()) -> Path:
+def task_folder(root: Path, *, ideal: bytes = b"The stack, fixed.\n") -> Path:
     root.mkdir(parents=True)
     (root / "metadata.json").write_text(json.dumps({"platform": "pulumi", "language": "py"}))
     (root / "MODEL_FAILURES.md").write_text(DOCUMENT)

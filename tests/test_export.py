@@ -331,7 +331,9 @@ def test_dpo_skips_failures_without_code_and_counts_them(tmp_path: Path) -> None
             case_failure("no-fix-code", ideal_response=IdealResponse(text="Just do it right")),
             case_failure(
                 "code-in-text",
-                model_response=Response(text="It wrote:\n\n```ts\nconst fromText = 1;\nconst more = 2;\nexport { fromText };\n```\n"),
+                model_response=Response(
+                    text="It wrote:\n\n```ts\nconst fromText = 1;\nconst more = 2;\nexport { fromText };\n```\n"
+                ),
             ),
         ],
     )
@@ -386,7 +388,10 @@ def test_a_planted_credential_refuses_the_export_naming_path_and_line(kb: Path, 
     out = tmp_path / "out"
     export(kb, "sft", out)
     before = {name: (out / name).read_bytes() for name in (*SPLIT_FILES, "README.md")}
-    leaky = case_failure("leaky", model_response=Response(text="Hard-coded keys:", code=f"key = '{FAKE_KEY_ID}'\nother = 1\nexport {{ key }}"))
+    leaky = case_failure(
+        "leaky",
+        model_response=Response(text="Hard-coded keys:", code=f"key = '{FAKE_KEY_ID}'\nother = 1\nexport {{ key }}"),
+    )
     path = kb / "case-001" / failure_file_name(3, "leaky")
     save_record(path, leaky)
     with pytest.raises(SecretsFoundError) as caught:
@@ -423,7 +428,9 @@ def test_redact_replaces_credentials_and_reports_how_many(tmp_path: Path) -> Non
     pem += "\n-----END OPENSSH PRIVATE KEY-----"
     leaky = case_failure(
         "leaky",
-        model_response=Response(code=f"const id = '{FAKE_KEY_ID}';\nconst secret_key = '{FAKE_SECRET}';\nexport {{ id }};"),
+        model_response=Response(
+            code=f"const id = '{FAKE_KEY_ID}';\nconst secret_key = '{FAKE_SECRET}';\nexport {{ id }};"
+        ),
         ideal_response=IdealResponse(code=f"const key = `{pem}`;\nconst user = 'deploy';\nexport {{ key, user }};"),
     )
     make_case(kb, "c", [leaky])
@@ -469,7 +476,9 @@ def test_progress_is_reported_per_failure(kb: Path, tmp_path: Path) -> None:
 
 def test_cli_exports_and_prints_rows_per_split(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["export", "dpo", "--kb", str(kb), "--out", str(out), "--impact", "critical", "--license", LICENSE])
+    result = CliRunner().invoke(
+        app, ["export", "dpo", "--kb", str(kb), "--out", str(out), "--impact", "critical", "--license", LICENSE]
+    )
     assert result.exit_code == 0, result.output
     counts = {name: len(rows) for name, rows in read_rows(out).items()}
     line = f"exported 30 dpo row(s) to {out}: train {counts['train']}, validation {counts['validation']}, test {counts['test']}"
@@ -479,7 +488,9 @@ def test_cli_exports_and_prints_rows_per_split(kb: Path, tmp_path: Path) -> None
 
 def test_cli_refuses_credentials_with_one_line_each_and_exit_1(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    make_case(kb, "c", [case_failure("f", model_response=Response(code=f"k = '{FAKE_KEY_ID}'\nother = 1\nexport {{ k }}"))])
+    make_case(
+        kb, "c", [case_failure("f", model_response=Response(code=f"k = '{FAKE_KEY_ID}'\nother = 1\nexport {{ k }}"))]
+    )
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--license", LICENSE])
     assert result.exit_code == 1
@@ -487,7 +498,9 @@ def test_cli_refuses_credentials_with_one_line_each_and_exit_1(tmp_path: Path) -
     assert f"{path}:" in result.output and "AWS access key id in `model_response.code`" in result.output
     assert "refused: credentials in 1 place(s) of the records; nothing written." in result.output
     assert not out.exists()
-    redacted = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--redact", "--license", LICENSE])
+    redacted = CliRunner().invoke(
+        app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--redact", "--license", LICENSE]
+    )
     assert redacted.exit_code == 0 and "redacted 1 credential(s)" in redacted.output
 
 

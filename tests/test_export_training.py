@@ -21,9 +21,9 @@ from kb.cli import app
 from kb.errors import KbError, SecretsFoundError, UsageError
 from kb.export import export_dataset, split_of
 from kb.export import parquet as parquet_module
+from kb.export import publish as publish_module
 from kb.export.dedup import clusters
 from kb.export.lengths import Lengths
-from kb.export import publish as publish_module
 from kb.importer import import_documents
 
 LICENSE = "cc-by-4.0"
@@ -165,7 +165,10 @@ def test_fix_gives_the_faulty_snippet_and_what_is_wrong_and_learns_the_correctio
     row = next(r for r in every_row(out) if r["case"] == "task-01")
     user, answer = row["prompt"][1]["content"], row["completion"][0]["content"]
     assert 'acl="public-read"' in user and "Bucket is public" in user and words("task-01-root", 20) in user
-    assert answer == '```python\nbucket = s3.Bucket("logs", acl="private")\nbucket.tags = {"team": "task-01"}\nexport("name", bucket.id)\n```'
+    assert (
+        answer
+        == '```python\nbucket = s3.Bucket("logs", acl="private")\nbucket.tags = {"team": "task-01"}\nexport("name", bucket.id)\n```'
+    )
 
 
 def test_chat_formats_are_what_trl_calls_conversational(kb: Path, tmp_path: Path) -> None:
@@ -197,7 +200,9 @@ def test_rows_without_a_task_are_dropped_unless_asked_for(tmp_path: Path) -> Non
 def _ids_in_different_splits() -> tuple[str, str]:
     """Two case ids that the hash alone would put in different splits."""
     first = "version-a"
-    other = next(f"version-b{i}" for i in range(1000) if split_of(f"version-b{i}", (80, 10, 10)) != split_of(first, (80, 10, 10)))
+    other = next(
+        f"version-b{i}" for i in range(1000) if split_of(f"version-b{i}", (80, 10, 10)) != split_of(first, (80, 10, 10))
+    )
     return first, other
 
 
@@ -222,7 +227,10 @@ def test_versions_of_one_analysis_form_one_cluster_with_one_split(tmp_path: Path
     if second in where:
         assert result.clusters["shared"] == 1 and result.clusters["in_shared"] == 2
     else:
-        assert sum(result.skipped.get(r, 0) for r in ("near-duplicate row", "exact duplicate row", "answer also in train")) == 1
+        assert (
+            sum(result.skipped.get(r, 0) for r in ("near-duplicate row", "exact duplicate row", "answer also in train"))
+            == 1
+        )
 
 
 def test_duplicate_and_near_duplicate_rows_are_removed_train_first(tmp_path: Path) -> None:
@@ -238,7 +246,10 @@ def test_duplicate_and_near_duplicate_rows_are_removed_train_first(tmp_path: Pat
     train_case = first if split_of(first, (80, 10, 10)) == "train" else second
     if "train" in {split_of(first, (80, 10, 10)), split_of(second, (80, 10, 10))}:
         assert kept[0]["case"] == train_case
-    assert sum(result.skipped.get(r, 0) for r in ("answer also in train", "near-duplicate row", "exact duplicate row")) == 1
+    assert (
+        sum(result.skipped.get(r, 0) for r in ("answer also in train", "near-duplicate row", "exact duplicate row"))
+        == 1
+    )
 
 
 def test_a_placeholder_or_an_unparsable_ideal_answer_drops_the_pair_and_is_counted(kb: Path, tmp_path: Path) -> None:
@@ -247,7 +258,10 @@ def test_a_placeholder_or_an_unparsable_ideal_answer_drops_the_pair_and_is_count
     broken = kb / "task-04" / "IDEAL_RESPONSE.md"
     broken.write_text(broken.read_text().replace('acl="private")', 'acl="private"'))
     result = export(kb, "pairs", tmp_path / "out")
-    assert {row["id"] for row in every_row(tmp_path / "out")} == {f"task-{i:02d}" for i in range(12)} - {"task-02", "task-04"}
+    assert {row["id"] for row in every_row(tmp_path / "out")} == {f"task-{i:02d}" for i in range(12)} - {
+        "task-02",
+        "task-04",
+    }
     assert result.skipped == {"placeholder in code": 1, "does not parse (python)": 1}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "- placeholder in code: 1\n" in card and "- does not parse (python): 1\n" in card
@@ -259,14 +273,19 @@ def test_max_tokens_drops_long_rows(kb: Path, tmp_path: Path) -> None:
     whole = export(kb, "pairs", tmp_path / "all")
     longest = whole.lengths["total"]["max"]
     result = export(kb, "pairs", tmp_path / "some", max_tokens=longest - 1)
-    assert result.skipped.get("over --max-tokens", 0) >= 1 and result.rows == whole.rows - result.skipped["over --max-tokens"]
+    assert (
+        result.skipped.get("over --max-tokens", 0) >= 1
+        and result.rows == whole.rows - result.skipped["over --max-tokens"]
+    )
     assert result.lengths["total"]["max"] <= longest - 1
 
 
 # -- the card -----------------------------------------------------------------------------------
 
 
-def test_the_card_figures_are_those_of_the_rows_written(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_card_figures_are_those_of_the_rows_written(
+    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     (kb / "task-07" / "IDEAL_RESPONSE.md").write_text("# Nothing here\n\n```python\nx = [\n```\n")
     result = export(kb, "pairs", out)
@@ -306,9 +325,7 @@ def test_a_license_must_be_chosen(kb: Path, tmp_path: Path) -> None:
 # -- Parquet --------------------------------------------------------------------------------------
 
 
-def test_parquet_shards_hold_the_same_rows_as_jsonl(
-    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parquet_shards_hold_the_same_rows_as_jsonl(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     monkeypatch.setattr(parquet_module, "SHARD_ROWS", 4)
     export(kb, "pairs", tmp_path / "jsonl")
@@ -363,9 +380,13 @@ def test_a_credential_in_a_task_document_is_named_by_its_line(kb: Path, tmp_path
     assert "AWS secret access key in this task document" in problem.message
     assert not (tmp_path / "out").exists()
     result = export(kb, "pairs", tmp_path / "out", redact=True)
-    assert result.redacted == 1 and FAKE_SECRET not in (tmp_path / "out" / "train.jsonl").read_text() + (
-        tmp_path / "out" / "validation.jsonl"
-    ).read_text() + (tmp_path / "out" / "test.jsonl").read_text()
+    assert (
+        result.redacted == 1
+        and FAKE_SECRET
+        not in (tmp_path / "out" / "train.jsonl").read_text()
+        + (tmp_path / "out" / "validation.jsonl").read_text()
+        + (tmp_path / "out" / "test.jsonl").read_text()
+    )
 
 
 def test_ids_are_scanned_too(tmp_path: Path) -> None:
@@ -410,7 +431,11 @@ def test_a_full_disk_is_one_clear_error_and_the_old_export_stays(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.export-")]  # no staging left
     run = CliRunner().invoke(app, ["export", "fix", "--kb", str(kb), "--out", str(out), "--license", LICENSE])
-    assert run.exit_code == 1 and run.stderr.strip() == f"error: {out}: cannot write the export (no space left on the device); nothing was changed"
+    assert (
+        run.exit_code == 1
+        and run.stderr.strip()
+        == f"error: {out}: cannot write the export (no space left on the device); nothing was changed"
+    )
 
 
 def test_a_read_only_target_is_one_clear_error(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,8 +22,8 @@ from kb.export.lengths import TRL_MAX_LENGTH
 from kb.export.result import ExportResult
 from kb.export.rows import RowOptions, Style
 from kb.models import Impact
-from kb.store import KnowledgeBase
 from kb.render.env import make_env, project_templates_dir, template_problem
+from kb.store import KnowledgeBase
 
 CARD_FILE = "README.md"
 TEMPLATE = "export/README.md.j2"
@@ -88,15 +88,6 @@ TAGS = {
     "critique": ["critique", "sft", "trl"],
     "classify": ["classification", "severity"],
 }
-
-
-def _string() -> dict[str, Any]:
-    return {"dtype": "string"}
-
-
-def _messages() -> dict[str, Any]:
-    # A new dict per column: a shared one would be dumped as a YAML alias, which `datasets` misreads.
-    return {"list": [{"name": "role", "dtype": "string"}, {"name": "content", "dtype": "string"}]}
 
 
 def data_columns(fmt: str, style: Style) -> list[tuple[str, dict[str, Any]]]:
@@ -188,8 +179,8 @@ def provenance(kb: KnowledgeBase) -> dict[str, Any]:
 def _git_version(root: Path) -> str:
     """The KB's commit (`git describe --always --dirty`), or "" outside git."""
     try:
-        done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],  # noqa: S607
+        done = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
             capture_output=True,
             text=True,
             timeout=10,

@@ -80,7 +80,9 @@ _PLACEHOLDER_COMMENT = re.compile(r"(?:\.\.\.|\u2026)[\s\])*/]{0,3}$|" + _ELIDED
 
 NOT_CODE = frozenset({"", "text", "txt", "console", "log", "output", "plaintext", "diff", "markdown", "md", "none"})
 """Fence languages that hold no program (diagrams, output, prose)."""
-_HASH = frozenset({"py", "yaml", "hcl", "bash", "sh", "shell", "ruby", "rb", "toml", "dockerfile", "make", "ini", "conf"})
+_HASH = frozenset(
+    {"py", "yaml", "hcl", "bash", "sh", "shell", "ruby", "rb", "toml", "dockerfile", "make", "ini", "conf"}
+)
 _SLASH = frozenset({"ts", "js", "java", "go", "cs", "kotlin", "scala", "rust", "c", "cpp", "swift", "json", "hcl"})
 _DASH = frozenset({"sql", "lua"})
 _STRING_QUOTES = "\"'`"
@@ -136,9 +138,12 @@ def _in_strings(line: str) -> str:
     return _STRINGS.sub("", line) if any(q in line for q in _STRING_QUOTES) else line
 
 
+_COMMENT_START = re.compile(r"^[#/*<!\-\s]+")
+
+
 def is_annotation(comment: str) -> bool:
     """True for a reviewer's comment: a marker symbol, a verdict word, or a document reference."""
-    body = comment.lstrip("#/*-<!- \t")
+    body = _COMMENT_START.sub("", comment)
     return bool(
         _MARK.search(body)
         or _MARK_WORD.search(body)
@@ -220,7 +225,7 @@ def has_placeholder(code: str, language: str) -> bool:
     return False
 
 
-class _AnyTagLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+class _AnyTagLoader(yaml.CSafeLoader):
     """YAML that accepts CloudFormation's `!Ref`, `!Sub`... (any tag) as plain values."""
 
 
@@ -255,7 +260,7 @@ def parse_problem(code: str, language: str) -> str | None:
             return None
     except (ValueError, yaml.YAMLError, SyntaxError, RecursionError, MemoryError):
         return {"py": "python"}.get(family, family)
-    except Exception:  # noqa: BLE001 - a third-party parser (hcl2) raising its own error types
+    except Exception:
         return family
     return None
 

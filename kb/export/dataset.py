@@ -83,7 +83,9 @@ def _check_license(license: str | None, *, force: bool) -> str:
     if not license or not license.strip():
         raise UsageError("choose the dataset's license with --license (an SPDX id such as cc-by-4.0, or other)")
     if license.strip().lower() == UNKNOWN_LICENSE and not force:
-        raise UsageError("--license unknown: a dataset needs a license its users can rely on; pass --force to export anyway")
+        raise UsageError(
+            "--license unknown: a dataset needs a license its users can rely on; pass --force to export anyway"
+        )
     return license.strip()
 
 
@@ -103,7 +105,9 @@ def _check_out(out: Path, kb_root: Path, *, force: bool) -> None:
         return
     others = sorted(p.name for p in out.iterdir() if p.name not in _EXPORT_FILES)
     if others:
-        raise UsageError(f"{out}: holds files an export did not write ({', '.join(others[:3])}); export to another folder")
+        raise UsageError(
+            f"{out}: holds files an export did not write ({', '.join(others[:3])}); export to another folder"
+        )
     card = out / CARD_FILE
     if force or (card.is_file() and is_export_card(card.read_text(encoding="utf-8", errors="replace"))):
         return
@@ -284,9 +288,9 @@ def export_dataset(
     for s in SPLITS:
         rows[s] = []
         for _, row in sorted(built[s], key=lambda item: item[0]):
-            reason = dedup.reason(row, s)
-            if reason:
-                skipped[reason] += 1
+            repeat = dedup.reason(row, s)
+            if repeat:
+                skipped[repeat] += 1
             else:
                 rows[s].append(row)
                 lengths.add(row)

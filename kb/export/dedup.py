@@ -35,6 +35,8 @@ ROW_THRESHOLD = 0.9
 """Estimated Jaccard at or above which a row is a near-duplicate of a kept one."""
 BANDS = 16
 _ROWS_PER_BAND = NUM_PERM // BANDS
+
+
 def words(text: str) -> list[str]:
     return text.lower().split()
 

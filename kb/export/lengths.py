@@ -61,6 +61,8 @@ class Lengths:
                 "max": ordered[-1],
             }
         n = len(self.totals) or 1
-        figures["over"] = [(b, sum(t > b for t in self.totals), round(100 * sum(t > b for t in self.totals) / n, 1)) for b in BUDGETS]
+        figures["over"] = [
+            (b, sum(t > b for t in self.totals), round(100 * sum(t > b for t in self.totals) / n, 1)) for b in BUDGETS
+        ]
         figures["prompts_over_default"] = sum(p > TRL_MAX_LENGTH for p in self.prompts)
         return figures

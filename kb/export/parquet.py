@@ -20,8 +20,8 @@ SHARD_ROWS = 10_000
 
 def require_pyarrow() -> Any:
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:
         raise UsageError("--format parquet needs pyarrow: pip install 'kb[export]' (or pip install pyarrow)") from None
     return pa, pq
