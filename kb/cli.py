@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from kb.errors import ExistsError, InvalidKbError, KbError, RecordError, SecretsFoundError, UsageError
+from kb.errors import (
+    ExistsError,
+    InvalidKbError,
+    KbError,
+    LicenseError,
+    RecordError,
+    SecretsFoundError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -86,6 +94,11 @@ def _fail(exc: KbError) -> NoReturn:
             err(str(problem))
         places = len(exc.problems)
         err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
+    elif isinstance(exc, LicenseError):
+        err(
+            f"error: {exc}; choose one with --license L"
+            + (", or --force to export anyway" if "unknown" in str(exc) else "")
+        )
     elif isinstance(exc, ExistsError):
         err(f"{exc}; use --force to replace it" if exc.replaceable else str(exc))
     elif isinstance(exc, RecordError):

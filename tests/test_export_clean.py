@@ -81,7 +81,7 @@ def test_spreads_and_quoted_ellipses_are_not_placeholders(code: str) -> None:
 
 def test_clean_code_refuses_placeholders_fragments_and_code_that_does_not_parse() -> None:
     assert clean_code("a = 1\n# ...\nb = 2", "py").reason == "placeholder in code"
-    assert clean_code("a = 1", "py", min_lines=3).reason == "fragment under --min-lines"
+    assert clean_code("a = 1", "py", min_lines=3).reason == "fragment under the minimum lines"
     assert clean_code('{"a": 1,\n"b": 2\n"c": 3}', "json").reason == "does not parse (json)"
     assert clean_code("def f(:\n    pass\n    x = 1", "python").reason == "does not parse (python)"
     assert clean_code("key: [unclosed\nother: 1\nthird: 2", "yaml").reason == "does not parse (yaml)"

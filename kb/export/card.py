@@ -9,9 +9,8 @@ YAML); the body comes from the overridable template ``export/README.md.j2``. The
 
 from __future__ import annotations
 
-import subprocess
+import hashlib
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -23,7 +22,7 @@ from kb.export.result import ExportResult
 from kb.export.rows import RowOptions, Style
 from kb.models import Impact
 from kb.render.env import make_env, project_templates_dir, template_problem
-from kb.store import KnowledgeBase
+from kb.store import CASE_FILE, KnowledgeBase
 
 CARD_FILE = "README.md"
 TEMPLATE = "export/README.md.j2"
@@ -72,7 +71,7 @@ DATA_COLUMNS: dict[str, dict[str, str]] = {
     },
     "critique": {
         "prompt": "The task (PROMPT.md) and the model's whole answer (MODEL_RESPONSE.md).",
-        "completion": "The failure analysis: the rendered MODEL_FAILURES report (its JSON form with --structured).",
+        "completion": "The failure analysis: the rendered MODEL_FAILURES report (its JSON form when structured).",
     },
 }
 PREFERENCE = frozenset({"dpo", "pairs"})
@@ -160,7 +159,8 @@ def is_export_card(text: str) -> bool:
 
 
 def provenance(kb: KnowledgeBase) -> dict[str, Any]:
-    """Where the rows come from: the KB folder, its version (git commit when in git), the kinds of cases."""
+    """Where the rows come from: the KB folder, its version (a digest of every file a row can
+    come from) and the kinds of cases."""
     kinds = Counter(
         "task folder (PROMPT.md, MODEL_RESPONSE.md, IDEAL_RESPONSE.md)"
         if len(c.documents) == 3
@@ -171,24 +171,21 @@ def provenance(kb: KnowledgeBase) -> dict[str, Any]:
     )
     return {
         "kb": kb.root.resolve().name,
-        "version": _git_version(kb.root),
+        "version": kb_digest(kb),
         "kinds": sorted(kinds.items(), key=lambda item: (-item[1], item[0])),
     }
 
 
-def _git_version(root: Path) -> str:
-    """The KB's commit (`git describe --always --dirty`), or "" outside git."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+def kb_digest(kb: KnowledgeBase) -> str:
+    """The first 16 hex digits of a SHA-256 over the KB's record and task-document files
+    (names and bytes): the same KB gives the same digest wherever it lies."""
+    digest = hashlib.sha256()
+    for case in kb.cases:
+        paths = [case.path / CASE_FILE, *(f.path for f in case.failures), *(case.path / d for d in case.documents)]
+        for path in paths:
+            digest.update(f"{case.id}/{path.name}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def render_card(

@@ -273,7 +273,7 @@ def clean_code(code: str, language: str, *, min_lines: int = 1) -> Cleaned:
     if has_placeholder(cleaned.code, language):
         return Cleaned(cleaned.code, "placeholder in code")
     if sum(1 for line in cleaned.code.splitlines() if line.strip()) < min_lines:
-        return Cleaned(cleaned.code, "fragment under --min-lines")
+        return Cleaned(cleaned.code, "fragment under the minimum lines")
     if parser := parse_problem(cleaned.code, language):
         return Cleaned(cleaned.code, f"does not parse ({parser})")
     return cleaned

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kb import yamlio
 from kb.documents import PROMPT
-from kb.errors import ExistsError, KbError, Problem, SecretsFoundError, UsageError
+from kb.errors import ExistsError, KbError, LicenseError, Problem, SecretsFoundError, UsageError
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
 from kb.export.dedup import RowFilter, clusters
 from kb.export.lengths import Lengths
@@ -81,11 +81,9 @@ def split_of(case_id: str, ratio: tuple[int, int, int]) -> str:
 
 def _check_license(license: str | None, *, force: bool) -> str:
     if not license or not license.strip():
-        raise UsageError("choose the dataset's license with --license (an SPDX id such as cc-by-4.0, or other)")
+        raise LicenseError("no license chosen for the dataset (an SPDX id such as cc-by-4.0, or other)")
     if license.strip().lower() == UNKNOWN_LICENSE and not force:
-        raise UsageError(
-            "--license unknown: a dataset needs a license its users can rely on; pass --force to export anyway"
-        )
+        raise LicenseError("license `unknown`: a dataset needs a license its users can rely on")
     return license.strip()
 
 
@@ -219,11 +217,11 @@ def export_dataset(
     if file_format not in FILE_FORMATS:
         raise UsageError(f"format {file_format!r}: choose jsonl or parquet")
     if structured and fmt != "critique":
-        raise UsageError("--structured applies to critique rows only")
+        raise UsageError("structured rows apply to critique only")
     if min_lines < 1:
-        raise UsageError(f"--min-lines {min_lines}: give 1 or more")
+        raise UsageError(f"a minimum of {min_lines} lines: give 1 or more")
     if max_tokens is not None and max_tokens < 1:
-        raise UsageError(f"--max-tokens {max_tokens}: give 1 or more")
+        raise UsageError(f"a budget of {max_tokens} tokens: give 1 or more")
     license = _check_license(license, force=force)
     ratio = parse_split(split)
     kb_root, out, filters = Path(kb_root), Path(out), filters or Filters()
@@ -270,7 +268,7 @@ def export_dataset(
                 hits[Hit(id_path, ("id",), secret.kind, secret.start)] = None
             row = {"id": row_id, "case": case.id, **ctx.metadata(loaded.failure if loaded else None), **made}
             if max_tokens is not None and lengths.total(row) > max_tokens:
-                skipped["over --max-tokens"] += 1
+                skipped["over the token budget"] += 1
                 continue
             hits.update(dict.fromkeys(case_reader.hits + failure_reader.hits + documents.hits))
             case_reader.hits.clear()

@@ -23,7 +23,7 @@ def require_pyarrow() -> Any:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:
-        raise UsageError("--format parquet needs pyarrow: pip install 'kb[export]' (or pip install pyarrow)") from None
+        raise UsageError("Parquet output needs pyarrow: pip install 'kb[export]' (or pip install pyarrow)") from None
     return pa, pq
 
 
