@@ -61,14 +61,14 @@ _COMPARISON = re.compile(
 )
 """A heading comparing the answer with the model's ("Key Improvements Over Original")."""
 _DOCUMENT_NAME = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\b")
-_MODEL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his|[Oo]riginal)\s+)*MODEL_RESPONSE(?:\.md)?\b")
-_IDEAL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his)\s+)*IDEAL_RESPONSE(?:\.md)?\b")
+_MODEL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his|[Oo]riginal) {1,3}){0,2}MODEL_RESPONSE(?:\.md)?\b")
+_IDEAL_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his) {1,3}){0,2}IDEAL_RESPONSE(?:\.md)?\b")
 _TITLE_NAME = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)(?:\.md)?\b\s*[-\u2013\u2014:]?\s*")
-_FAILURES_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his)\s+)*MODEL_FAILURES?(?:\.md)?\b")
+_FAILURES_NAME = re.compile(r"\b(?:(?:[Tt]he|[Tt]his) {1,3}){0,2}MODEL_FAILURES?(?:\.md)?\b")
 
 _PLACEHOLDER_LINE = re.compile(r"^\s*(?:(?:#|//|/\*|<!--|--|\*)\s*)?(?:\.\.\.|\u2026)(?:\s.*)?$")
 _PLACEHOLDER_INLINE = re.compile(
-    r"[\[{(,]\s*(?:\.\.\.|\u2026)\s*[\]}),]|[:=]\s*(?:\.\.\.|\u2026)\s*[,;]?\s*$|^\s*(?:\.\.\.|\u2026)\s*[\]}),]"
+    r"[\[{(,]\s*(?:\.\.\.|\u2026)\s*[\]}),]|[:=]\s*(?:\.\.\.|\u2026)[,;\s]*$|^\s*(?:\.\.\.|\u2026)\s*[\]}),]"
 )
 _ELIDED = (
     r"\b(?:rest of (?:the )?(?:code|file|implementation|config\w*|resources|stack|tests?)|"
@@ -225,17 +225,6 @@ def has_placeholder(code: str, language: str) -> bool:
     return False
 
 
-class _AnyTagLoader(yaml.CSafeLoader):
-    """YAML that accepts CloudFormation's `!Ref`, `!Sub`... (any tag) as plain values."""
-
-
-def _any_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-    return None
-
-
-_AnyTagLoader.add_multi_constructor("!", _any_tag)
-
-
 def _hcl_parser() -> Any:
     try:
         import hcl2  # type: ignore[import-not-found]  # optional: `pip install python-hcl2`
@@ -251,7 +240,8 @@ def parse_problem(code: str, language: str) -> str | None:
         if family == "json":
             json.loads(code)
         elif family == "yaml":
-            yaml.load(code, Loader=_AnyTagLoader)  # noqa: S506 - a safe loader that ignores tags
+            for _ in yaml.parse(code, Loader=yaml.CSafeLoader):  # syntax only: events, no objects built
+                pass
         elif family == "py":
             ast.parse(textwrap.dedent(code))
         elif family == "hcl" and (hcl2 := _hcl_parser()) is not None:
