@@ -400,6 +400,10 @@ def test_ids_are_scanned_too(tmp_path: Path) -> None:
     with pytest.raises(SecretsFoundError) as caught:
         export(kb, "pairs", tmp_path / "out")
     assert any("Slack token in `id`" in p.message for p in caught.value.problems)
+    export(kb, "pairs", tmp_path / "out", redact=True, split="100/0/0")
+    [row] = every_row(tmp_path / "out")
+    assert row["id"] == row["case"] == "[REDACTED:slack-token]"
+    assert token not in (tmp_path / "out" / "train.jsonl").read_text()
 
 
 # -- written as a whole -------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import make_env, project_templates_dir
 from kb.render.report import render_case
 from kb.secrets import KIND_LABELS, find_secrets
+from kb.secrets import redact as redact_secrets
 from kb.store import CASE_FILE, LoadedCase, LoadedFailure, load_kb
 
 __all__ = ["FORMATS", "SPLITS", "ExportResult", "SecretsFoundError", "Style", "export_dataset"]
@@ -258,21 +259,23 @@ def export_dataset(
             failure_reader = FieldReader(loaded.path, loaded.failure, redact=redact) if loaded else case_reader
             ctx = RowContext(case_reader, failure_reader, documents, style, options, render)
             made = CASE_BUILDERS[fmt](ctx) if loaded is None else FAILURE_BUILDERS[fmt](ctx, loaded.failure)
+            found = [*case_reader.hits, *failure_reader.hits, *documents.hits]  # this row's credentials
+            case_reader.hits.clear()
+            documents.hits.clear()
             progress.advance(1)
             if isinstance(made, str):
                 skipped[made] += 1
                 continue
             row_id = case.id if loaded is None else f"{case.id}/{loaded.failure.id}"
             id_path = loaded.path if loaded else case.path / CASE_FILE
-            for secret in find_secrets(row_id):
-                hits[Hit(id_path, ("id",), secret.kind, secret.start)] = None
-            row = {"id": row_id, "case": case.id, **ctx.metadata(loaded.failure if loaded else None), **made}
+            found += [Hit(id_path, ("id",), secret.kind, secret.start) for secret in find_secrets(row_id)]
+            case_id = redact_secrets(case.id) if redact else case.id
+            row_id = redact_secrets(row_id) if redact else row_id
+            row = {"id": row_id, "case": case_id, **ctx.metadata(loaded.failure if loaded else None), **made}
             if max_tokens is not None and lengths.total(row) > max_tokens:
                 skipped["over the token budget"] += 1
                 continue
-            hits.update(dict.fromkeys(case_reader.hits + failure_reader.hits + documents.hits))
-            case_reader.hits.clear()
-            documents.hits.clear()
+            hits.update(dict.fromkeys(found))
             built[where].append(((case.id, loaded.number if loaded else 0), row))
     if hits and not redact:
         raise SecretsFoundError(_problems(list(hits)))
@@ -354,5 +357,6 @@ def _mix(rows: dict[str, list[Row]]) -> dict[str, list[tuple[str, int]]]:
     mix = {}
     for column in ("impact", "category", "platform", "language"):
         counts = Counter(str(row.get(column) or "(none)") for split in rows.values() for row in split)
-        mix[column] = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if set(counts) != {"(none)"}:  # (rows per task have no impact or category)
+            mix[column] = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return mix
