@@ -11,6 +11,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -472,3 +475,53 @@ def test_an_out_folder_holding_other_files_is_never_swapped_away(kb: Path, tmp_p
     with pytest.raises(UsageError, match="holds files an export did not write"):
         export(kb, "pairs", out, force=True)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_parquet_without_pyarrow_is_a_clear_usage_error(
+    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(UsageError, match=r"Parquet output needs pyarrow: pip install 'kb\[export\]'"):
+        export(kb, "pairs", tmp_path / "out", file_format="parquet")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_export_killed_at_any_moment_leaves_the_old_dataset_or_the_new_one(kb: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(kb, "fix", out)  # the old dataset: fix rows
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    command = [
+        sys.executable,
+        "-m",
+        "kb.cli",
+        "export",
+        "pairs",
+        "--kb",
+        str(kb),
+        "--out",
+        str(out),
+        "--license",
+        LICENSE,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    outcomes = set()
+    for delay in (0.3, 0.6, 0.9, 1.2, 1.5, 2.0, 3.0):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        files = {p.name: p.read_bytes() for p in out.iterdir()}
+        if files == old:
+            outcomes.add("old")
+        else:  # the new dataset, whole: its card describes exactly the files beside it
+            meta = yaml.safe_load(files["README.md"].decode().split("---\n")[1])
+            assert "pairs" in meta["pretty_name"]
+            for split in meta["dataset_info"]["splits"]:
+                assert len(files[f"{split['name']}.jsonl"].splitlines()) == split["num_examples"]
+            outcomes.add("new")
+            export(kb, "fix", out)  # back to the old one for the next try
+            old = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert outcomes  # each try ended in one of the two whole states
