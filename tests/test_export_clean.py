@@ -101,7 +101,7 @@ def test_comments_do_not_make_two_snippets_differ() -> None:
 def test_a_whole_answer_loses_marks_and_sections_about_the_other_documents() -> None:
     document = "\n".join(
         [
-            "# IDEAL_RESPONSE - Bucket stack",
+            "# IDEAL_RESPONSE - Bucket stack (CORRECTED)",
             "",
             "The stack, corrected.",
             "",
@@ -114,6 +114,10 @@ def test_a_whole_answer_loses_marks_and_sections_about_the_other_documents() -> 
             "### Details",
             "",
             "more about the fixes",
+            "",
+            "## Status: FIXED",
+            "",
+            "all green",
             "",
             "## Files",
             "",

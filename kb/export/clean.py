@@ -55,6 +55,10 @@ removing such a comment costs at most a comment, never code."""
 """A comment opening with a verdict and a colon or dash (`# Fixed: ...`, `// Wrong - ...`)."""
 _REFERENCE = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\b|\bQA\b")
 """Names of the task's other documents (and the QA process behind them)."""
+_VERDICT_ASIDE = re.compile(
+    r"\s*[(\[][^()\[\]\n]{0,80}\b(?i:corrected|fixed|validated|improved|updated|production[- ]ready)\b[^()\[\]\n]{0,80}[)\]]"
+)
+"""A title's verdict aside: `(CORRECTED)`, `(FIXED & Validated)`, `[Production-Ready]`."""
 _COMPARISON = re.compile(
     r"\b(?:over|from|vs\.?|versus|compared (?:to|with)|than) (?:the )?(?:original|previous|initial|model)\b",
     re.IGNORECASE,
@@ -388,14 +392,15 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
             if skip_level and block.level > skip_level:
                 continue
             skip_level = 0
+            heading = _VERDICT_ASIDE.sub("", block.text)
             if block.level == 1:  # the document's title: `# IDEAL_RESPONSE - VPC stack` -> `# VPC stack`
-                title = _TITLE_NAME.sub("", block.text)
+                title = _TITLE_NAME.sub("", heading)
                 if title.strip("# \t"):
                     kept.append(strip_marks(title))
-            elif has_reference(block.text) or _COMPARISON.search(block.text):
-                skip_level = block.level  # a section about the other documents ("Changes from MODEL_RESPONSE")
+            elif has_reference(heading) or _COMPARISON.search(heading) or _MARK_WORD.search(heading):
+                skip_level = block.level  # about the other documents ("Changes from MODEL_RESPONSE"), or a verdict
             else:
-                kept.append(strip_marks(block.text))
+                kept.append(strip_marks(heading))
         elif skip_level:
             continue
         elif block.kind == "prose":
