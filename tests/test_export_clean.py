@@ -24,6 +24,7 @@ from kb.export.clean import (
         ("acl = 'private'  # ✅ FIXED", "py", "acl = 'private'"),
         ("x = 1  # Fixed: was 0\ny = 2", "py", "x = 1\ny = 2"),
         ("port: 22 # Overly permissive\nname: web", "yaml", "port: 22\nname: web"),
+        ("# lib/networking.py - Line 148-150\nrule = 1", "py", "rule = 1"),
         ("// Addresses MODEL_FAILURES item 2\nnew Bucket(this, 'b');", "ts", "new Bucket(this, 'b');"),
     ],
 )

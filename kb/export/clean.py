@@ -47,7 +47,8 @@ _MARK_LEAD = re.compile(
 _VERDICT = re.compile(
     r"\b(?:missing|overly|too (?:permissive|broad|open)|hard-?coded|insecure|incorrect(?:ly)?|wrong(?:ly)?|"
     r"should(?:n't| not)? (?:be|have|use|include)|instead of|vulnerab\w*|the model|model's|ideal|"
-    r"(?:now|was|were|is) (?:fixed|corrected|missing|wrong)|not (?:encrypted|restricted|validated|set|defined))\b",
+    r"(?:now|was|were|is) (?:fixed|corrected|missing|wrong)|not (?:encrypted|restricted|validated|set|defined)|"
+    r"inconsistent|lines? \d+(?: ?[-\u2013] ?\d+)?)\b",
     re.IGNORECASE,
 )
 """Words of a review, anywhere in a comment (`# Overly permissive`, `// Missing encryption`):

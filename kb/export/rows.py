@@ -38,7 +38,15 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel
 
 from kb.documents import IDEAL_RESPONSE, MODEL_RESPONSE, PROMPT
-from kb.export.clean import NOT_CODE, clean_code, clean_document, neutral_names, strip_marks, without_comments
+from kb.export.clean import (
+    NOT_CODE,
+    blocks,
+    clean_code,
+    clean_document,
+    neutral_names,
+    strip_marks,
+    without_comments,
+)
 from kb.models import Failure, Status
 from kb.names import normalise_language
 from kb.render.markdown import fence
@@ -372,7 +380,9 @@ def _fix_row(ctx: RowContext, failure: Failure) -> Row | str:
         return "no task"
     bad, good = pair
     f = ctx.failure
-    wrong = "\n\n".join(p for p in (f"**{f.text('title')}**", f.text("error"), f.text("root_cause")) if p.strip())
+    said = " ".join(b.text for b in blocks(f.text("model_response", "text")) if b.kind == "prose")  # no code twice
+    parts = (f"**{f.text('title')}**", _sentence(said), f.text("error"), f.text("root_cause"))
+    wrong = "\n\n".join(p for p in parts if p.strip())
     steps = (
         task,
         "This code is wrong:",
