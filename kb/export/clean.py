@@ -176,15 +176,15 @@ class Cleaned:
     reason: str | None = None
 
 
-def _suspect(line: str, tokens: tuple[str, ...], marks: bool) -> bool:
-    """A line that may hold an annotation: a comment, a marker symbol or a document name
-    (plain substring tests, so most lines are kept without a regex)."""
-    return (
-        any(t in line for t in tokens)
-        or (marks and _MARK.search(line) is not None)
-        or "_RESPONSE" in line
-        or "MODEL_FAILURE" in line
-    )
+_SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """What makes a line worth a closer look: a comment starter, a marker symbol or a document
+    name (one search per line; the other lines are kept as they are)."""
+    if tokens not in _SUSPECTS:
+        _SUSPECTS[tokens] = re.compile("|".join([*map(re.escape, tokens), f"[{MARKS}]", "_RESPONSE", "MODEL_FAILURE"]))
+    return _SUSPECTS[tokens]
 
 
 def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> Cleaned:
@@ -194,10 +194,13 @@ def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> 
     reviewer's excerpt) they are the program's own text (`<span>✅ Running</span>` in a heredoc).
     """
     tokens = comment_tokens(language)
+    suspect = _suspect(tokens)
+    if not suspect.search(code):
+        return Cleaned(code.strip("\n"))
     marks = _MARK.search(code) is not None
     kept: list[str] = []
     for line in code.split("\n"):
-        if not _suspect(line, tokens, marks):
+        if not suspect.search(line):
             kept.append(line)
             continue
         body, comment = split_comment(line, tokens)
@@ -338,7 +341,8 @@ def blocks(text: str) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence = _FENCE.match(line)
+        first = line.lstrip(" \t")[:1]
+        fence = _FENCE.match(line) if first in ("`", "~") else None
         if fence:
             flush()
             marker = fence.group(1)
@@ -350,7 +354,7 @@ def blocks(text: str) -> list[Block]:
             out.append(Block("code", code, fence.group(2), fences=(line, closing)))
             i = end + 1
             continue
-        heading = _HEADING.match(line)
+        heading = _HEADING.match(line) if first == "#" else None
         if heading:
             flush()
             out.append(Block("heading", line, level=len(heading.group(1))))
