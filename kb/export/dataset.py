@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kb import yamlio
@@ -241,48 +242,18 @@ def export_dataset(
     env = make_env(project_templates_dir(kb_root)) if fmt == "critique" and not structured else None
     render: Callable[[LoadedCase], str] | None = (lambda case: render_case(case, env)) if env is not None else None
 
-    built: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
-    hits: dict[Hit, None] = {}
-    lengths = Lengths(fmt)
     per_case = fmt in CASE_BUILDERS
+    if per_case:
+        skipped.clear()  # rows are cases: what happened to single failures is not a row's fate
+    run = _Run(fmt, style, options, render, redact=redact, max_tokens=max_tokens, filtered=bool(filters.describe()))
     progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
-    for case, failures in chosen:
-        case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=redact)
-        documents = DocumentReader(case, case_reader, redact=redact)
-        where = split_of(cluster_of.get(case.id, case.id), ratio)
-        units: list[LoadedFailure | None] = [None] if per_case else list(failures)
-        if per_case and not failures and filters.describe():
-            skipped["filtered out"] += 1  # a case none of whose failures the filters accept
-            progress.advance(1)
-            continue
-        for loaded in units:
-            failure_reader = FieldReader(loaded.path, loaded.failure, redact=redact) if loaded else case_reader
-            ctx = RowContext(case_reader, failure_reader, documents, style, options, render)
-            made = CASE_BUILDERS[fmt](ctx) if loaded is None else FAILURE_BUILDERS[fmt](ctx, loaded.failure)
-            found = [*case_reader.hits, *failure_reader.hits, *documents.hits]  # this row's credentials
-            case_reader.hits.clear()
-            documents.hits.clear()
-            progress.advance(1)
-            if isinstance(made, str):
-                skipped[made] += 1
-                continue
-            row_id = case.id if loaded is None else f"{case.id}/{loaded.failure.id}"
-            id_path = loaded.path if loaded else case.path / CASE_FILE
-            found += [Hit(id_path, ("id",), secret.kind, secret.start) for secret in find_secrets(row_id)]
-            case_id = redact_secrets(case.id) if redact else case.id
-            row_id = redact_secrets(row_id) if redact else row_id
-            row = {"id": row_id, "case": case_id, **ctx.metadata(loaded.failure if loaded else None), **made}
-            if max_tokens is not None and lengths.total(row) > max_tokens:
-                skipped["over the token budget"] += 1
-                continue
-            hits.update(dict.fromkeys(found))
-            built[where].append(((case.id, loaded.number if loaded else 0), row))
+    built, hits = run.build(
+        chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress
+    )
     if hits and not redact:
-        raise SecretsFoundError(_problems(list(hits)))
-    if per_case:  # rows are cases: what happened to single failures is not a row's fate
-        for reason in ("draft", "not a failure"):
-            skipped.pop(reason, None)
+        raise SecretsFoundError(_problems(hits))
 
+    lengths = Lengths(fmt)
     columns = [f["name"] for f in features(fmt, style) if f["name"] not in _METADATA]
     dedup = RowFilter(columns, ANSWER_COLUMNS[fmt], NEAR_COLUMNS[fmt])
     rows: dict[str, list[Row]] = {}
@@ -332,6 +303,73 @@ def export_dataset(
     publish(out, write)
     result.files.extend(out / name for name, _ in files)
     return result
+
+
+@dataclass
+class _Run:
+    """How the rows of one export are built: the format, its options, and what the user asked."""
+
+    fmt: str
+    style: Style
+    options: RowOptions
+    render: Callable[[LoadedCase], str] | None
+    redact: bool
+    max_tokens: int | None
+    filtered: bool
+
+    def build(
+        self,
+        chosen: list[tuple[LoadedCase, list[LoadedFailure]]],
+        split: Callable[[str], str],
+        skipped: Counter[str],
+        progress: Progress,
+    ) -> tuple[dict[str, list[tuple[tuple[str, int], Row]]], list[Hit]]:
+        """Every row, by split with its sort key, and the credentials the rows hold."""
+        built: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
+        hits: dict[Hit, None] = {}
+        per_case = self.fmt in CASE_BUILDERS
+        for case, failures in chosen:
+            if per_case and not failures and self.filtered:
+                skipped["filtered out"] += 1  # a case none of whose failures the filters accept
+                progress.advance(1)
+                continue
+            case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
+            documents = DocumentReader(case, case_reader, redact=self.redact)
+            for loaded in [None] if per_case else failures:
+                made = self._row(case, loaded, case_reader, documents, hits)
+                progress.advance(1)
+                if isinstance(made, str):
+                    skipped[made] += 1
+                else:
+                    built[split(case.id)].append(((case.id, loaded.number if loaded else 0), made))
+        return built, list(hits)
+
+    def _row(
+        self,
+        case: LoadedCase,
+        loaded: LoadedFailure | None,
+        case_reader: FieldReader,
+        documents: DocumentReader,
+        hits: dict[Hit, None],
+    ) -> Row | str:
+        """One row (a case's, or one failure's), or why there is none; its credentials go into ``hits``."""
+        failure_reader = FieldReader(loaded.path, loaded.failure, redact=self.redact) if loaded else case_reader
+        ctx = RowContext(case_reader, failure_reader, documents, self.style, self.options, self.render)
+        made = CASE_BUILDERS[self.fmt](ctx) if loaded is None else FAILURE_BUILDERS[self.fmt](ctx, loaded.failure)
+        found = [*case_reader.hits, *failure_reader.hits, *documents.hits]  # this row's credentials
+        case_reader.hits.clear()
+        documents.hits.clear()
+        if isinstance(made, str):
+            return made
+        row_id = case.id if loaded is None else f"{case.id}/{loaded.failure.id}"
+        id_path = loaded.path if loaded else case.path / CASE_FILE
+        found += [Hit(id_path, ("id",), secret.kind, secret.start) for secret in find_secrets(row_id)]
+        case_id, row_id = (redact_secrets(case.id), redact_secrets(row_id)) if self.redact else (case.id, row_id)
+        row = {"id": row_id, "case": case_id, **ctx.metadata(loaded.failure if loaded else None), **made}
+        if self.max_tokens is not None and Lengths(self.fmt).total(row) > self.max_tokens:
+            return "over the token budget"
+        hits.update(dict.fromkeys(found))
+        return row
 
 
 def _files(rows: dict[str, list[Row]], fmt: str, style: Style, file_format: str) -> list[tuple[str, bytes]]:
