@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.documents import document_problem
 from kb.errors import Problem, Severity
 from kb.examples import check_references
 from kb.lifecycle import check_lifecycle, outdated
@@ -60,6 +61,7 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
         problems.extend(_duplicate_categories(kb))
     for case in kb.cases:
         problems.extend(_check_case(case, categories, strict=strict))
+        problems.extend(p for name in case.documents if (p := document_problem(case.path / name)))
     problems.extend(check_references(kb))
     problems.extend(check_recurring(kb, strict=strict))
     problems.extend(check_lifecycle(kb))

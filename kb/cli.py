@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from kb.errors import ExistsError, InvalidKbError, KbError, RecordError, SecretsFoundError, UsageError
+from kb.errors import (
+    ExistsError,
+    InvalidKbError,
+    KbError,
+    LicenseError,
+    RecordError,
+    SecretsFoundError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,6 +95,11 @@ def _fail(exc: KbError) -> NoReturn:
             err(str(problem))
         places = len(exc.problems)
         err(f"refused: credentials in {places} place(s) of the records; nothing written. Remove them or use --redact.")
+    elif isinstance(exc, LicenseError):
+        err(
+            f"error: {exc}; choose one with --license L"
+            + (", or --force to export anyway" if "unknown" in str(exc) else "")
+        )
     elif isinstance(exc, ExistsError):
         err(f"{exc}; use --force to replace it" if exc.replaceable else str(exc))
     elif isinstance(exc, RecordError):
@@ -445,10 +458,22 @@ def import_command(
 @reports_errors
 def export(
     fmt: Annotated[
-        str, typer.Argument(metavar="FORMAT", help="sft (chat messages), dpo (preference pairs) or classify (impact).")
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="sft, dpo, classify (one row per failure), pairs, critique (one per task) or fix (per failure).",
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="The dataset folder: train/validation/test.jsonl and README.md.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="The dataset folder: the splits and README.md, written as a whole.")
+    ],
     kb: KbOption = DEFAULT_KB,
+    license_id: Annotated[
+        str | None, typer.Option("--license", help="The dataset's license (required; `unknown` only with --force).")
+    ] = None,
+    file_format: Annotated[
+        str, typer.Option("--format", help="jsonl (train/validation/test.jsonl) or parquet (zstd shards in data/).")
+    ] = "jsonl",
     redact: Annotated[
         bool, typer.Option("--redact", help="Replace credentials with [REDACTED:<kind>] instead of refusing.")
     ] = False,
@@ -468,9 +493,23 @@ def export(
     style: Annotated[
         str, typer.Option("--style", help="conversational (role/content messages) or standard (plain strings).")
     ] = "conversational",
-    license_id: Annotated[str, typer.Option("--license", help="The license named in the dataset card.")] = "unknown",
+    min_lines: Annotated[
+        int, typer.Option("--min-lines", help="Drop snippets with fewer non-blank lines than this.")
+    ] = 3,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Drop rows over this many (estimated) tokens.")
+    ] = None,
+    allow_no_task: Annotated[
+        bool, typer.Option("--allow-no-task", help="Keep rows of cases without a task prompt.")
+    ] = False,
+    structured: Annotated[
+        bool, typer.Option("--structured", help="critique: the analysis as JSON instead of the rendered report.")
+    ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace files in OUT that an earlier `kb export` did not write.")
+        bool,
+        typer.Option(
+            "--force", help="Replace files in OUT that an earlier `kb export` did not write; allow --license unknown."
+        ),
     ] = False,
 ) -> None:
     """Export the published failures as training data that loads in Hugging Face datasets and TRL.
@@ -486,11 +525,16 @@ def export(
             kb,
             fmt,
             out,
+            license=license_id,
             redact=redact,
             filters=filters,
             split=split,
             style=style,
-            license=license_id,
+            file_format=file_format,
+            min_lines=min_lines,
+            max_tokens=max_tokens,
+            allow_no_task=allow_no_task,
+            structured=structured,
             force=force,
             progress=progress,
         )
@@ -498,7 +542,7 @@ def export(
     typer.echo(f"exported {result.rows} {result.format} row(s) to {result.out}: {per_split}")
     if result.skipped:
         reasons = ", ".join(f"{count} {reason}" for reason, count in result.skipped.items())
-        typer.echo(f"skipped {sum(result.skipped.values())} failure(s): {reasons}")
+        typer.echo(f"left out {sum(result.skipped.values())}: {reasons}")
     if result.redacted:
         typer.echo(f"redacted {result.redacted} credential(s)")
 

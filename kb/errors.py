@@ -52,6 +52,10 @@ class UsageError(KbError):
     """The command was called wrongly (exit code 2)."""
 
 
+class LicenseError(UsageError):
+    """An export without a license its users can rely on (none given, or `unknown` without force)."""
+
+
 class RecordError(KbError):
     """One record is unreadable or invalid."""
 

@@ -432,7 +432,7 @@ class Failure(Versioned):
 
 
 class Task(Record):
-    """The task the model was given, from its `metadata.json` (normalised) and `PROMPT.md`."""
+    """The task the model was given, from its `metadata.json` (normalised); its documents are files beside the case."""
 
     platform: str | None = None
     """The IaC tool, normalised: `cdk`, `cdktf`, `cfn`, `tf`, `pulumi`, `analysis`, `cicd`, ..."""
@@ -447,7 +447,7 @@ class Task(Record):
     subject_labels: list[str] = Field(default_factory=list)
     """Free labels of the task's subject."""
     prompt: str | None = None
-    """The task prompt given to the model (`PROMPT.md`), verbatim."""
+    """The task prompt given to the model, verbatim, for a case without a `PROMPT.md` file beside its records."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """The raw `metadata.json`, unchanged."""
 

@@ -23,10 +23,11 @@ import yaml
 
 from kb import yamlio
 from kb.atomic import create_text
+from kb.documents import TASK_DOCUMENTS
 from kb.errors import ExistsError, KbError, Problem, UsageError
-from kb.importer.metadata import read_task
+from kb.importer.metadata import TaskInfo, read_task
 from kb.lifecycle import today
-from kb.models import SCHEMA_VERSION, Case, Failure, Impact, Task, Taxonomy
+from kb.models import SCHEMA_VERSION, Case, Failure, Impact, Taxonomy
 from kb.names import normalise_services
 from kb.store import (
     CASE_FILE,
@@ -155,7 +156,8 @@ def add_case(
 ) -> Added:
     """Create ``<root>/<case_id>/case.yaml`` from the template; never overwrites one.
 
-    ``from_task`` fills ``task`` from the folder's ``metadata.json`` and ``PROMPT.md``.
+    ``from_task`` fills ``task`` from the folder's ``metadata.json`` and copies its task
+    documents (``PROMPT.md``, ``MODEL_RESPONSE.md``, ``IDEAL_RESPONSE.md``) beside the record.
     The knowledge base folder is created when it does not exist yet.
     """
     root = Path(root)
@@ -164,7 +166,8 @@ def add_case(
     if path.exists() or path.is_symlink():
         raise ExistsError(path, hint="never overwritten; edit it, or pick another case id")
     warnings: list[str] = []
-    task = task_of_folder(from_task, warnings) if from_task is not None else None
+    info = task_of_folder(from_task, warnings) if from_task is not None else TaskInfo(None)
+    task = info.task
     task_yaml = None
     if task is not None:
         task_yaml = yamlio.dump({"task": record_data(task)}, schema_name="").removeprefix(yamlio.modeline(""))
@@ -186,19 +189,23 @@ def add_case(
     folder.mkdir(exist_ok=True)
     if not inside(root, folder):
         raise UsageError(f"{folder}: links outside the knowledge base; refusing to write there")
-    create_text(path, text)
+    for name, document in info.documents.items():
+        create_text(folder / name, document)
+    create_text(path, text)  # last: a case folder without case.yaml is reported, so a failed copy shows
     return Added(path, warnings)
 
 
-def task_of_folder(folder: Path, warnings: list[str]) -> Task:
-    """The task of a task folder, read as `kb import` reads it; ``UsageError`` when there is none."""
+def task_of_folder(folder: Path, warnings: list[str]) -> TaskInfo:
+    """The task and documents of a task folder, read as `kb import` reads them; ``UsageError`` when there are none."""
     if not folder.is_dir():
         raise UsageError(f"{folder}: task folder not found")
     info = read_task(folder)
     warnings.extend(message for _, message in info.warnings)
-    if info.task is None:
-        raise UsageError(f"{folder}: no metadata.json or PROMPT.md in the task folder")
-    return info.task
+    if info.task is None and not info.documents:
+        raise UsageError(
+            f"{folder}: no metadata.json or task documents ({', '.join(TASK_DOCUMENTS)}) in the task folder"
+        )
+    return info
 
 
 # -- failures --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from kb import yamlio
 from kb.atomic import write_text
 from kb.cache import Entry, RecordCache, digest
+from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Taxonomy
 from kb.pool import crashed, worker_pool
@@ -60,10 +61,23 @@ class LoadedCase:
     path: Path
     case: Case
     failures: list[LoadedFailure] = field(default_factory=list)
+    documents: tuple[str, ...] = ()
+    """The task documents in the case folder (names from ``TASK_DOCUMENTS``), read only on demand."""
 
     @property
     def id(self) -> str:
         return self.case.id
+
+    def document(self, name: str) -> str | None:
+        """The text of a task document (`PROMPT.md`, ...), None when the case has none.
+
+        The prompt falls back to the record's `task.prompt` (hand-written cases may keep it there).
+        """
+        if name in self.documents:
+            return read_document(self.path / name)
+        if name == PROMPT and self.case.task is not None:
+            return self.case.task.prompt
+        return None
 
 
 @dataclass
@@ -184,7 +198,7 @@ def scan_kb(
             if entries[path].record is not None
         ]
         if case is not None:
-            loaded.append(LoadedCase(folder.path, case, failures))
+            loaded.append(LoadedCase(folder.path, case, failures, folder.documents))
     return KnowledgeBase(root, taxonomy, loaded, problems)
 
 
@@ -193,6 +207,7 @@ class CaseFolder:
     path: Path
     case_file: Path
     failures: list[tuple[int, Path]]
+    documents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -228,6 +243,7 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
             problems.append(Problem.at(folder, f"case folder without {CASE_FILE}"))
             continue
         failures: list[tuple[int, Path]] = []
+        documents: list[str] = []
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name)
         for entry in entries:
@@ -239,13 +255,20 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
                 continue
             if entry.name == CASE_FILE:
                 continue
+            if entry.name in TASK_DOCUMENTS:
+                documents.append(entry.name)
+                continue
             match = FAILURE_FILE.match(entry.name)
             if not match or not entry.is_file():
-                problems.append(Problem.at(path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`"))
+                expected = "failure files are named `<NN>-<failure-id>.yaml`; task documents are " + ", ".join(
+                    TASK_DOCUMENTS
+                )
+                problems.append(Problem.at(path, f"unexpected entry: {expected}"))
                 continue
             failures.append((int(match["nn"]), path))
         failures.sort(key=lambda item: (item[0], item[1].name))
-        folders.append(CaseFolder(folder, case_file, failures))
+        order = sorted(documents, key=TASK_DOCUMENTS.index)
+        folders.append(CaseFolder(folder, case_file, failures, tuple(order)))
     if wanted is None:
         problems.extend(interrupted_imports(root))
     if wanted is not None:

@@ -6,6 +6,7 @@ loaded with `datasets` (offline) exactly as a user would load them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,43 @@ FAKE_SECRET = "q8Hc2Vn/Xr5Tz1Lb7Wk3Jp9Df4Gs6Mh0Ny2Ra+Ue"  # made up, 40 characte
 
 # -- a small fixture builder -------------------------------------------------------------
 
+LICENSE = "cc-by-4.0"
+
+
+def export(kb: Path, fmt: str, out: Path, **options: Any) -> Any:
+    """``export_dataset`` with a license chosen (the exporter requires one)."""
+    options.setdefault("license", LICENSE)
+    return export_dataset(kb, fmt, out, **options)
+
+
+def words(seed: str, n: int = 12) -> str:
+    """``n`` made-up words unique to ``seed``: texts of different cases share no shingle."""
+    return " ".join(hashlib.sha256(f"{seed}-{k}".encode()).hexdigest()[:8] for k in range(n))
+
+
+def code(kind: str, seed: str) -> str:
+    """Three lines of TypeScript, unique to ``seed`` (snippets under three lines are fragments)."""
+    return f"const {kind} = '{seed}';\nconst {kind}Tag = '{words(seed, 2)}';\nexport {{ {kind}, {kind}Tag }};"
+
+
+def case_failure(failure_id: str, *, case: str = "c", **fields: Any) -> Failure:
+    """A failure whose texts and code are unique to its case (so no two cases are near-duplicates)."""
+    seed = f"{case}/{failure_id}"
+    defaults: dict[str, Any] = {
+        "title": f"Title of {failure_id} {words(seed, 3)}",
+        "root_cause": f"ROOT-CAUSE of {failure_id}: {words(seed)}",
+        "model_response": Response(text="The policy was missing a permission:", code=code("bad", seed)),
+        "ideal_response": IdealResponse(text="Grant it:", code=code("good", seed), language="typescript"),
+    }
+    return make_failure(failure_id, **{**defaults, **fields})
+
 
 def make_case(
     kb: Path, case_id: str, failures: list[Failure], *, platform: str = "pulumi", prompt: str | None = None
 ) -> Path:
-    """Write ``kb/<case_id>/`` with its case.yaml and one file per failure; returns the folder."""
+    """Write ``kb/<case_id>/`` with its case.yaml (a task prompt of its own unless given) and one
+    file per failure; returns the folder."""
+    prompt = prompt if prompt is not None else f"TASK-PROMPT of {case_id}: {words(case_id)}"
     task = Task(platform=platform, language="ts", aws_services=["Lambda", "SQS"], prompt=prompt)
     return write_case(kb, Case(id=case_id, title=f"Case {case_id}", task=task), failures)
 
@@ -55,15 +88,16 @@ def make_kb(root: Path, cases: int = 30) -> Path:
     categories = [Category(id=c, title=c, description=c) for c in ("iam", "networking", "cost")]
     save_record(kb / TAXONOMY_FILE, Taxonomy(categories=categories))
     for i in range(cases):
+        case_id = f"case-{i:03d}"
         make_case(
             kb,
-            f"case-{i:03d}",
+            case_id,
             [
-                make_failure("missing-permission", impact=Impact.critical),
-                make_failure("open-port", impact=Impact.medium, category="networking", services=["EC2"]),
+                case_failure("missing-permission", case=case_id, impact=Impact.critical),
+                case_failure("open-port", case=case_id, impact=Impact.medium, category="networking", services=["EC2"]),
             ],
             platform="pulumi" if i % 2 else "cdk",
-            prompt=f"TASK-PROMPT {i}: build a queue-driven Lambda stack.",
+            prompt=f"TASK-PROMPT {i}: build a queue-driven Lambda stack. {words(case_id)}",
         )
     return kb
 
@@ -104,21 +138,22 @@ def kb(tmp_path: Path) -> Path:
 # -- formats, loaded with datasets ------------------------------------------------------
 
 
-def test_sft_loads_with_datasets_in_all_splits_as_chat_messages(
+def test_sft_loads_with_datasets_in_all_splits_as_conversational_prompt_completion(
     kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "sft"
-    result = export_dataset(kb, "sft", out)
+    result = export(kb, "sft", out)
     assert all(result.splits.values()), "the fixture's 30 cases should fill every split"
     dataset = load(out, tmp_path, monkeypatch)
     assert {name: len(dataset[name]) for name in dataset} == result.splits
     row = dataset["train"][0]
-    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
-    user, assistant = row["messages"][1]["content"], row["messages"][2]["content"]
+    assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+    assert [m["role"] for m in row["completion"]] == ["assistant"]  # trainers learn the answer, not the prompt
+    user, assistant = row["prompt"][1]["content"], row["completion"][0]["content"]
     failure_id = row["id"].split("/")[1]
-    assert "TASK-PROMPT" in user and "Platform: " in user and f"const bad = '{failure_id}';" in user
+    assert "TASK-PROMPT" in user and "Platform: " in user and f"const bad = '{row['id']}';" in user
     assert "ROOT-CAUSE" not in user and "const good" not in user
-    assert f"ROOT-CAUSE of {failure_id}" in assistant and f"const good = '{failure_id}';" in assistant
+    assert f"ROOT-CAUSE of {failure_id}" in assistant and f"const good = '{row['id']}';" in assistant
     assert f"LESSON of {failure_id}" in assistant
     assert dataset["train"].features["services"].feature.dtype == "string"
 
@@ -127,7 +162,7 @@ def test_dpo_conversational_has_trl_columns_and_the_prompt_never_holds_the_analy
     kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "dpo"
-    export_dataset(kb, "dpo", out)
+    export(kb, "dpo", out)
     dataset = load(out, tmp_path, monkeypatch)
     for split in dataset.values():
         assert {"prompt", "chosen", "rejected", "id", "case"} <= set(split.column_names)
@@ -145,7 +180,7 @@ def test_dpo_conversational_has_trl_columns_and_the_prompt_never_holds_the_analy
 
 def test_dpo_standard_style_is_plain_strings(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "dpo"
-    export_dataset(kb, "dpo", out, style="standard")
+    export(kb, "dpo", out, style="standard")
     dataset = load(out, tmp_path, monkeypatch)
     row = dataset["train"][0]
     assert all(isinstance(row[c], str) for c in ("prompt", "chosen", "rejected"))
@@ -155,7 +190,7 @@ def test_dpo_standard_style_is_plain_strings(kb: Path, tmp_path: Path, monkeypat
 
 def test_sft_standard_style_is_prompt_and_completion(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "sft"
-    export_dataset(kb, "sft", out, style="standard")
+    export(kb, "sft", out, style="standard")
     row = all_rows(out)[0]
     assert isinstance(row["prompt"], str) and isinstance(row["completion"], str) and "messages" not in row
     assert "ROOT-CAUSE" in row["completion"] and "ROOT-CAUSE" not in row["prompt"]
@@ -163,7 +198,7 @@ def test_sft_standard_style_is_prompt_and_completion(kb: Path, tmp_path: Path) -
 
 def test_classify_labels_load_as_class_labels(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "classify"
-    export_dataset(kb, "classify", out)
+    export(kb, "classify", out)
     dataset = load(out, tmp_path, monkeypatch)
     label = dataset["train"].features["label"]
     assert label.names == ["critical", "high", "medium", "low"]
@@ -174,12 +209,12 @@ def test_classify_labels_load_as_class_labels(kb: Path, tmp_path: Path, monkeypa
 
 def test_every_column_keeps_one_type_across_rows(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    bare = make_failure("bare", impact=None, category=None, services=[])
-    make_case(kb, "a", [make_failure("full")], prompt="p")
+    bare = case_failure("bare", impact=None, category=None, services=[])
+    make_case(kb, "a", [case_failure("full")], prompt="p")
     save_record(kb / "b" / CASE_FILE, Case(id="b", title="No task"))
     save_record(kb / "b" / failure_file_name(1, "bare"), bare)
     out = tmp_path / "out"
-    export_dataset(kb, "sft", out, split="100/0/0")
+    export(kb, "sft", out, split="100/0/0", allow_no_task=True)  # case b has no task
     rows = {row["id"]: row for row in all_rows(out)}
     assert rows["b/bare"]["impact"] == "" and rows["b/bare"]["category"] == "" and rows["b/bare"]["platform"] == ""
     assert rows["b/bare"]["services"] == []
@@ -192,7 +227,7 @@ def test_every_column_keeps_one_type_across_rows(tmp_path: Path) -> None:
 
 def test_no_case_is_in_two_splits_and_rows_follow_the_case_hash(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    export_dataset(kb, "sft", out)
+    export(kb, "sft", out)
     cases_by_split = {name: {row["case"] for row in rows} for name, rows in read_rows(out).items()}
     assert not cases_by_split["train"] & cases_by_split["validation"]
     assert not cases_by_split["train"] & cases_by_split["test"]
@@ -207,9 +242,9 @@ def test_output_is_byte_identical_for_the_same_kb(tmp_path: Path) -> None:
     first = make_kb(tmp_path / "one")
     second = make_kb(tmp_path / "two")  # the same records, written again
     for fmt in ("sft", "dpo", "classify"):
-        export_dataset(first, fmt, tmp_path / f"a-{fmt}")
-        export_dataset(second, fmt, tmp_path / f"b-{fmt}")
-        export_dataset(first, fmt, tmp_path / f"a-{fmt}")  # again over its own output
+        export(first, fmt, tmp_path / f"a-{fmt}")
+        export(second, fmt, tmp_path / f"b-{fmt}")
+        export(first, fmt, tmp_path / f"a-{fmt}")  # again over its own output
         for name in (*SPLIT_FILES, "README.md"):
             assert (tmp_path / f"a-{fmt}" / name).read_bytes() == (tmp_path / f"b-{fmt}" / name).read_bytes()
         assert b"\r" not in (tmp_path / f"a-{fmt}" / "train.jsonl").read_bytes()
@@ -219,7 +254,7 @@ def test_split_ratio_is_configurable_and_empty_splits_stay_out_of_the_card(
     kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    result = export_dataset(kb, "dpo", out, split="0/0/100")
+    result = export(kb, "dpo", out, split="0/0/100")
     assert result.splits == {"train": 0, "validation": 0, "test": 60}
     meta = card_meta(out)
     assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "test", "path": "test.jsonl"}]}]
@@ -238,7 +273,7 @@ def test_a_bad_split_is_a_usage_error(bad: str) -> None:
 
 def test_card_front_matter_describes_the_files_features_and_sizes(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = export_dataset(kb, "dpo", out, license="cc-by-4.0")
+    result = export(kb, "dpo", out, license="cc-by-4.0")
     meta = card_meta(out)
     assert meta["license"] == "cc-by-4.0"
     assert meta["task_categories"] == ["text-generation"]
@@ -256,11 +291,11 @@ def test_card_front_matter_describes_the_files_features_and_sizes(kb: Path, tmp_
 
 def test_one_row_is_one_line_whatever_line_breaks_the_text_holds(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    make_case(kb, "c", [make_failure("f", root_cause="a\u2028b\u2029c\x85d\re\nf")])
-    export_dataset(kb, "sft", tmp_path / "out", split="100/0/0")
+    make_case(kb, "c", [case_failure("f", root_cause="a\u2028b\u2029c\x85d\re\nf")])
+    export(kb, "sft", tmp_path / "out", split="100/0/0")
     lines = (tmp_path / "out" / "train.jsonl").read_text().splitlines()
     assert len(lines) == 1
-    assert "a\u2028b\u2029c\x85d\re\nf" in json.loads(lines[0])["messages"][2]["content"]
+    assert "a\u2028b\u2029c\x85d\re\nf" in json.loads(lines[0])["completion"][0]["content"]
 
 
 # -- what is exported -------------------------------------------------------------------------
@@ -272,13 +307,13 @@ def test_drafts_and_non_failures_are_never_exported(tmp_path: Path) -> None:
         kb,
         "mixed",
         [
-            make_failure("kept"),
-            make_failure("draft", status=Status.draft),
-            make_failure("success", kind=Kind.success, impact=None),
+            case_failure("kept"),
+            case_failure("draft", status=Status.draft),
+            case_failure("success", kind=Kind.success, impact=None),
         ],
     )
     out = tmp_path / "out"
-    result = export_dataset(kb, "sft", out)
+    result = export(kb, "sft", out)
     assert [row["id"] for row in all_rows(out)] == ["mixed/kept"]
     assert result.skipped == {"draft": 1, "not a failure": 1}
 
@@ -289,19 +324,21 @@ def test_dpo_skips_failures_without_code_and_counts_them(tmp_path: Path) -> None
         kb,
         "c",
         [
-            make_failure("pair"),
-            make_failure(
+            case_failure("pair"),
+            case_failure(
                 "prose-only", model_response=Response(text="Explained"), ideal_response=IdealResponse(text="x")
             ),
-            make_failure("no-fix-code", ideal_response=IdealResponse(text="Just do it right")),
-            make_failure(
+            case_failure("no-fix-code", ideal_response=IdealResponse(text="Just do it right")),
+            case_failure(
                 "code-in-text",
-                model_response=Response(text="It wrote:\n\n```ts\nconst fromText = 1;\n```\n"),
+                model_response=Response(
+                    text="It wrote:\n\n```ts\nconst fromText = 1;\nconst more = 2;\nexport { fromText };\n```\n"
+                ),
             ),
         ],
     )
     out = tmp_path / "out"
-    result = export_dataset(kb, "dpo", out)
+    result = export(kb, "dpo", out)
     rows = {row["id"]: row for row in all_rows(out)}
     assert sorted(rows) == ["c/code-in-text", "c/pair"]
     assert "const fromText = 1;" in rows["c/code-in-text"]["rejected"][0]["content"]
@@ -311,7 +348,7 @@ def test_dpo_skips_failures_without_code_and_counts_them(tmp_path: Path) -> None
 def test_filters_select_by_impact_category_service_and_platform(kb: Path, tmp_path: Path) -> None:
     def ids(**filters: Any) -> set[str]:
         out = tmp_path / "out"
-        export_dataset(kb, "sft", out, filters=Filters(**filters), force=True)
+        export(kb, "sft", out, filters=Filters(**filters), force=True)
         return {row["id"] for row in all_rows(out)}
 
     assert {i.split("/")[1] for i in ids(impact=["critical"])} == {"missing-permission"}
@@ -324,24 +361,24 @@ def test_filters_select_by_impact_category_service_and_platform(kb: Path, tmp_pa
 
 def test_unknown_filter_values_are_usage_errors(kb: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown impact `severe` in the filter"):
-        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(impact=["severe"]))
+        export(kb, "sft", tmp_path / "out", filters=Filters(impact=["severe"]))
     with pytest.raises(UsageError, match="unknown category `nope` in the filter"):
-        export_dataset(kb, "sft", tmp_path / "out", filters=Filters(category=["nope"]))
+        export(kb, "sft", tmp_path / "out", filters=Filters(category=["nope"]))
     assert not (tmp_path / "out").exists()
 
 
 def test_nothing_to_export_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    make_case(kb, "c", [make_failure("d", status=Status.draft)])
+    make_case(kb, "c", [case_failure("d", status=Status.draft)])
     with pytest.raises(KbError, match=r"nothing to export as sft .*1 draft"):
-        export_dataset(kb, "sft", tmp_path / "out")
+        export(kb, "sft", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_an_invalid_kb_is_refused(kb: Path, tmp_path: Path) -> None:
     (kb / "case-000" / "01-missing-permission.yaml").write_text("id: missing-permission\ntitle: x\nbogus: 1\n")
     with pytest.raises(InvalidKbError):
-        export_dataset(kb, "sft", tmp_path / "out")
+        export(kb, "sft", tmp_path / "out")
 
 
 # -- credentials --------------------------------------------------------------------------------
@@ -349,25 +386,28 @@ def test_an_invalid_kb_is_refused(kb: Path, tmp_path: Path) -> None:
 
 def test_a_planted_credential_refuses_the_export_naming_path_and_line(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    export_dataset(kb, "sft", out)
+    export(kb, "sft", out)
     before = {name: (out / name).read_bytes() for name in (*SPLIT_FILES, "README.md")}
-    leaky = make_failure("leaky", model_response=Response(text="Hard-coded keys:", code=f"key = '{FAKE_KEY_ID}'"))
+    leaky = case_failure(
+        "leaky",
+        model_response=Response(text="Hard-coded keys:", code=f"key = '{FAKE_KEY_ID}'\nother = 1\nexport {{ key }}"),
+    )
     path = kb / "case-001" / failure_file_name(3, "leaky")
     save_record(path, leaky)
     with pytest.raises(SecretsFoundError) as caught:
-        export_dataset(kb, "sft", out)
+        export(kb, "sft", out)
     [problem] = caught.value.problems
-    code_line = path.read_text().splitlines().index("  code: key = 'AKIAQ7W3E9R2T5Y8U1I4'") + 1
-    assert (problem.path, problem.line) == (str(path), code_line)
+    code_line = next(n for n, line in enumerate(path.read_text().splitlines(), 1) if FAKE_KEY_ID in line)
+    assert (problem.path, problem.line) == (str(path), code_line - 1)  # the line of the `code: |-` key
     assert "AWS access key id in `model_response.code`" in problem.message
     assert {name: (out / name).read_bytes() for name in before} == before  # nothing written
 
 
 def test_credentials_in_the_task_prompt_are_found_in_case_yaml(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    folder = make_case(kb, "c", [make_failure("f")], prompt=f"Use these:\naws_secret_access_key = {FAKE_SECRET}\n")
+    folder = make_case(kb, "c", [case_failure("f")], prompt=f"Use these:\naws_secret_access_key = {FAKE_SECRET}\n")
     with pytest.raises(SecretsFoundError) as caught:
-        export_dataset(kb, "dpo", tmp_path / "out")
+        export(kb, "dpo", tmp_path / "out")
     [problem] = caught.value.problems
     assert problem.path == str(folder / CASE_FILE)
     assert "AWS secret access key in `task.prompt`" in problem.message
@@ -376,24 +416,26 @@ def test_credentials_in_the_task_prompt_are_found_in_case_yaml(tmp_path: Path) -
 
 def test_only_exported_fields_are_held_against_a_format(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    make_case(kb, "c", [make_failure("f", root_cause=f"The key {FAKE_KEY_ID} leaked.")])
-    export_dataset(kb, "dpo", tmp_path / "dpo")  # dpo rows hold no root cause
+    make_case(kb, "c", [case_failure("f", root_cause=f"The key {FAKE_KEY_ID} leaked.")])
+    export(kb, "dpo", tmp_path / "dpo")  # dpo rows hold no root cause
     with pytest.raises(SecretsFoundError):
-        export_dataset(kb, "sft", tmp_path / "sft")
+        export(kb, "sft", tmp_path / "sft")
 
 
 def test_redact_replaces_credentials_and_reports_how_many(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
     pem = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB" * 3
     pem += "\n-----END OPENSSH PRIVATE KEY-----"
-    leaky = make_failure(
+    leaky = case_failure(
         "leaky",
-        model_response=Response(code=f"const id = '{FAKE_KEY_ID}';\nconst secret_key = '{FAKE_SECRET}';"),
-        ideal_response=IdealResponse(code=f"const key = `{pem}`;"),
+        model_response=Response(
+            code=f"const id = '{FAKE_KEY_ID}';\nconst secret_key = '{FAKE_SECRET}';\nexport {{ id }};"
+        ),
+        ideal_response=IdealResponse(code=f"const key = `{pem}`;\nconst user = 'deploy';\nexport {{ key, user }};"),
     )
     make_case(kb, "c", [leaky])
     out = tmp_path / "out"
-    result = export_dataset(kb, "dpo", out, redact=True)
+    result = export(kb, "dpo", out, redact=True)
     assert result.redacted == 3
     text = (out / "train.jsonl").read_text() + (out / "validation.jsonl").read_text() + (out / "test.jsonl").read_text()
     for secret in (FAKE_KEY_ID, FAKE_SECRET, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB"):
@@ -411,21 +453,21 @@ def test_files_it_did_not_write_are_not_overwritten_without_force(kb: Path, tmp_
     out.mkdir()
     (out / "README.md").write_text("# My project\n")
     with pytest.raises(ExistsError, match=r"README\.md: already exists"):
-        export_dataset(kb, "sft", out)
+        export(kb, "sft", out)
     assert (out / "README.md").read_text() == "# My project\n"
-    export_dataset(kb, "sft", out, force=True)
-    export_dataset(kb, "dpo", out)  # its own card: replaced without --force
+    export(kb, "sft", out, force=True)
+    export(kb, "dpo", out)  # its own card: replaced without --force
     assert card_meta(out)["task_categories"] == ["text-generation"] and "dpo" in card_meta(out)["tags"]
 
 
 def test_out_inside_the_kb_is_refused(kb: Path) -> None:
     with pytest.raises(UsageError, match="inside the knowledge base"):
-        export_dataset(kb, "sft", kb / "dataset")
+        export(kb, "sft", kb / "dataset")
 
 
 def test_progress_is_reported_per_failure(kb: Path, tmp_path: Path) -> None:
     progress = RecordedProgress()
-    export_dataset(kb, "sft", tmp_path / "out", progress=progress)
+    export(kb, "sft", tmp_path / "out", progress=progress)
     assert progress.started == [("Exporting", 60)] and sum(progress.advanced) == 60
 
 
@@ -434,25 +476,31 @@ def test_progress_is_reported_per_failure(kb: Path, tmp_path: Path) -> None:
 
 def test_cli_exports_and_prints_rows_per_split(kb: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["export", "dpo", "--kb", str(kb), "--out", str(out), "--impact", "critical"])
+    result = CliRunner().invoke(
+        app, ["export", "dpo", "--kb", str(kb), "--out", str(out), "--impact", "critical", "--license", LICENSE]
+    )
     assert result.exit_code == 0, result.output
     counts = {name: len(rows) for name, rows in read_rows(out).items()}
     line = f"exported 30 dpo row(s) to {out}: train {counts['train']}, validation {counts['validation']}, test {counts['test']}"
     assert line in result.output
-    assert "skipped 30 failure(s): 30 filtered out" in result.output
+    assert "left out 30: 30 filtered out" in result.output
 
 
 def test_cli_refuses_credentials_with_one_line_each_and_exit_1(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
-    make_case(kb, "c", [make_failure("f", model_response=Response(code=f"k = '{FAKE_KEY_ID}'"))])
+    make_case(
+        kb, "c", [case_failure("f", model_response=Response(code=f"k = '{FAKE_KEY_ID}'\nother = 1\nexport {{ k }}"))]
+    )
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out)])
+    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--license", LICENSE])
     assert result.exit_code == 1
     path = kb / "c" / failure_file_name(1, "f")
     assert f"{path}:" in result.output and "AWS access key id in `model_response.code`" in result.output
     assert "refused: credentials in 1 place(s) of the records; nothing written." in result.output
     assert not out.exists()
-    redacted = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--redact"])
+    redacted = CliRunner().invoke(
+        app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--redact", "--license", LICENSE]
+    )
     assert redacted.exit_code == 0 and "redacted 1 credential(s)" in redacted.output
 
 
@@ -466,9 +514,9 @@ def test_the_library_error_names_no_flag_and_the_cli_adds_it(kb: Path, tmp_path:
     out.mkdir()
     (out / "train.jsonl").write_text("mine\n")
     with pytest.raises(ExistsError) as caught:
-        export_dataset(kb, "sft", out)
+        export(kb, "sft", out)
     assert "--" not in str(caught.value) and caught.value.replaceable
-    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out)])
+    result = CliRunner().invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--license", LICENSE])
     assert result.exit_code == 1
     expected = f"{out / 'train.jsonl'}: already exists (not written by an export); use --force to replace it"
     assert result.stderr.strip() == expected

@@ -134,7 +134,7 @@ def test_commands_that_load_the_kb_report_problems_without_traceback(kb_copy: Pa
     for args in (
         ["render", "--out", str(tmp_path / "out")],
         ["stats"],
-        ["export", "sft", "--out", str(tmp_path / "x")],
+        ["export", "sft", "--out", str(tmp_path / "x"), "--license", "mit"],
     ):
         result = runner.invoke(app, [*args[:1], "--kb", str(kb_copy), *args[1:]])
         if result.exit_code == 2 and "No such command" in result.output:

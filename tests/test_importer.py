@@ -156,13 +156,17 @@ def test_task_folder_metadata_is_normalised_and_raw_kept(tmp_path: Path) -> None
     into = tmp_path / "kb"
     result = import_documents([FIXTURES / "task-lib"], into)
     assert [kind for d in result.documents for kind, _ in d.warnings] == ["metadata"]  # trailing comma repaired
-    case = load_kb(into).cases[0].case
+    loaded = load_kb(into).cases[0]
+    case = loaded.case
     assert case.id == "task-lib"
     assert case.task is not None
     assert (case.task.platform, case.task.language) == ("cfn", "yaml")
     assert case.task.aws_services == ["S3", "Lambda", "IAM", "CloudWatch"]
     assert case.task.metadata["platform"] == "CloudFormation" and case.task.metadata["team"] == 4
-    assert case.task.prompt is not None and case.task.prompt.startswith("Create a CloudFormation")
+    assert case.task.prompt is None  # kept as a file beside the records, read on demand
+    assert loaded.documents == ("PROMPT.md",)
+    prompt = loaded.document("PROMPT.md")
+    assert prompt is not None and prompt.startswith("Create a CloudFormation")
     assert case.source is not None and case.source.path == str(FIXTURES / "task-lib" / "lib" / "MODEL_FAILURES.md")
     assert len(case.source.sha256) == 64
 

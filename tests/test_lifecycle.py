@@ -138,7 +138,7 @@ def test_withdrawn_records_leave_stats_exports_and_totals_but_stay_in_the_report
     assert check_kb(kb).errors == []
     stats = compute_stats(load_kb(kb))
     assert (stats.cases, stats.failures, stats.withdrawn) == (1, 1, 3)
-    result = export_dataset(kb, "sft", tmp_path / "out")
+    result = export_dataset(kb, "sft", tmp_path / "out", license="mit", allow_no_task=True, min_lines=1)
     rows = [
         json.loads(line)
         for name in ("train", "validation", "test")

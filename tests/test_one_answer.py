@@ -58,20 +58,71 @@ def test_stats_and_export_select_the_same_failures(tmp_path: Path) -> None:
         assert stats.exit_code == 0, stats.output
         assert json.loads(stats.stdout)["failures"] == 1, option
         out = tmp_path / "out"
-        export = runner.invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(out), "--force", *option])
+        export = runner.invoke(
+            app,
+            [
+                "export",
+                "sft",
+                "--kb",
+                str(kb),
+                "--out",
+                str(out),
+                "--force",
+                "--license",
+                "mit",
+                "--min-lines",
+                "1",
+                "--allow-no-task",
+                *option,
+            ],
+        )
         assert export.exit_code == 0, export.output
         rows = [json.loads(line) for s in ("train", "validation", "test") for line in (out / f"{s}.jsonl").open()]
         assert [row["id"] for row in rows] == ["c/dlq"], option
     stats = runner.invoke(app, ["stats", "--kb", str(kb), "--json", "--service", "s3"])
     assert json.loads(stats.stdout)["failures"] == 0
-    export = runner.invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(tmp_path / "none"), "--service", "s3"])
+    export = runner.invoke(
+        app,
+        [
+            "export",
+            "sft",
+            "--kb",
+            str(kb),
+            "--out",
+            str(tmp_path / "none"),
+            "--license",
+            "mit",
+            "--min-lines",
+            "1",
+            "--allow-no-task",
+            "--service",
+            "s3",
+        ],
+    )
     assert export.exit_code == 1 and "1 filtered out" in export.stderr
 
 
 def test_unknown_filter_values_get_the_same_message_everywhere(tmp_path: Path) -> None:
     kb = _kb_with_aws_lambda(tmp_path)
     stats = runner.invoke(app, ["stats", "--kb", str(kb), "--impact", "hihg"])
-    export = runner.invoke(app, ["export", "sft", "--kb", str(kb), "--out", str(tmp_path / "o"), "--impact", "hihg"])
+    export = runner.invoke(
+        app,
+        [
+            "export",
+            "sft",
+            "--kb",
+            str(kb),
+            "--out",
+            str(tmp_path / "o"),
+            "--license",
+            "mit",
+            "--min-lines",
+            "1",
+            "--allow-no-task",
+            "--impact",
+            "hihg",
+        ],
+    )
     assert stats.exit_code == export.exit_code == 2
     assert "unknown impact `hihg` in the filter; did you mean `high`?" in stats.stderr
     assert stats.stderr == export.stderr

@@ -292,7 +292,9 @@ def test_case_from_task_folder(kb: Path, tmp_path: Path) -> None:
     assert (case.task.platform, case.task.language, case.task.complexity) == ("cfn", "yaml", "hard")
     assert case.task.aws_services == ["Lambda", "S3", "SNS"]
     assert case.task.subject_labels == ["CI/CD"]
-    assert case.task.prompt == "# Build it\n\nWith `backticks` and: colons \u2013 caf\u00e9\n"
+    assert case.task.prompt is None  # the prompt is kept as a file, decoded to UTF-8
+    prompt = (kb / "from-task" / "PROMPT.md").read_text(encoding="utf-8")
+    assert prompt == "# Build it\n\nWith `backticks` and: colons \u2013 caf\u00e9\n"
     assert "PROMPT.md: not valid UTF-8 (byte 0x96); decoded as cp1252" in err
     assert case.task.metadata["team"] == 5
     assert case.task.metadata["aws_services"] == "AWS Lambda, s3 ,Amazon SNS"

@@ -27,6 +27,7 @@ from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
 from generator.pages.tombstones import add_tombstone, redirect_files, withdrawn_views
 from kb.aliases import Names, names_of
+from kb.documents import PROMPT
 from kb.lifecycle import case_changed, case_published, live
 from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform, normalise_service
@@ -379,6 +380,7 @@ def _case_page(
     pages.render(
         "site/case.md.j2",
         case=case.case,
+        prompt=case.document(PROMPT) or "",
         totals=totals_line(f.failure for f in case.failures),
         platform=maps["platform"].get(platform),
         language=None if language == NONE else language,

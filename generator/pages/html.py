@@ -57,7 +57,7 @@ def _diff_line(line: str) -> str:
 
 
 PROMPT_PREVIEW = 600
-"""Characters of the task prompt a case page shows: its opening states the task; the rest stays in case.yaml."""
+"""Characters of the task prompt a case page shows: its opening states the task; the rest stays in PROMPT.md."""
 
 
 def prompt_html(prompt: str) -> str:
@@ -69,7 +69,7 @@ def prompt_html(prompt: str) -> str:
     if len(text) > PROMPT_PREVIEW:
         cut = text.rfind(" ", 0, PROMPT_PREVIEW)
         keep = cut if cut > 0 else PROMPT_PREVIEW
-        more = f"<p>{len(text) - keep} more characters in the case's <code>task.prompt</code>.</p>"
+        more = f"<p>{len(text) - keep} more characters in the case's <code>PROMPT.md</code>.</p>"
         text = text[:keep] + " …"
     return (
         '<details class="abstract"><summary>Task prompt</summary>'

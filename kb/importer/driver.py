@@ -256,6 +256,7 @@ def prepare_one(
         task = read_task(job.task_folder, job.document, limits)
         text = _screen(decoded.text, "the document", options.redact, warnings)
         task_record = _screen_task(task.task, options.redact, warnings)
+        documents = {name: _screen(text, name, options.redact, warnings) for name, text in task.documents.items()}
         source = Source(path=job.source_path, sha256=hashlib.sha256(raw).hexdigest())
         assembled = assemble_case(
             text,
@@ -271,7 +272,7 @@ def prepare_one(
         result.signature = sign_case(failures)
         result.aliases = source_aliases(job.case_id, job.fallback_title, task_record)
         case, failures = date_records(assembled.case, failures, task_record, result.aliases)
-        files = case_files(case, failures)
+        files = case_files(case, failures, documents)
     except Exception as exc:
         _record_error(result, exc)
         return result, None

@@ -1,8 +1,9 @@
 """How much `kb import` reads of each input, so no document can make a record `kb check` refuses.
 
 Each limit is configurable (``ImportLimits``); what passes a limit is cut at it with a
-warning (documents, prompts) or left out with a warning (metadata, which cannot be cut),
-and a case whose record files would still exceed what a record may hold is refused.
+warning (documents) or left out with a warning (metadata, which cannot be cut; task
+documents, kept only whole up to ``kb.documents.MAX_DOCUMENT_BYTES``), and a case whose
+record files would still exceed what a record may hold is refused.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ class ImportLimits:
 
     document: int = 4 * MIB
     """A MODEL_FAILURES.md document (the largest of the 194 real ones is 36 KB)."""
-    prompt: int = 1 * MIB
-    """A task's PROMPT.md."""
     metadata: int = 256 * 1024
     """A task's metadata.json."""
     json_depth: int = 32

@@ -1,8 +1,10 @@
-"""A task folder's `metadata.json` and `PROMPT.md` -> a `Task`: the one reader of task folders.
+"""A task folder's `metadata.json` -> a `Task`, and its documents: the one reader of task folders.
 
 Used by `kb import` and by `kb add case --from-task`, so both give the same task for the
 same folder. Platform, language and service names are spelled through :mod:`kb.names`;
-the raw metadata is kept beside them.
+the raw metadata is kept beside them. The task documents (`PROMPT.md`,
+`MODEL_RESPONSE.md`, `IDEAL_RESPONSE.md`, see :mod:`kb.documents`) are decoded to UTF-8
+text and kept as files beside the case's records.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.documents import MAX_DOCUMENT_BYTES, TASK_DOCUMENTS
 from kb.importer.decode import decode_document
-from kb.importer.limits import DEFAULT_LIMITS, ImportLimits, cut, json_depth
+from kb.importer.limits import DEFAULT_LIMITS, ImportLimits, json_depth
 from kb.models import Task
 from kb.names import language_name, normalise_services, platform_name
 from kb.store import read_regular
@@ -24,17 +27,20 @@ _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 @dataclass
 class TaskInfo:
-    """The task of a case, and any warnings about reading it (`(kind, message)` pairs)."""
+    """The task of a case, its documents, and any warnings about reading them (`(kind, message)` pairs)."""
 
     task: Task | None
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    documents: dict[str, str] = field(default_factory=dict)
+    """The task documents found (`PROMPT.md`, ...), name -> UTF-8 text, in `TASK_DOCUMENTS` order."""
 
 
 def read_task(folder: Path | None, document: Path | None = None, limits: ImportLimits = DEFAULT_LIMITS) -> TaskInfo:
-    """Read `metadata.json` and `PROMPT.md` from the task folder (or beside a `lib/` document).
+    """Read `metadata.json` and the task documents from the task folder (or beside a `lib/` document).
 
     Only regular files inside the task folder are read (no links out, no FIFOs or
-    devices), each up to its limit. ``task`` is None when neither file gives anything.
+    devices), metadata up to its limit, a task document only whole (up to
+    ``MAX_DOCUMENT_BYTES``). ``task`` is None when there is no usable `metadata.json`.
     """
     warnings: list[tuple[str, str]] = []
     if folder is None:
@@ -43,34 +49,29 @@ def read_task(folder: Path | None, document: Path | None = None, limits: ImportL
     meta_path = folder / "metadata.json"
     if meta_path.exists() or meta_path.is_symlink():
         raw = _read_json(meta_path, folder, limits, warnings)
-    prompt = None
-    candidates = [folder / "PROMPT.md"]
-    if document is not None:
-        candidates.append(document.parent / "PROMPT.md")
-    candidates.append(folder / "lib" / "PROMPT.md")
-    for candidate in candidates:
-        if not (candidate.exists() or candidate.is_symlink()):
-            continue
-        data = _read(candidate, folder, limits.prompt, "prompt", warnings)
-        if data is None:
-            continue
-        decoded = decode_document(data)
-        warnings.extend((kind, f"{candidate}: {message}") for kind, message in decoded.warnings)
-        prompt = decoded.text
-        break
-    if raw is None and prompt is None:
-        return TaskInfo(None, warnings)
-    return TaskInfo(normalise_task(raw or {}, prompt), warnings)
+    places = [folder, *([document.parent] if document is not None else []), folder / "lib"]
+    documents = {}
+    for name in TASK_DOCUMENTS:
+        found = next((place / name for place in places if (place / name).exists() or (place / name).is_symlink()), None)
+        if found is not None and (text := _read_document(found, folder, warnings)) is not None:
+            documents[name] = text
+    task = normalise_task(raw) if raw is not None else None
+    return TaskInfo(task, warnings, documents)
 
 
-def _read(path: Path, folder: Path, limit: int, what: str, warnings: list[tuple[str, str]]) -> bytes | None:
-    """A task file's bytes up to ``limit`` (cut with a warning), or None with a warning when it cannot be read."""
+def _read_document(path: Path, folder: Path, warnings: list[tuple[str, str]]) -> str | None:
+    """A task document decoded to text; None (with a warning) when unreadable or too large to keep."""
     try:
-        data, size = read_regular(path, limit + 1, within=folder)
+        raw, size = read_regular(path, MAX_DOCUMENT_BYTES + 1, within=folder)
     except OSError as exc:
-        warnings.append(("unreadable", f"{path}: {exc.strerror or exc}; ignored"))
+        warnings.append(("document", f"{path}: not read ({exc.strerror or exc}); not kept"))
         return None
-    return cut(data, size, limit, f"{path}: the {what}", warnings)
+    if size > MAX_DOCUMENT_BYTES or len(raw) > MAX_DOCUMENT_BYTES:
+        warnings.append(("document", f"{path}: over {MAX_DOCUMENT_BYTES:,} bytes; not kept"))
+        return None
+    decoded = decode_document(raw)
+    warnings.extend((kind, f"{path}: {message}") for kind, message in decoded.warnings)
+    return decoded.text
 
 
 def _read_json(
@@ -132,7 +133,7 @@ def _valid_text(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def normalise_task(raw: dict[str, Any], prompt: str | None) -> Task:
+def normalise_task(raw: dict[str, Any]) -> Task:
     """A `Task` from raw metadata: platform, language and services normalised; raw kept."""
     return Task(
         platform=platform_name(_text(raw.get("platform"))),
@@ -141,7 +142,6 @@ def normalise_task(raw: dict[str, Any], prompt: str | None) -> Task:
         subtask=_text(raw.get("subtask")),
         aws_services=normalise_services(_strings(raw.get("aws_services"))),
         subject_labels=_strings(raw.get("subject_labels")),
-        prompt=prompt,
         metadata=raw,
     )
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.atomic import exchange, locked, rename_noreplace
+from kb.documents import TASK_DOCUMENTS
 from kb.errors import ExistsError
 from kb.models import Case, Failure
 from kb.store import CASE_FILE, OLD_PREFIX, STAGING_PREFIX, check_id, dump_record, failure_file_name
@@ -33,10 +34,12 @@ COMMIT_LOCK = ".kb-commit.lock"
 """Held while a case is moved into place where the system has no atomic rename that refuses to replace."""
 
 
-def case_files(case: Case, failures: list[Failure]) -> list[tuple[str, str]]:
-    """The file names and YAML texts of a case folder: `case.yaml`, then `NN-<id>.yaml` in order."""
+def case_files(case: Case, failures: list[Failure], documents: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The file names and texts of a case folder: `case.yaml`, `NN-<id>.yaml` in order, then the
+    task documents (`PROMPT.md`, ... as read from the task folder) kept beside the records."""
     files = [(CASE_FILE, dump_record(case))]
     files += [(failure_file_name(n, f.id), dump_record(f)) for n, f in enumerate(failures, start=1)]
+    files += sorted((documents or {}).items(), key=lambda item: TASK_DOCUMENTS.index(item[0]))
     return files
 
 

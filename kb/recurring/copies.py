@@ -54,14 +54,14 @@ def _word_hash(word: str) -> int:
     return found
 
 
-def signature(words: Sequence[str]) -> NDArray[np.uint32]:
-    """The MinHash signature of a text's 4-word shingles (``words`` in order, as
-    ``features.analyse`` gives them).
+def signature(words: Sequence[str], shingle: int = SHINGLE) -> NDArray[np.uint32]:
+    """The MinHash signature of a text's ``shingle``-word shingles (``words`` in order, as
+    ``features.analyse`` gives them; export compares 5-word shingles).
 
     A shingle's base hash mixes its words' CRC-32s (datasketch's SHA-1 per shingle cost
     twice the YAML parse of a record); its 64 positions are multiply-shift hashes of it.
     """
-    found: NDArray[np.uint32] = signatures([words])[0]
+    found: NDArray[np.uint32] = signatures([words], shingle)[0]
     return found
 
 
@@ -69,21 +69,21 @@ BATCH = 1 << 15
 """Shingles permuted at once by ``signatures`` (64 positions each: 16 MiB of uint64)."""
 
 
-def _shingles(words: Sequence[str]) -> NDArray[np.uint64]:
+def _shingles(words: Sequence[str], shingle: int) -> NDArray[np.uint64]:
     hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
-    if len(hashes) < SHINGLE:
+    if len(hashes) < shingle:
         return hashes
     with np.errstate(over="ignore"):
-        mixed = hashes[: len(hashes) - SHINGLE + 1].copy()
-        for k in range(1, SHINGLE):
-            mixed = mixed * _MIX + hashes[k : len(hashes) - SHINGLE + 1 + k]
+        mixed = hashes[: len(hashes) - shingle + 1].copy()
+        for k in range(1, shingle):
+            mixed = mixed * _MIX + hashes[k : len(hashes) - shingle + 1 + k]
     return mixed
 
 
-def signatures(texts: Sequence[Sequence[str]]) -> NDArray[np.uint32]:
+def signatures(texts: Sequence[Sequence[str]], shingle: int = SHINGLE) -> NDArray[np.uint32]:
     """The signatures of many texts (as ``signature``), computed in a few large batches."""
     result = np.tile(EMPTY, (len(texts), 1))
-    parts = [_shingles(words) for words in texts]
+    parts = [_shingles(words, shingle) for words in texts]
     start = 0
     while start < len(parts):
         stop, size = start, 0
