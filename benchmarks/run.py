@@ -74,6 +74,7 @@ class Run:
     seconds: float
     max_rss_mb: float
     stdout: str = ""
+    stderr: str = ""
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None) -> Run:
@@ -89,7 +90,7 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None) -> Run:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{errs.decode(errors='replace')[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, out.decode(errors="replace"))
+    return Run(seconds, usage.ru_maxrss / 1024, out.decode(errors="replace"), errs.decode(errors="replace"))
 
 
 def python(script: str, *args: str) -> list[str]:
@@ -144,12 +145,21 @@ def grow_tree(corpus: Path, documents: int, into: Path) -> Path:
 
 def edit_one_record(kb: Path, n: int) -> None:
     """Change one failure's title (a different text each time), as an author would."""
+    import json
+
+    import yaml
+
     folders = sorted(p for p in kb.iterdir() if p.is_dir())
-    folder = folders[len(folders) // 2]
-    record = sorted(folder.glob("[0-9]*.yaml"))[0]
-    text = record.read_text(encoding="utf-8")
-    text = re.sub(r"^title: (.*?)( \(edit \d+\))?$", rf"title: \1 (edit {n})", text, count=1, flags=re.MULTILINE)
-    record.write_text(text, encoding="utf-8")
+    for folder in folders[len(folders) // 2 :]:
+        for record in sorted(folder.glob("[0-9]*.yaml")):
+            text = record.read_text(encoding="utf-8")
+            data = yaml.load(text, Loader=yaml.CSafeLoader)
+            title = re.sub(r" \(edit \d+\)$", "", data["title"]) + f" (edit {n})"
+            edited = re.sub(r"^title: .*$", lambda _: f"title: {json.dumps(title)}", text, count=1, flags=re.MULTILINE)
+            if yaml.load(edited, Loader=yaml.CSafeLoader) == {**data, "title": title}:
+                record.write_text(edited, encoding="utf-8")
+                return
+    raise SystemExit(f"no record of {kb} has a one-line title to edit")
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -253,7 +263,7 @@ def measure_size(base: Path, corpus: Path, cases: int, repeat: int, work: Path, 
     for measure, written in ((plan[5][0], "0"), (plan[6][0], "1")):
         said = measure.runs[-1].stdout
         if f": {written} written" not in said:
-            raise SystemExit(f"{measure.name}: expected {written} report(s) written, got: {said[-300:]}")
+            raise SystemExit(f"{measure.name}: expected {written} report(s) written, got: {said[-300:]}{measure.runs[-1].stderr[-1000:]}")
     measures = [m for m, _, _ in plan]
     if with_import:
         measures.append(measure_import(corpus, cases, repeat, work, env))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from kb.cache import RecordCache, digest
 from kb.errors import Problem, Severity
-from kb.examples import check_references
+from kb.examples import check_references, project_root
 from kb.models import Status
 from kb.recurring.links import check_recurring
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_kb
+from kb.store import CASE_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
 
@@ -37,12 +40,69 @@ class CheckReport:
 
 
 def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
-    """Check a knowledge base. Reads only; never modifies a file."""
-    kb = scan_kb(root, slim=True)
-    problems = list(kb.problems)
-    problems.extend(check_rules(kb, strict=strict))
+    """Check a knowledge base. Reads only; never modifies a file (kb's cache aside).
+
+    Unchanged files are known from the cache by their stat; when no record, the taxonomy
+    or an example a reference points to changed, the cross-record rules' findings of the
+    last run are reused too, so an unchanged knowledge base loads no record at all.
+    """
+    root = Path(root)
+    with RecordCache.open(root) as record_cache:
+        scan = scan_files(root, record_cache, slim=True)
+        problems = scan.problems
+        name, key = f"check:{strict}", _rules_key(scan, strict)
+        found = _reused(record_cache.result(name), key, project_root(root))
+        if found is None:
+            kb = scan.load()
+            found = check_rules(kb, strict=strict)
+            examples = {ref: _example_digest(project_root(root), ref) for ref in _example_paths(kb)}
+            record_cache.put_results({name: {"key": key, "examples": examples, "problems": _dump(found)}})
+    problems.extend(found)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
-    return CheckReport(problems, len(kb.cases), sum(len(c.failures) for c in kb.cases))
+    valid = [keys for keys in map(CaseFolder.record_keys, scan.layout.cases) if scan.entries[keys[0]].valid]
+    failures = sum(1 for keys in valid for key in keys[1:] if scan.entries[key].valid)
+    return CheckReport(problems, len(valid), failures)
+
+
+def _rules_key(scan: Scan, strict: bool) -> str:
+    """Changes when any record file's bytes, the set of files or how the KB is named changes."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{strict}\0{scan.root}\0".encode())
+    for path, entry in scan.entries.items():
+        h.update(f"{path}\0".encode() + entry.digest)
+    return h.hexdigest()
+
+
+def _example_paths(kb: KnowledgeBase) -> set[str]:
+    return {
+        loaded.failure.ideal_response.reference.path
+        for case in kb.cases
+        for loaded in case.failures
+        if loaded.failure.ideal_response is not None and loaded.failure.ideal_response.reference is not None
+    }
+
+
+def _example_digest(project: Path, ref: str) -> str | None:
+    try:
+        return digest((project / ref).read_bytes()).hex()
+    except (OSError, ValueError):
+        return None
+
+
+def _reused(stored: Any, key: str, project: Path) -> list[Problem] | None:
+    """The stored findings when computed from the same records and the same example files."""
+    try:
+        if stored["key"] != key:
+            return None
+        if any(_example_digest(project, ref) != was for ref, was in stored["examples"].items()):
+            return None
+        return [Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _dump(problems: list[Problem]) -> list[list[Any]]:
+    return [[p.path, p.line, p.col, p.message, p.severity.value] for p in problems]
 
 
 def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
