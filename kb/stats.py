@@ -488,7 +488,7 @@ def stats_report(
     failures by one dimension or two (a cross-table at most ``max_cols`` columns wide)."""
     if len(by) > 2:
         raise UsageError(f"failures are counted by one or two dimensions (rows, then columns), not {len(by)}")
-    kb = load_kb(root)
+    kb = load_kb(root, slim=True)  # slim records hold all that stats reads (see ``slim_record``)
     if by:
         table = crosstab(kb, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=max_cols)
         return StatsReport(table.as_dict(), [crosstab_table(table, top=top)])

@@ -115,9 +115,11 @@ def case_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_kb(root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True) -> KnowledgeBase:
-    """Load a knowledge base, raising ``InvalidKbError`` listing every error found."""
-    kb = scan_kb(root, cases=cases, use_cache=use_cache)
+def load_kb(
+    root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True, slim: bool = False
+) -> KnowledgeBase:
+    """Load a knowledge base, raising ``InvalidKbError`` listing every error found (``slim``: see ``scan_kb``)."""
+    kb = scan_kb(root, cases=cases, use_cache=use_cache, slim=slim)
     if kb.errors:
         raise InvalidKbError(kb.errors)
     return kb
@@ -167,6 +169,10 @@ class Scan:
         for entry in self.entries.values():
             problems.extend(entry.problems)
         return problems
+
+    def digests(self, folder: CaseFolder) -> list[tuple[str, str]]:
+        """The case's record files (case first, then failures in order) and the digests of their bytes."""
+        return [(key, self.entries[key].digest.hex()) for key in folder.record_keys()]
 
     def load(self, folders: list[CaseFolder] | None = None) -> KnowledgeBase:
         """The knowledge base with the records of ``folders`` (default: every case) loaded."""

@@ -12,25 +12,28 @@ document back; the helpers here turn them into what the template prints.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 from urllib.parse import quote
 
 import jinja2
 
-from kb.atomic import write_text
-from kb.errors import KbError
+from kb.atomic import write_bytes
+from kb.cache import RACY_NS, RecordCache, digest
+from kb.errors import InvalidKbError, KbError, Severity
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import make_env, project_templates_dir, template_problem
+from kb.render.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
 from kb.render.markdown import inline
-from kb.store import LoadedCase, load_kb
+from kb.store import TAXONOMY_FILE, LoadedCase, Scan, scan_files
 from kb.totals import totals_line
 
 __all__ = [
@@ -299,30 +302,124 @@ def render_reports(
 ) -> RenderResult:
     """Render ``OUT/<case-id>/MODEL_FAILURES.md`` for each case (all when ``cases`` is None).
 
-    Loads the KB with ``load_kb`` (an invalid KB raises ``InvalidKbError``); templates come
-    from ``templates``, else the project's ``templates/`` beside the KB, then the built-in
-    ones. A report is written (atomically) only when its content changed; with ``check``
+    An invalid KB raises ``InvalidKbError`` (as ``load_kb``); templates come from
+    ``templates``, else the project's ``templates/`` beside the KB, then the built-in ones.
+    A report is written (atomically) only when its content changed; with ``check``
     nothing is written and the result lists what would change.
+
+    Incremental, as make: a case is rendered again only when its records, the templates,
+    the taxonomy, an example it links or its report file changed since the report was
+    last written or found up to date (kb's cache remembers what each was made from); so
+    with nothing changed no record is loaded and nothing is written.
     """
     kb_root, out = Path(kb_root), Path(out)
-    kb = load_kb(kb_root, cases=list(cases) if cases is not None else None)
-    env = make_env(templates if templates is not None else project_templates_dir(kb_root))
-    project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
-    progress.start("render", len(kb.cases))
-    for case in kb.cases:
-        report_dir = out / case.id
-        path = report_dir / REPORT_FILE
-        text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
-        current = _read(path)
-        if current == text.encode("utf-8"):
-            result.unchanged.append(path)
-        else:
-            (result.created if current is None else result.updated).append(path)
-            if not check:
-                _write(path, text)
-        progress.advance(1)
+    with RecordCache.open(kb_root) as record_cache:
+        scan = scan_files(kb_root, record_cache, cases=list(cases) if cases is not None else None)
+        errors = [p for p in scan.problems if p.severity is Severity.error]
+        if errors:
+            raise InvalidKbError(errors)
+        templates_dir = templates if templates is not None else project_templates_dir(kb_root)
+        env = make_env(templates_dir)
+        project_root = kb_root.resolve().parent
+        inputs = _inputs_key(scan, templates_dir, out.resolve(), project_root)
+        made = record_cache.results("render:")
+        folders = [f for f in scan.layout.cases if scan.entries[f.record_keys()[0]].valid]
+        progress.start("render", len(folders))
+        fresh: dict[str, Path] = {}
+        for folder in folders:
+            path = out / str(scan.entries[folder.record_keys()[0]].ident) / REPORT_FILE
+            key = _case_key(inputs, scan.digests(folder))
+            if _up_to_date(made.get(f"render:{folder.path.name}"), key, path, project_root):
+                fresh[folder.path.name] = path
+        done: dict[str, Any] = {}
+        stale = [f for f in folders if f.path.name not in fresh]
+        loaded = {c.path.name: c for c in scan.load(stale).cases} if stale else {}
+        for folder in folders:
+            name = folder.path.name
+            if name in fresh:
+                result.unchanged.append(fresh[name])
+                progress.advance(1)
+                continue
+            case = loaded[name]
+            report_dir = out / case.id
+            path = report_dir / REPORT_FILE
+            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root).encode("utf-8")
+            current = _read(path)
+            if current == text:
+                result.unchanged.append(path)
+            else:
+                (result.created if current is None else result.updated).append(path)
+                if not check:
+                    _write(path, text)
+            if current == text or not check:
+                done[f"render:{name}"] = _made(_case_key(inputs, scan.digests(folder)), case, path, text, project_root)
+            progress.advance(1)
+        record_cache.put_results({k: v for k, v in done.items() if v is not None})
     return result
+
+
+# -- knowing that a report is up to date ---------------------------------------------------
+
+
+def _inputs_key(scan: Scan, templates_dir: Path | None, out: Path, project_root: Path) -> str:
+    """What every report depends on beside its case: the templates, the taxonomy and where things are."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{out}\0{project_root}\0".encode())
+    taxonomy = scan.entries.get(TAXONOMY_FILE)
+    h.update(taxonomy.digest if taxonomy else b"-")
+    for folder in (templates_dir, builtin_templates_dir()):
+        if folder is None or not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            h.update(f"{path}\0".encode() + digest(path.read_bytes()))
+    return h.hexdigest()
+
+
+def _case_key(inputs: str, digests: list[tuple[str, str]]) -> str:
+    return hashlib.blake2b(f"{inputs}\0{digests}".encode(), digest_size=16).hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return digest(path.read_bytes()).hex()
+    except OSError:
+        return None
+
+
+def _made(key: str, case: LoadedCase, path: Path, text: bytes, project_root: Path) -> dict[str, Any] | None:
+    """What the report at ``path`` (holding ``text``) was made from, for ``_up_to_date``."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    examples = {
+        ref.path: _file_digest(project_root / ref.path)
+        for ref in (
+            f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None
+        )
+        if ref is not None
+    }
+    stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return {"key": key, "examples": examples, "out": stat, "digest": digest(text).hex(), "seen": time.time_ns()}
+
+
+def _up_to_date(made: Any, key: str, path: Path, project_root: Path) -> bool:
+    """True when the report at ``path`` is what rendering its case now would give: made from the
+    same inputs, its examples unchanged, and the file as it was written (by stat; by its bytes
+    when the stat changed or was taken in the same clock tick as the file was written)."""
+    try:
+        if made["key"] != key:
+            return False
+        if any(_file_digest(project_root / ref) != was for ref, was in made["examples"].items()):
+            return False
+        st = path.stat()
+        stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if stat == made["out"] and st.st_mtime_ns < made["seen"] - RACY_NS:
+            return True
+        return bool(_file_digest(path) == made["digest"])
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _placed(
@@ -370,8 +467,8 @@ def _read(path: Path) -> bytes | None:
         raise KbError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes) -> None:
     try:
-        write_text(path, text)
+        write_bytes(path, data)
     except OSError as exc:
         raise KbError(f"{path}: cannot write: {exc.strerror or exc}") from None
