@@ -80,17 +80,18 @@ class Run:
 def run(cmd: list[str], *, env: dict[str, str] | None = None) -> Run:
     """Run a command: its wall time, its output and its peak memory (wait4's ru_maxrss: the
     largest of the command and its pool workers, as the kernel counts a reaped child tree)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    assert proc.stdout is not None and proc.stderr is not None
-    out = proc.stdout.read()
-    errs = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{errs.decode(errors='replace')[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, out.decode(errors="replace"), errs.decode(errors="replace"))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errs:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=errs, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        errs.seek(0)
+        said, complaints = out.read().decode(errors="replace"), errs.read().decode(errors="replace")
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{complaints[-2000:]}")
+    return Run(seconds, usage.ru_maxrss / 1024, said, complaints)
 
 
 def python(script: str, *args: str) -> list[str]:
@@ -120,7 +121,7 @@ def grow_kb(base: Path, cases: int, into: Path) -> Path:
             for record in folder.iterdir():
                 data = record.read_bytes()
                 if record.name == "case.yaml" and suffix:
-                    text = _CASE_ID.sub(lambda m: f"{m[1]}: {m[2]}{suffix}", data.decode("utf-8"))
+                    text = _CASE_ID.sub(rf"\1: \2{suffix}", data.decode("utf-8"))
                     data = text.encode("utf-8")
                 (target / record.name).write_bytes(data)
             made += 1
@@ -155,7 +156,8 @@ def edit_one_record(kb: Path, n: int) -> None:
             text = record.read_text(encoding="utf-8")
             data = yaml.load(text, Loader=yaml.CSafeLoader)
             title = re.sub(r" \(edit \d+\)$", "", data["title"]) + f" (edit {n})"
-            edited = re.sub(r"^title: .*$", lambda _: f"title: {json.dumps(title)}", text, count=1, flags=re.MULTILINE)
+            line = f"title: {json.dumps(title)}"
+            edited = re.sub(r"^title: .*$", lambda _, line=line: line, text, count=1, flags=re.MULTILINE)
             if yaml.load(edited, Loader=yaml.CSafeLoader) == {**data, "title": title}:
                 record.write_text(edited, encoding="utf-8")
                 return
@@ -263,7 +265,9 @@ def measure_size(base: Path, corpus: Path, cases: int, repeat: int, work: Path, 
     for measure, written in ((plan[5][0], "0"), (plan[6][0], "1")):
         said = measure.runs[-1].stdout
         if f": {written} written" not in said:
-            raise SystemExit(f"{measure.name}: expected {written} report(s) written, got: {said[-300:]}{measure.runs[-1].stderr[-1000:]}")
+            raise SystemExit(
+                f"{measure.name}: expected {written} report(s) written, got: {said[-300:]}{measure.runs[-1].stderr[-1000:]}"
+            )
     measures = [m for m, _, _ in plan]
     if with_import:
         measures.append(measure_import(corpus, cases, repeat, work, env))
@@ -297,7 +301,11 @@ def table(sizes: list[Size]) -> str:
             m = size.measures[i] if i < len(size.measures) else None
             cells.append(f"{m.seconds:.2f} s / {m.floor_seconds:.2f} s = **{m.ratio:.2f}x**" if m else "")
         ok = all(s.measures[i].ratio <= first.goal for s in sizes if i < len(s.measures))
-        lines.append(f"| {first.name} | {first.floor} | " + " | ".join(cells) + f" | <= {first.goal}x {'ok' if ok else 'MISSED'} |")
+        lines.append(
+            f"| {first.name} | {first.floor} | "
+            + " | ".join(cells)
+            + f" | <= {first.goal}x {'ok' if ok else 'MISSED'} |"
+        )
     for name in ("kb check, cold cache", "kb render, cold", "kb stats, warm"):
         cells = [f"{next(m for m in s.measures if m.name == name).peak_mb:.0f} MB" for s in sizes]
         lines.append(f"| peak memory: {name} | | " + " | ".join(cells) + " | |")
@@ -345,7 +353,9 @@ def svg_plot(sizes: list[Size]) -> str:
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         parts.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>' for x, y in points)
         ly = top_margin + 14 + i * 18
-        parts.append(f'<line x1="{width - right + 12}" y1="{ly - 4}" x2="{width - right + 32}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>')
+        parts.append(
+            f'<line x1="{width - right + 12}" y1="{ly - 4}" x2="{width - right + 32}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>'
+        )
         parts.append(f'<text x="{width - right + 38}" y="{ly}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
@@ -373,12 +383,13 @@ def main() -> None:
             sizes.append(size)
             print(f"{count:,} cases: {size.files:,} files, {size.yaml_mb:.0f} MB of YAML", file=sys.stderr)
             for m in size.measures:
-                print(f"  {m.name:<30} {m.seconds:7.2f} s / {m.floor_seconds:7.2f} s = {m.ratio:5.2f}x", file=sys.stderr)
+                print(
+                    f"  {m.name:<30} {m.seconds:7.2f} s / {m.floor_seconds:7.2f} s = {m.ratio:5.2f}x", file=sys.stderr
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header = (
-        f"{os.cpu_count()} cores, best of {args.repeat} paired runs; "
-        + ", ".join(f"{s.cases:,} cases = {s.files:,} files, {s.yaml_mb:.0f} MB of YAML" for s in sizes)
+    header = f"{os.cpu_count()} cores, best of {args.repeat} paired runs; " + ", ".join(
+        f"{s.cases:,} cases = {s.files:,} files, {s.yaml_mb:.0f} MB of YAML" for s in sizes
     )
     text = f"{header}\n\n{table(sizes)}\n"
     print(text)

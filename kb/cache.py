@@ -164,7 +164,6 @@ class Stored:
         return bool(self.payloads)
 
 
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -202,7 +201,9 @@ def _problems_json(problems: Iterable[Problem]) -> str:
 
 
 def _problems(text: str, path: str) -> tuple[Problem, ...]:
-    return tuple(Problem(path, line, col, message, Severity(severity)) for line, col, message, severity in json.loads(text))
+    return tuple(
+        Problem(path, line, col, message, Severity(severity)) for line, col, message, severity in json.loads(text)
+    )
 
 
 class RecordCache:
@@ -273,7 +274,17 @@ class RecordCache:
         payloads: list[tuple[str, str, bytes, str, bytes]] = []
         for e in entries:
             s = e.stat
-            values = (s.size, s.mtime_ns, s.ctime_ns, s.inode, now, e.digest, int(e.valid), _problems_json(e.problems), e.ident)
+            values = (
+                s.size,
+                s.mtime_ns,
+                s.ctime_ns,
+                s.inode,
+                now,
+                e.digest,
+                int(e.valid),
+                _problems_json(e.problems),
+                e.ident,
+            )
             rows.append((e.key, *values, _sum(e.key, e.digest, _row_text(values))))
             payloads.extend(
                 (e.key, kind, e.digest, payload, _sum(f"{kind}:{e.key}", e.digest, payload))
@@ -290,7 +301,9 @@ class RecordCache:
             db.executemany("DELETE FROM files WHERE key=?", [(key,) for key in forget])
             db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?,?,?)", payloads)
-            db.executemany("UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew)
+            db.executemany(
+                "UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew
+            )
 
         self._write(write)
 
@@ -315,7 +328,9 @@ class RecordCache:
     def results(self, prefix: str) -> dict[str, Any]:
         """Every result whose name starts with ``prefix`` (checksums holding), by name."""
         found = {}
-        for name, value, checksum in self._query("SELECT name, value, checksum FROM results WHERE name >= ? AND name < ?", (prefix, prefix + "\uffff")):
+        for name, value, checksum in self._query(
+            "SELECT name, value, checksum FROM results WHERE name >= ? AND name < ?", (prefix, prefix + "\uffff")
+        ):
             if checksum == _sum(f"result:{name}", b"", value):
                 with contextlib.suppress(ValueError):
                     found[name] = json.loads(value)

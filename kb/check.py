@@ -96,7 +96,9 @@ def _reused(stored: Any, key: str, project: Path) -> list[Problem] | None:
             return None
         if any(_example_digest(project, ref) != was for ref, was in stored["examples"].items()):
             return None
-        return [Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]]
+        return [
+            Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]
+        ]
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 

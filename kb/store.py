@@ -358,7 +358,9 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
                 continue
             match = FAILURE_FILE.match(name)
             if not match or not entry.is_file():
-                strays.append(Problem.at(entry.path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`"))
+                strays.append(
+                    Problem.at(entry.path, "unexpected entry: failure files are named `<NN>-<failure-id>.yaml`")
+                )
                 continue
             names.append((int(match["nn"]), name))
         if not has_case:
@@ -448,7 +450,9 @@ def slim_record(record: BaseModel) -> BaseModel:
     if isinstance(record, Case):
         summary = None
         if record.summary and (record.summary.written_totals or record.summary.knowledge_gaps):
-            summary = Summary(written_totals=record.summary.written_totals, knowledge_gaps=record.summary.knowledge_gaps)
+            summary = Summary(
+                written_totals=record.summary.written_totals, knowledge_gaps=record.summary.knowledge_gaps
+            )
         task = Task(platform=record.task.platform, language=record.task.language) if record.task else None
         return Case(id=record.id, title=record.title, task=task, summary=summary)
     return record

@@ -395,9 +395,7 @@ def _made(key: str, case: LoadedCase, path: Path, text: bytes, project_root: Pat
         return None
     examples = {
         ref.path: _file_digest(project_root / ref.path)
-        for ref in (
-            f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None
-        )
+        for ref in (f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None)
         if ref is not None
     }
     stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
