@@ -164,6 +164,38 @@ class Stored:
         return bool(self.payloads)
 
 
+class Listings:
+    """Case folders' failure files (NN, name) by folder name, each valid while the folder's own
+    stat (size, mtime, ctime, inode) is unchanged and was taken ``RACY_NS`` after its mtime."""
+
+    def __init__(self, known: dict[str, tuple[str, list[tuple[int, str]]]]) -> None:
+        self.known = known
+        self.new: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+        self.now = time.time_ns()
+
+    @staticmethod
+    def _stat(entry: os.DirEntry[str]) -> tuple[str, int] | None:
+        try:
+            st = entry.stat()
+        except OSError:
+            return None
+        return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}", st.st_mtime_ns
+
+    def get(self, entry: os.DirEntry[str]) -> list[tuple[int, str]] | None:
+        """The folder's failure files as last listed, when its stat says nothing was added, removed or renamed."""
+        cached = self.known.get(entry.name)
+        stat = self._stat(entry)
+        if cached is None or stat is None or cached[0] != stat[0]:
+            return None
+        return cached[1]
+
+    def put(self, entry: os.DirEntry[str], names: list[tuple[int, str]]) -> None:
+        """Remember a folder just listed (unless modified too recently to trust its stat next time)."""
+        stat = self._stat(entry)
+        if stat is not None and stat[1] < self.now - RACY_NS and self.known.get(entry.name, ("", []))[0] != stat[0]:
+            self.new[entry.name] = (stat[0], names)
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -173,6 +205,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS payloads (
     key TEXT, kind TEXT, digest BLOB, payload TEXT, checksum BLOB, PRIMARY KEY (key, kind)
 );
+CREATE TABLE IF NOT EXISTS listings (name TEXT PRIMARY KEY, stat TEXT NOT NULL, names TEXT NOT NULL, checksum BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS results (name TEXT PRIMARY KEY, value TEXT NOT NULL, checksum BLOB NOT NULL);
 """
 
@@ -192,7 +225,7 @@ _FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, proble
 
 
 def _row_text(row: tuple[Any, ...]) -> str:
-    """What a file entry's checksum covers, beside its key and digest: its stat, time, validity, problems, id."""
+    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id."""
     return repr(row[:5] + row[6:])
 
 
@@ -236,9 +269,16 @@ class RecordCache:
     def known(self) -> dict[str, Known]:
         """Every file entry whose checksum holds, by key (the path relative to the KB)."""
         found: dict[str, Known] = {}
-        for key, *row, checksum in self._query(f"SELECT key, {_FILE_COLUMNS}, checksum FROM files"):  # noqa: S608 (a constant)
-            values = tuple(row)
-            if isinstance(values[5], bytes) and checksum == _sum(key, values[5], _row_text(values)):
+        rows = self._query(f"SELECT checksum, key, {_FILE_COLUMNS} FROM files")  # noqa: S608 (a constant)
+        secret, blake2b = _key(), hashlib.blake2b
+        for row in rows:
+            checksum, key, values = row[0], row[1], row[2:]
+            file_digest = values[5]
+            text = repr(values[:5] + values[6:])  # _row_text, inlined: this loop runs once a file
+            if (
+                isinstance(file_digest, bytes)
+                and checksum == blake2b(file_digest + f"{key}\0{text}".encode(), digest_size=16, key=secret).digest()
+            ):
                 found[key] = Known._make(values)
         return found
 
@@ -306,6 +346,25 @@ class RecordCache:
             )
 
         self._write(write)
+
+    # -- folders -----------------------------------------------------------------------
+
+    def listings(self) -> Listings:
+        """The cached listings of the KB's case folders (checksums holding)."""
+        found: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+        for name, stat, names, checksum in self._query("SELECT name, stat, names, checksum FROM listings"):
+            if checksum == _sum(f"listing:{name}", b"", f"{stat}|{names}"):
+                with contextlib.suppress(ValueError, TypeError):
+                    found[name] = (stat, [(int(n), str(file)) for n, file in json.loads(names)])
+        return Listings(found)
+
+    def store_listings(self, listings: Listings) -> None:
+        rows = []
+        for name, (stat, names) in listings.new.items():
+            text = json.dumps(names)
+            rows.append((name, stat, text, _sum(f"listing:{name}", b"", f"{stat}|{text}")))
+        if self.db is not None and rows:
+            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO listings VALUES (?,?,?,?)", rows))
 
     # -- results -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -46,6 +47,14 @@ DEFAULT_KB = Path("failures")
 
 def err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """The library's warnings (an unusable cache, ...) as one `warning: ...` line, not Python's format."""
+    err(f"warning: {message}")
+
+
+warnings.showwarning = _show_warning
 
 
 class _Bar:

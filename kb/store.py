@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from kb import yamlio
 from kb.atomic import write_text
-from kb.cache import Known, RecordCache, Stat, Stored, digest
+from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
 from kb.validate import validate
@@ -226,7 +226,8 @@ def scan_files(
     if not root.is_dir():
         problem = Problem.at(root, "knowledge base folder not found" if not root.exists() else "not a folder")
         return Scan(root, Layout(None, [], [problem]), {}, {}, record_cache, slim)
-    layout = discover(root, cases)
+    listings = record_cache.listings()
+    layout = discover(root, cases, listings)
     files = layout.files()
     models = dict(files)
     known = record_cache.known()
@@ -258,6 +259,7 @@ def scan_files(
             stored.append(_stored(key, read_stat, entry, slim))
     forget = known.keys() - models.keys() if cases is None else set()
     record_cache.store(stored, renewed=renewed, forget=forget)
+    record_cache.store_listings(listings)
     return Scan(root, layout, entries, models, record_cache, slim)
 
 
@@ -320,10 +322,12 @@ class Layout:
         return files
 
 
-def discover(root: Path, cases: list[str] | None = None) -> Layout:
+def discover(root: Path, cases: list[str] | None = None, listings: Listings | None = None) -> Layout:
     """Find taxonomy, case folders and failure files; report strays and links leaving the KB.
 
-    Reads folders only (``os.scandir``: one call a folder, no stat of the files in it).
+    Reads folders only (``os.scandir``: one call a folder, no stat of the files in it). With
+    ``listings`` (kb's cache of them), a case folder whose own stat is unchanged is not read
+    again: adding, removing or renaming an entry changes a folder's mtime and ctime.
     """
     problems: list[Problem] = []
     taxonomy = root / TAXONOMY_FILE
@@ -340,6 +344,10 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
         folder = root / found.name
         if found.is_symlink() and not inside(root, folder):
             problems.append(Problem.at(folder, "links outside the knowledge base; refusing to read it"))
+            continue
+        known = listings.get(found) if listings is not None else None
+        if known is not None:
+            folders.append(CaseFolder(folder, known))
             continue
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name)
@@ -369,6 +377,8 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
         problems.extend(strays)
         names.sort()
         folders.append(CaseFolder(folder, names))
+        if listings is not None and not strays:
+            listings.put(found, names)
     if wanted is not None:
         for missing in sorted(wanted - {f.path.name for f in folders}):
             problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))

@@ -108,10 +108,26 @@ def _tables(path: Path) -> set[str]:
 
 
 def _age(kb_root: Path) -> None:
-    """Make every record file an hour old, so no cache entry of it is racy."""
+    """Make every record file and folder an hour old, so no cache entry of them is racy."""
     old = time.time_ns() - 3600 * 10**9
-    for path in kb_root.rglob("*.yaml"):
+    for path in [*kb_root.rglob("*.yaml"), *(p for p in kb_root.iterdir() if p.is_dir())]:
         os.utime(path, ns=(old, old))
+
+
+def test_files_added_to_or_removed_from_a_listed_folder_are_seen(kb_copy: Path) -> None:
+    """Case folders are not listed again while their stat is unchanged; adding or removing a file changes it."""
+    _age(kb_copy)
+    assert check_kb(kb_copy).failures == 3
+    assert check_kb(kb_copy).failures == 3  # from the cached listing
+    path = kb_copy / SEED / FAILURE
+    (kb_copy / SEED / "04-unused-variable-assignments.yaml").write_text(path.read_text())
+    report = check_kb(kb_copy)
+    assert report.failures == 4 and ["duplicate failure id" in p.message for p in report.errors] == [True]
+    path.unlink()
+    (kb_copy / SEED / "04-unused-variable-assignments.yaml").unlink()
+    assert check_kb(kb_copy).failures == 2
+    (kb_copy / SEED / "stray.txt").write_text("x")
+    assert ["unexpected entry" in p.message for p in check_kb(kb_copy).errors] == [True]
 
 
 @pytest.fixture
