@@ -10,10 +10,10 @@ from typing import Any
 
 from kb.cache import RecordCache, digest
 from kb.errors import Problem, Severity
-from kb.examples import check_references, project_root
+from kb.examples import case_references, project_root
 from kb.models import Status
-from kb.recurring.links import check_recurring
-from kb.store import CASE_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
+from kb.recurring.links import case_recurring
+from kb.store import CASE_FILE, TAXONOMY_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
 
@@ -42,82 +42,175 @@ class CheckReport:
 def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     """Check a knowledge base. Reads only; never modifies a file (kb's cache aside).
 
-    Unchanged files are known from the cache by their stat; when no record, the taxonomy
-    or an example a reference points to changed, the cross-record rules' findings of the
-    last run are reused too, so an unchanged knowledge base loads no record at all.
+    Incremental: unchanged files are known from the cache by their stat; the findings of
+    the cross-record rules are kept for the whole KB and for each case, with what they were
+    computed from (the records' bytes, the taxonomy, the examples references point to, the
+    `related` links that resolved). An unchanged KB loads no record at all; after an edit
+    only the cases whose inputs changed are loaded and checked again.
     """
     root = Path(root)
     with RecordCache.open(root) as record_cache:
         scan = scan_files(root, record_cache, slim=True)
         problems = scan.problems
-        name, key = f"check:{strict}", _rules_key(scan, strict)
-        found = _reused(record_cache.result(name), key, project_root(root))
-        if found is None:
-            kb = scan.load()
-            found = check_rules(kb, strict=strict)
-            examples = {ref: _example_digest(project_root(root), ref) for ref in _example_paths(kb)}
-            record_cache.put_results({name: {"key": key, "examples": examples, "problems": _dump(found)}})
-    problems.extend(found)
+        problems.extend(_cached_rules(scan, record_cache, strict))
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
-    valid = [keys for keys in map(CaseFolder.record_keys, scan.layout.cases) if scan.entries[keys[0]].valid]
+    valid = _valid_cases(scan)
     failures = sum(1 for keys in valid for key in keys[1:] if scan.entries[key].valid)
     return CheckReport(problems, len(valid), failures)
 
 
-def _rules_key(scan: Scan, strict: bool) -> str:
-    """Changes when any record file's bytes, the set of files or how the KB is named changes."""
+def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
+    """The cross-record rules, for records that passed their schema.
+
+    Rules of one case go in ``case_rules`` (what they read of other cases comes through
+    ``RuleContext``, which is known without loading other records); ``kb_rules`` holds the
+    rules of the taxonomy. That split is what lets `kb check` re-check only what changed.
+    """
+    context = RuleContext.of(kb, strict=strict)
+    problems = kb_rules(kb)
+    for case in kb.cases:
+        problems.extend(case_rules(case, context))
+    return problems
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What the rules of one case read of the rest of the knowledge base."""
+
+    project: Path
+    """The folder references are relative to."""
+    categories: frozenset[str] | None
+    """The taxonomy's category keys (None without a taxonomy)."""
+    known: frozenset[str]
+    """Every `<case>/<failure>` of the knowledge base (for `related` links)."""
+    strict: bool
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, *, strict: bool, known: frozenset[str] | None = None) -> RuleContext:
+        if known is None:
+            known = frozenset(f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures)
+        categories = frozenset(c.id for c in kb.taxonomy.categories) if kb.taxonomy else None
+        return cls(project_root(kb.root), categories, known, strict)
+
+
+def kb_rules(kb: KnowledgeBase) -> list[Problem]:
+    """The rules of the knowledge base as a whole (its taxonomy)."""
+    return _duplicate_categories(kb) if kb.taxonomy else []
+
+
+def case_rules(case: LoadedCase, context: RuleContext) -> list[Problem]:
+    """Every rule of one case: ids and numbers, categories, drafts, totals, references, links, twins."""
+    return [
+        *_check_case(case, context.categories, strict=context.strict),
+        *case_references(context.project, case),
+        *case_recurring(case, context.known, strict=context.strict),
+    ]
+
+
+# -- reusing findings ------------------------------------------------------------------------
+
+
+def _valid_cases(scan: Scan) -> list[list[str]]:
+    """The record keys of each case folder whose case record is valid (case first)."""
+    return [keys for keys in map(CaseFolder.record_keys, scan.layout.cases) if scan.entries[keys[0]].valid]
+
+
+def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> list[Problem]:
+    """The cross-record findings: the whole KB's when nothing changed, else each case's
+    reused when its inputs are unchanged and computed again for the others."""
+    examples = _Examples(project_root(scan.root))
+    whole, whole_key = f"check:{strict}", _key(scan, strict, sorted(scan.entries))
+    found = _reused(record_cache.result(whole), whole_key, examples)
+    if found is not None:
+        return found
+    valid = _valid_cases(scan)
+    known = frozenset(
+        f"{scan.entries[keys[0]].ident}/{scan.entries[key].ident}"
+        for keys in valid
+        for key in keys[1:]
+        if scan.entries[key].valid
+    )
+    taxonomy = scan.entries[TAXONOMY_FILE].digest.hex() if TAXONOMY_FILE in scan.entries else "-"
+    stored = record_cache.results(f"case:{strict}:")
+    by_name = {folder.path.name: folder for folder in scan.layout.cases}
+    findings: dict[str, list[Problem]] = {}
+    case_keys: dict[str, str] = {}
+    for keys in valid:
+        name = keys[0].split("/", 1)[0]
+        case_keys[name] = _key(scan, strict, keys, taxonomy)
+        problems = _reused(stored.get(f"case:{strict}:{name}"), case_keys[name], examples, known)
+        if problems is not None:
+            findings[name] = problems
+    stale = [by_name[name] for name in case_keys if name not in findings]
+    kb = scan.load(stale)  # the taxonomy and the stale cases
+    context = RuleContext.of(kb, strict=strict, known=known)
+    new: dict[str, dict[str, Any]] = {}
+    for case in kb.cases:
+        name = case.path.name
+        findings[name] = case_rules(case, context)
+        refs = {ref: ref in known for loaded in case.failures for ref in loaded.failure.related}
+        new[f"case:{strict}:{name}"] = _stored(case_keys[name], examples.of(case), findings[name], refs)
+    found = kb_rules(kb)
+    used: dict[str, str | None] = {}
+    for name in case_keys:
+        found.extend(findings[name])
+        value = new.get(f"case:{strict}:{name}") or stored[f"case:{strict}:{name}"]
+        used.update(value["examples"])
+    new[whole] = _stored(whole_key, used, found, {})
+    record_cache.put_results(new)
+    return found
+
+
+def _key(scan: Scan, strict: bool, keys: list[str], *extra: str) -> str:
+    """Changes when the bytes of any of the files ``keys`` change, or which files they are, or how the KB is named."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{strict}\0{scan.root}\0".encode())
-    for path, entry in scan.entries.items():
-        h.update(f"{path}\0".encode() + entry.digest)
+    h.update(f"{strict}\0{scan.root}\0{extra}\0".encode())
+    for key in keys:
+        h.update(f"{key}\0".encode() + scan.entries[key].digest)
     return h.hexdigest()
 
 
-def _example_paths(kb: KnowledgeBase) -> set[str]:
-    return {
-        loaded.failure.ideal_response.reference.path
-        for case in kb.cases
-        for loaded in case.failures
-        if loaded.failure.ideal_response is not None and loaded.failure.ideal_response.reference is not None
-    }
+class _Examples:
+    """The digests of the example files references point to, each read once a run."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.seen: dict[str, str | None] = {}
+
+    def digest(self, ref: str) -> str | None:
+        if ref not in self.seen:
+            try:
+                self.seen[ref] = digest((self.project / ref).read_bytes()).hex()
+            except (OSError, ValueError):
+                self.seen[ref] = None
+        return self.seen[ref]
+
+    def of(self, case: LoadedCase) -> dict[str, str | None]:
+        refs = (f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None)
+        return {ref.path: self.digest(ref.path) for ref in refs if ref is not None}
 
 
-def _example_digest(project: Path, ref: str) -> str | None:
-    try:
-        return digest((project / ref).read_bytes()).hex()
-    except (OSError, ValueError):
-        return None
+def _stored(
+    key: str, examples: dict[str, str | None], problems: list[Problem], refs: dict[str, bool]
+) -> dict[str, Any]:
+    dumped = [[p.path, p.line, p.col, p.message, p.severity.value] for p in problems]
+    return {"key": key, "examples": examples, "refs": refs, "problems": dumped}
 
 
-def _reused(stored: Any, key: str, project: Path) -> list[Problem] | None:
-    """The stored findings when computed from the same records and the same example files."""
+def _reused(stored: Any, key: str, examples: _Examples, known: frozenset[str] = frozenset()) -> list[Problem] | None:
+    """Stored findings, when computed from the same records, examples and resolving links."""
     try:
         if stored["key"] != key:
             return None
-        if any(_example_digest(project, ref) != was for ref, was in stored["examples"].items()):
+        if any(examples.digest(ref) != was for ref, was in stored["examples"].items()):
+            return None
+        if any((ref in known) != was for ref, was in stored["refs"].items()):
             return None
         return [
             Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]
         ]
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-
-
-def _dump(problems: list[Problem]) -> list[list[Any]]:
-    return [[p.path, p.line, p.col, p.message, p.severity.value] for p in problems]
-
-
-def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
-    """The cross-record rules, for records that passed their schema."""
-    problems: list[Problem] = []
-    categories = {c.id for c in kb.taxonomy.categories} if kb.taxonomy else None
-    if kb.taxonomy:
-        problems.extend(_duplicate_categories(kb))
-    for case in kb.cases:
-        problems.extend(_check_case(case, categories, strict=strict))
-    problems.extend(check_references(kb))
-    problems.extend(check_recurring(kb, strict=strict))
-    return problems
 
 
 def _at_key(path: Path, key: str, message: str, severity: Severity = Severity.error) -> Problem:
@@ -135,7 +228,7 @@ def _duplicate_categories(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
-def _check_case(case: LoadedCase, categories: set[str] | None, *, strict: bool) -> list[Problem]:
+def _check_case(case: LoadedCase, categories: frozenset[str] | None, *, strict: bool) -> list[Problem]:
     problems: list[Problem] = []
     case_path = case.path / CASE_FILE
     if case.case.id != case.path.name:

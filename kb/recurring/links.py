@@ -4,10 +4,11 @@ list the same published failure twice, and (with `--strict`) every published fai
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from kb.errors import Problem, Severity
 from kb.models import Status
-from kb.store import KnowledgeBase, LoadedFailure
+from kb.store import KnowledgeBase, LoadedCase, LoadedFailure
 from kb.yamlio import problem_at
 
 TWIN_TITLE = 0.8
@@ -20,18 +21,22 @@ def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]
     """Dangling or self `related` links (errors), near-identical failures of one case
     (warnings) and, when ``strict``, published failures without a category (errors)."""
     known = {f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures}
+    return [problem for case in kb.cases for problem in case_recurring(case, known, strict=strict)]
+
+
+def case_recurring(case: LoadedCase, known: Collection[str], *, strict: bool = False) -> list[Problem]:
+    """``check_recurring`` for one case; ``known``: every `<case>/<failure>` of the knowledge base."""
     problems: list[Problem] = []
-    for case in kb.cases:
-        for loaded in case.failures:
-            problems.extend(_links(case.id, loaded, known))
-            failure = loaded.failure
-            if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
-                problems.append(problem_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
-        problems.extend(_twins(case.failures))
+    for loaded in case.failures:
+        problems.extend(_links(case.id, loaded, known))
+        failure = loaded.failure
+        if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
+            problems.append(problem_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
+    problems.extend(_twins(case.failures))
     return problems
 
 
-def _links(case_id: str, loaded: LoadedFailure, known: set[str]) -> list[Problem]:
+def _links(case_id: str, loaded: LoadedFailure, known: Collection[str]) -> list[Problem]:
     problems = []
     own = f"{case_id}/{loaded.failure.id}"
     for i, ref in enumerate(loaded.failure.related):
