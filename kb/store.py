@@ -209,11 +209,11 @@ class Scan:
                 continue
             self.entries[key] = self.entries[key]._replace(record=record)
         stored: list[Stored] = []
-        for (path, _), (stat, entry) in zip(pending, _parse_all(pending, self.slim), strict=True):
+        for (path, _), (stat, entry, payloads) in zip(pending, _parse_all(pending, self.slim), strict=True):
             key = path.relative_to(self.root).as_posix()
             self.entries[key] = entry
             if stat is not None:
-                stored.append(_stored(key, stat, entry, self.slim))
+                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads))
         self.cache.store(stored)
 
 
@@ -253,10 +253,10 @@ def scan_files(
         entries[key] = Entry(hit.problems(base + key), hit.valid, hit.digest, hit.ident)
     stored: list[Stored] = []
     parse = [(root / key, model) for key, model in pending]
-    for (key, _), (read_stat, entry) in zip(pending, _parse_all(parse, slim), strict=True):
+    for (key, _), (read_stat, entry, payloads) in zip(pending, _parse_all(parse, slim), strict=True):
         entries[key] = entry
         if read_stat is not None:
-            stored.append(_stored(key, read_stat, entry, slim))
+            stored.append(Stored(key, read_stat, entry.digest, entry.problems, entry.ident, payloads))
     forget = known.keys() - models.keys() if cases is None else set()
     record_cache.store(stored, renewed=renewed, forget=forget)
     record_cache.store_listings(listings)
@@ -271,16 +271,16 @@ def _read_digest(path: str) -> bytes | None:
         return None
 
 
-def _stored(key: str, stat: Stat, entry: Entry, slim: bool) -> Stored:
-    """The cache entry of a file just parsed: its slim record, and its full one unless ``slim``."""
-    payloads: dict[str, str] = {}
-    if entry.record is not None:
-        if slim:
-            payloads["slim"] = entry.record.model_dump_json(exclude_defaults=True)
-        else:
-            payloads["full"] = entry.record.model_dump_json(exclude_defaults=True)
-            payloads["slim"] = slim_record(entry.record).model_dump_json(exclude_defaults=True)
-    return Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads)
+def _payloads(record: BaseModel | None, slim: bool) -> dict[str, str]:
+    """A record's cache payloads as JSON: its slim form, and the full one unless ``slim``."""
+    if record is None:
+        return {}
+    if slim:
+        return {"slim": record.model_dump_json(exclude_defaults=True)}
+    return {
+        "full": record.model_dump_json(exclude_defaults=True),
+        "slim": slim_record(record).model_dump_json(exclude_defaults=True),
+    }
 
 
 @dataclass
@@ -410,15 +410,24 @@ def load_entry(path: Path, model: type[BaseModel], slim: bool = False) -> tuple[
     return stat, Entry(tuple(problems), record is not None, digest(raw), getattr(record, "id", None), record)
 
 
-def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[tuple[Stat | None, Entry]]:
-    return [load_entry(path, model, slim) for path, model in chunk]
+Parsed = tuple[Stat | None, Entry, dict[str, str]]
+"""A file just read: its stat, what it holds and its cache payloads (made where it was parsed)."""
 
 
-def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[tuple[Stat | None, Entry]]:
+def _load_one(path: Path, model: type[BaseModel], slim: bool) -> Parsed:
+    stat, entry = load_entry(path, model, slim)
+    return stat, entry, _payloads(entry.record, slim)
+
+
+def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
+    return [_load_one(path, model, slim) for path, model in chunk]
+
+
+def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
     """What each pending file holds, in order (in parallel when there are many)."""
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) < POOL_MIN_FILES or workers < 2:
-        return [load_entry(path, model, slim) for path, model in pending]
+        return _load_chunk(pending, slim)
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:

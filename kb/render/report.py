@@ -466,7 +466,9 @@ def _read(path: Path) -> bytes | None:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Write a report atomically; not fsync'ed: a report is derived, and one a crash left
+    stale or empty differs from its cache entry, so the next render writes it again."""
     try:
-        write_bytes(path, data)
+        write_bytes(path, data, durable=False)
     except OSError as exc:
         raise KbError(f"{path}: cannot write: {exc.strerror or exc}") from None
