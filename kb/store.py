@@ -162,6 +162,24 @@ class Scan:
     models: dict[str, type[BaseModel]]
     cache: RecordCache
     slim: bool
+    pending: list[str] = field(default_factory=list)
+    """Files changed since the cache saw them (or new), not read yet."""
+
+    def parse_pending(self) -> None:
+        """Read and parse the pending files (in parallel when there are many)."""
+        pending = [(self.root / key, self.models[key]) for key in self.pending]
+        self.adopt(list(zip(self.pending, _parse_all(pending, self.slim), strict=True)))
+
+    def adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
+        """Take in files read (here or in a worker process) and remember them in the cache."""
+        stored: list[Stored] = []
+        for key, (stat, entry, payloads) in parsed:
+            self.entries[key] = entry
+            if stat is not None:
+                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads))
+        done = {key for key, _ in parsed}
+        self.pending = [key for key in self.pending if key not in done]
+        self.cache.store(stored)
 
     @property
     def problems(self) -> list[Problem]:
@@ -208,20 +226,23 @@ class Scan:
                 pending.append((self.root / key, self.models[key]))
                 continue
             self.entries[key] = self.entries[key]._replace(record=record)
-        stored: list[Stored] = []
-        for (path, _), (stat, entry, payloads) in zip(pending, _parse_all(pending, self.slim), strict=True):
-            key = path.relative_to(self.root).as_posix()
-            self.entries[key] = entry
-            if stat is not None:
-                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads))
-        self.cache.store(stored)
+        parsed = _parse_all(pending, self.slim)
+        self.adopt(
+            [(path.relative_to(self.root).as_posix(), item) for (path, _), item in zip(pending, parsed, strict=True)]
+        )
 
 
 def scan_files(
-    root: Path | str, record_cache: RecordCache, *, cases: list[str] | None = None, slim: bool = False
+    root: Path | str,
+    record_cache: RecordCache,
+    *,
+    cases: list[str] | None = None,
+    slim: bool = False,
+    parse: bool = True,
 ) -> Scan:
     """Find a knowledge base's files and what each holds: unchanged files (by their stat, see
-    ``kb.cache``) from the cache, the others read, hashed and (when their bytes changed) parsed."""
+    ``kb.cache``) from the cache, the others read, hashed and (when their bytes changed) parsed
+    (unless not ``parse``: then they are left in ``Scan.pending`` for the caller to read)."""
     root = Path(root)
     if not root.is_dir():
         problem = Problem.at(root, "knowledge base folder not found" if not root.exists() else "not a folder")
@@ -251,16 +272,13 @@ def scan_files(
                 continue
             renewed.append((key, st, hit))
         entries[key] = Entry(hit.problems(base + key), hit.valid, hit.digest, hit.ident)
-    stored: list[Stored] = []
-    parse = [(root / key, model) for key, model in pending]
-    for (key, _), (read_stat, entry, payloads) in zip(pending, _parse_all(parse, slim), strict=True):
-        entries[key] = entry
-        if read_stat is not None:
-            stored.append(Stored(key, read_stat, entry.digest, entry.problems, entry.ident, payloads))
     forget = known.keys() - models.keys() if cases is None else set()
-    record_cache.store(stored, renewed=renewed, forget=forget)
+    record_cache.store([], renewed=renewed, forget=forget)
     record_cache.store_listings(listings)
-    return Scan(root, layout, entries, models, record_cache, slim)
+    scan = Scan(root, layout, entries, models, record_cache, slim, [key for key, _ in pending])
+    if parse:
+        scan.parse_pending()
+    return scan
 
 
 def _read_digest(path: str) -> bytes | None:
@@ -414,13 +432,14 @@ Parsed = tuple[Stat | None, Entry, dict[str, str]]
 """A file just read: its stat, what it holds and its cache payloads (made where it was parsed)."""
 
 
-def _load_one(path: Path, model: type[BaseModel], slim: bool) -> Parsed:
+def read_file(path: Path, model: type[BaseModel], slim: bool = False) -> Parsed:
+    """Read one record file: its stat, what it holds and its cache payloads."""
     stat, entry = load_entry(path, model, slim)
     return stat, entry, _payloads(entry.record, slim)
 
 
 def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
-    return [_load_one(path, model, slim) for path, model in chunk]
+    return [read_file(path, model, slim) for path, model in chunk]
 
 
 def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:

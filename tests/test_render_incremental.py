@@ -151,3 +151,17 @@ def test_stats_from_slim_records_equal_stats_from_full_ones() -> None:
     full, slim = load_kb(FAILURES), load_kb(FAILURES, slim=True)
     assert compute_stats(slim).as_dict(details=True) == compute_stats(full).as_dict(details=True)
     assert crosstab(slim, "impact", "service").as_dict() == crosstab(full, "impact", "service").as_dict()
+
+
+def test_cold_build_in_worker_processes_equals_one_in_process(
+    two_cases: Path, tmp_path: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold build reads and renders cases in a process pool; same bytes, and its cache is warm after."""
+    alone = clean_build(two_cases, tmp_path / "alone", tmp_path, monkeypatch)
+    monkeypatch.setattr(kb.render.report, "POOL_MIN_CASES", 1)
+    monkeypatch.setattr(kb.render.report.os, "cpu_count", lambda: 2)
+    out = tmp_path / "pooled"
+    assert len(render_reports(two_cases, out).created) == 2
+    assert reports(out) == alone
+    rendered.clear()
+    assert render_reports(two_cases, out).changed == [] and rendered == []

@@ -12,11 +12,13 @@ document back; the helpers here turn them into what the template prints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,7 +35,7 @@ from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
 from kb.render.markdown import inline
-from kb.store import TAXONOMY_FILE, LoadedCase, Scan, scan_files
+from kb.store import TAXONOMY_FILE, CaseFolder, LoadedCase, LoadedFailure, Parsed, Scan, read_file, scan_files
 from kb.totals import totals_line
 
 __all__ = [
@@ -314,14 +316,16 @@ def render_reports(
     """
     kb_root, out = Path(kb_root), Path(out)
     result = RenderResult(checked=check)
+    templates_dir = templates if templates is not None else project_templates_dir(kb_root)
+    project_root = kb_root.resolve().parent
     with RecordCache.open(kb_root) as record_cache:
-        scan = scan_files(kb_root, record_cache, cases=list(cases) if cases is not None else None)
+        scan = scan_files(kb_root, record_cache, cases=list(cases) if cases is not None else None, parse=False)
+        texts = _render_unread(scan, templates_dir, out, project_root)  # cases not read yet, in parallel
+        scan.parse_pending()
         errors = [p for p in scan.problems if p.severity is Severity.error]
         if errors:
             raise InvalidKbError(errors)
-        templates_dir = templates if templates is not None else project_templates_dir(kb_root)
         env = make_env(templates_dir)
-        project_root = kb_root.resolve().parent
         inputs = _inputs_key(scan, templates_dir, out.resolve(), project_root)
         made = record_cache.results("render:")
         folders = [f for f in scan.layout.cases if scan.entries[f.record_keys()[0]].valid]
@@ -330,33 +334,106 @@ def render_reports(
         for folder in folders:
             path = out / str(scan.entries[folder.record_keys()[0]].ident) / REPORT_FILE
             key = _case_key(inputs, scan.digests(folder))
-            if _up_to_date(made.get(f"render:{folder.path.name}"), key, path, project_root):
+            if folder.path.name not in texts and _up_to_date(
+                made.get(f"render:{folder.path.name}"), key, path, project_root
+            ):
                 fresh[folder.path.name] = path
+        stale = [f for f in folders if f.path.name not in fresh and f.path.name not in texts]
+        for case in scan.load(stale).cases if stale else []:
+            report_dir = out / case.id
+            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+            texts[case.path.name] = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
         done: dict[str, Any] = {}
-        stale = [f for f in folders if f.path.name not in fresh]
-        loaded = {c.path.name: c for c in scan.load(stale).cases} if stale else {}
         for folder in folders:
             name = folder.path.name
             if name in fresh:
                 result.unchanged.append(fresh[name])
                 progress.advance(1)
                 continue
-            case = loaded[name]
-            report_dir = out / case.id
-            path = report_dir / REPORT_FILE
-            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root).encode("utf-8")
+            path, report, refs = texts[name]
             current = _read(path)
-            if current == text:
+            if current == report:
                 result.unchanged.append(path)
             else:
                 (result.created if current is None else result.updated).append(path)
                 if not check:
-                    _write(path, text)
-            if current == text or not check:
-                done[f"render:{name}"] = _made(_case_key(inputs, scan.digests(folder)), case, path, text, project_root)
+                    _write(path, report)
+            if current == report or not check:
+                key = _case_key(inputs, scan.digests(folder))
+                done[f"render:{name}"] = _made(key, refs, path, report, project_root)
             progress.advance(1)
         record_cache.put_results({k: v for k, v in done.items() if v is not None})
     return result
+
+
+# -- rendering cases not read yet, in parallel -------------------------------------------------
+
+POOL_MIN_CASES = 100
+"""Below this many cases to read and render, a process pool costs more than it saves."""
+
+Rendered = tuple[Path, bytes, list[str]]
+"""A case's report: where it goes, its bytes, the example files it links."""
+
+
+def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_root: Path) -> dict[str, Rendered]:
+    """Read and render, in worker processes, the cases with files the cache does not know (a
+    cold build): records never travel between processes, only reports and cache entries."""
+    pending = set(scan.pending)
+    unread = [f for f in scan.layout.cases if not pending.isdisjoint(f.record_keys())]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(unread) < POOL_MIN_CASES or workers < 2:
+        return {}
+    size = max(10, len(unread) // (workers * 8))
+    jobs = [
+        (scan.root, templates_dir, out, project_root, [(f.path.name, f.names) for f in unread[i : i + size]])
+        for i in range(0, len(unread), size)
+    ]
+    texts: dict[str, Rendered] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for chunk in pool.map(_render_chunk, jobs):
+            for name, files, rendered in chunk:
+                scan.adopt(files)
+                if rendered is not None:
+                    texts[name] = rendered
+    return texts
+
+
+def _render_chunk(
+    job: tuple[Path, Path | None, Path, Path, list[tuple[str, list[tuple[int, str]]]]],
+) -> list[tuple[str, list[tuple[str, Parsed]], Rendered | None]]:
+    """Read the files of each case folder and render the case when they are all valid (in a worker)."""
+    root, templates_dir, out, project_root, folders = job
+    env = _worker_env(templates_dir)
+    done = []
+    for name, names in folders:
+        folder = CaseFolder(root / name, names)
+        keys = folder.record_keys()
+        parsed = [(key, read_file(root / key, Case if i == 0 else Failure)) for i, key in enumerate(keys)]
+        rendered = None
+        if all(entry.valid for _, (_, entry, _) in parsed):
+            case_record = parsed[0][1][1].record
+            failures = [
+                LoadedFailure(path, number, entry.record)
+                for (number, path), (_, (_, entry, _)) in zip(folder.failures, parsed[1:], strict=True)
+            ]
+            case = LoadedCase(folder.path, case_record, failures)
+            report_dir = out / case.id
+            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+            rendered = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
+        files = [(key, (stat, entry._replace(record=None), payloads)) for key, (stat, entry, payloads) in parsed]
+        done.append((name, files, rendered))
+    return done
+
+
+@functools.cache
+def _worker_env(templates_dir: Path | None) -> jinja2.Environment:
+    return make_env(templates_dir)
+
+
+def _references(case: LoadedCase) -> list[str]:
+    """The example files the case's fixes link to."""
+    ideals = (f.failure.ideal_response for f in case.failures)
+    return sorted({ideal.reference.path for ideal in ideals if ideal is not None and ideal.reference is not None})
 
 
 # -- knowing that a report is up to date ---------------------------------------------------
@@ -387,17 +464,13 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-def _made(key: str, case: LoadedCase, path: Path, text: bytes, project_root: Path) -> dict[str, Any] | None:
+def _made(key: str, refs: list[str], path: Path, text: bytes, project_root: Path) -> dict[str, Any] | None:
     """What the report at ``path`` (holding ``text``) was made from, for ``_up_to_date``."""
     try:
         st = path.stat()
     except OSError:
         return None
-    examples = {
-        ref.path: _file_digest(project_root / ref.path)
-        for ref in (f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None)
-        if ref is not None
-    }
+    examples = {ref: _file_digest(project_root / ref) for ref in refs}
     stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return {"key": key, "examples": examples, "out": stat, "digest": digest(text).hex(), "seen": time.time_ns()}
 
