@@ -287,6 +287,26 @@ def measure_import(corpus: Path, documents: int, repeat: int, work: Path, env: d
     return measure
 
 
+def save_sizes(path: Path, sizes: list[Size]) -> None:
+    import json
+    from dataclasses import asdict
+
+    path.write_text(json.dumps([asdict(s) for s in sizes], indent=1), encoding="utf-8")
+
+
+def load_sizes(path: Path) -> list[Size]:
+    import json
+
+    sizes = []
+    for data in json.loads(path.read_text(encoding="utf-8")):
+        measures = []
+        for m in data.pop("measures"):
+            runs, floors = [Run(**r) for r in m.pop("runs")], [Run(**r) for r in m.pop("floors")]
+            measures.append(Measure(**m, runs=runs, floors=floors))
+        sizes.append(Size(**data, measures=measures))
+    return sizes
+
+
 # -- reporting -------------------------------------------------------------------------
 
 
@@ -295,17 +315,14 @@ def table(sizes: list[Size]) -> str:
         "| measure | floor | " + " | ".join(f"{s.cases:,} cases" for s in sizes) + " | goal |",
         "|---|---|" + "---:|" * len(sizes) + "---|",
     ]
-    for i, first in enumerate(sizes[0].measures):
-        cells = []
-        for size in sizes:
-            m = size.measures[i] if i < len(size.measures) else None
-            cells.append(f"{m.seconds:.2f} s / {m.floor_seconds:.2f} s = **{m.ratio:.2f}x**" if m else "")
-        ok = all(s.measures[i].ratio <= first.goal for s in sizes if i < len(s.measures))
-        lines.append(
-            f"| {first.name} | {first.floor} | "
-            + " | ".join(cells)
-            + f" | <= {first.goal}x {'ok' if ok else 'MISSED'} |"
-        )
+    names = list(dict.fromkeys(m.name for s in sizes for m in s.measures))
+    for name in names:
+        found = [next((m for m in s.measures if m.name == name), None) for s in sizes]
+        first = next(m for m in found if m is not None)
+        cells = [f"{m.seconds:.2f} s / {m.floor_seconds:.2f} s = **{m.ratio:.2f}x**" if m else "" for m in found]
+        ok = all(m.ratio <= first.goal for m in found if m is not None)
+        mark = "ok" if ok else "MISSED"
+        lines.append(f"| {name} | {first.floor} | " + " | ".join(cells) + f" | <= {first.goal}x {mark} |")
     for name in ("kb check, cold cache", "kb render, cold", "kb stats, warm"):
         cells = [f"{next(m for m in s.measures if m.name == name).peak_mb:.0f} MB" for s in sizes]
         lines.append(f"| peak memory: {name} | | " + " | ".join(cells) + " | |")
@@ -368,7 +385,10 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 20,000 cases (minutes on 2 cores)")
     parser.add_argument("--repeat", type=int, default=3, help="paired runs per measure; the best of each counts")
     parser.add_argument("--no-import", action="store_true", help="leave out the import measure")
+    parser.add_argument("--import-max", type=int, default=5000, help="measure import only up to this many cases")
     parser.add_argument("--out", type=Path, help="write the table and plot into this Markdown file's figures section")
+    parser.add_argument("--save", type=Path, help="also save the figures as JSON (for --merge)")
+    parser.add_argument("--merge", type=Path, action="append", default=[], help="figures saved by an earlier run")
     args = parser.parse_args()
     counts = [int(n) for n in args.sizes.split(",") if n] + ([20_000] if args.large else [])
 
@@ -377,17 +397,21 @@ def main() -> None:
         base = work / "base"
         env = dict(os.environ, KB_CACHE_DIR=str(work / "cache-base"))
         run([*KB, "import", str(args.corpus), "--into", str(base)], env=env)
-        sizes = []
+        sizes = [size for saved in args.merge for size in load_sizes(saved)]
         for count in counts:
-            size = measure_size(base, args.corpus, count, args.repeat, work, with_import=not args.no_import)
+            with_import = not args.no_import and count <= args.import_max
+            size = measure_size(base, args.corpus, count, args.repeat, work, with_import=with_import)
             sizes.append(size)
             print(f"{count:,} cases: {size.files:,} files, {size.yaml_mb:.0f} MB of YAML", file=sys.stderr)
             for m in size.measures:
                 print(
                     f"  {m.name:<30} {m.seconds:7.2f} s / {m.floor_seconds:7.2f} s = {m.ratio:5.2f}x", file=sys.stderr
                 )
+            if args.save:
+                save_sizes(args.save, sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    sizes.sort(key=lambda s: s.cases)
     header = f"{os.cpu_count()} cores, best of {args.repeat} paired runs; " + ", ".join(
         f"{s.cases:,} cases = {s.files:,} files, {s.yaml_mb:.0f} MB of YAML" for s in sizes
     )
