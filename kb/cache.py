@@ -379,7 +379,7 @@ class RecordCache:
     def put_results(self, values: dict[str, Any]) -> None:
         rows = []
         for name, value in values.items():
-            text = json.dumps(value, sort_keys=True)
+            text = json.dumps(value)
             rows.append((name, text, _sum(f"result:{name}", b"", text)))
         if self.db is not None and rows:
             self._write(lambda db: db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?)", rows))

@@ -7,19 +7,23 @@ counted under ``none``, never guessed.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kb.errors import UsageError
+from kb.cache import RecordCache
+from kb.errors import InvalidKbError, Severity, UsageError
 from kb.filters import Filters, Selection, case_platform, failure_services, select
 from kb.models import Failure, Impact, Status
 from kb.names import NONE, gap_key, gap_text, normalise_language
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, load_kb
+from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_files
 from kb.totals import totals_disagreement
 
 UNCATEGORISED = "Uncategorised"
@@ -488,7 +492,35 @@ def stats_report(
     failures by one dimension or two (a cross-table at most ``max_cols`` columns wide)."""
     if len(by) > 2:
         raise UsageError(f"failures are counted by one or two dimensions (rows, then columns), not {len(by)}")
-    kb = load_kb(root, slim=True)  # slim records hold all that stats reads (see ``slim_record``)
+    root = Path(root)
+    with RecordCache.open(root) as record_cache:
+        scan = scan_files(root, record_cache, slim=True)  # slim records hold all stats reads (``slim_record``)
+        errors = [p for p in scan.problems if p.severity is Severity.error]
+        if errors:
+            raise InvalidKbError(errors)
+        asked = json.dumps([list(by), asdict(filters or Filters()), top, details, max_cols], default=list)
+        key = hashlib.blake2b(f"{scan.content_key()}\0{asked}".encode(), digest_size=16).hexdigest()
+        stored = record_cache.result("stats")
+        if isinstance(stored, dict) and stored.get("key") == key:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                return _report_from(stored["report"])
+        report = _stats_report(scan.load(), by, filters, top, details, max_cols)
+        record_cache.put_results({"stats": {"key": key, "report": asdict(report)}})
+    return report
+
+
+def _report_from(data: dict[str, Any]) -> StatsReport:
+    """A ``StatsReport`` as ``asdict`` gave it (from kb's cache: the counts of unchanged records)."""
+    tables = [
+        TableView(**{**t, "headers": tuple(t["headers"]), "rows": [tuple(row) for row in t["rows"]]})
+        for t in data["tables"]
+    ]
+    return StatsReport(data["data"], tables, list(data["lines"]))
+
+
+def _stats_report(
+    kb: KnowledgeBase, by: Sequence[str], filters: Filters | None, top: int, details: bool, max_cols: int | None
+) -> StatsReport:
     if by:
         table = crosstab(kb, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=max_cols)
         return StatsReport(table.as_dict(), [crosstab_table(table, top=top)])

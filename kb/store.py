@@ -9,9 +9,13 @@ Layout (a contract)::
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -172,6 +176,10 @@ class Scan:
 
     def adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
         """Take in files read (here or in a worker process) and remember them in the cache."""
+        with gc_paused():
+            self._adopt(parsed)
+
+    def _adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
         stored: list[Stored] = []
         for key, (stat, entry, payloads) in parsed:
             self.entries[key] = entry
@@ -188,13 +196,23 @@ class Scan:
             problems.extend(entry.problems)
         return problems
 
+    def content_key(self) -> str:
+        """Changes when any record file's bytes change, or which files there are, or how the KB is named."""
+        h = hashlib.blake2b(f"{self.root}\0".encode(), digest_size=16)
+        for key in sorted(self.entries):
+            h.update(f"{key}\0".encode() + self.entries[key].digest)
+        return h.hexdigest()
+
     def digests(self, folder: CaseFolder) -> list[tuple[str, str]]:
         """The case's record files (case first, then failures in order) and the digests of their bytes."""
         return [(key, self.entries[key].digest.hex()) for key in folder.record_keys()]
 
     def load(self, folders: list[CaseFolder] | None = None) -> KnowledgeBase:
         """The knowledge base with the records of ``folders`` (default: every case) loaded."""
-        folders = self.layout.cases if folders is None else folders
+        with gc_paused():
+            return self._load(self.layout.cases if folders is None else folders)
+
+    def _load(self, folders: list[CaseFolder]) -> KnowledgeBase:
         wanted = [key for folder in folders for key in folder.record_keys()]
         if self.layout.taxonomy:
             wanted.append(TAXONOMY_FILE)
@@ -232,6 +250,19 @@ class Scan:
         )
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading: records are many long-lived objects
+    without cycles, which it would otherwise scan again and again (it halves the time to load)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan_files(
     root: Path | str,
     record_cache: RecordCache,
@@ -243,7 +274,11 @@ def scan_files(
     """Find a knowledge base's files and what each holds: unchanged files (by their stat, see
     ``kb.cache``) from the cache, the others read, hashed and (when their bytes changed) parsed
     (unless not ``parse``: then they are left in ``Scan.pending`` for the caller to read)."""
-    root = Path(root)
+    with gc_paused():
+        return _scan_files(Path(root), record_cache, cases, slim, parse)
+
+
+def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, slim: bool, parse: bool) -> Scan:
     if not root.is_dir():
         problem = Problem.at(root, "knowledge base folder not found" if not root.exists() else "not a folder")
         return Scan(root, Layout(None, [], [problem]), {}, {}, record_cache, slim)

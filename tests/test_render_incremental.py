@@ -165,3 +165,20 @@ def test_cold_build_in_worker_processes_equals_one_in_process(
     assert reports(out) == alone
     rendered.clear()
     assert render_reports(two_cases, out).changed == [] and rendered == []
+
+
+def test_stats_of_an_unchanged_kb_come_from_the_cache_and_equal_fresh_ones(
+    two_cases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb import stats
+
+    fresh = stats.stats_report(two_cases, details=True)
+    counted: list[int] = []
+    real = stats._stats_report
+    monkeypatch.setattr(stats, "_stats_report", lambda *a: counted.append(1) or real(*a))
+    again = stats.stats_report(two_cases, details=True)
+    assert (again, counted) == (fresh, [])
+    assert stats.stats_report(two_cases, by=["impact", "service"]).data != fresh.data and counted == [1]
+    edit(two_cases / "pr7061" / "02-missing-iam-permission-for-lambda-dlq.yaml", "impact: critical", "impact: low")
+    changed = stats.stats_report(two_cases, details=True)
+    assert counted == [1, 1] and changed.data["by_impact"] != fresh.data["by_impact"]
