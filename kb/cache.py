@@ -251,6 +251,9 @@ class RecordCache:
         folder = safe_cache_dir() if enabled else None
         if folder is None:
             return cls(None, root)
+        for kind in ("records", "slim"):  # the pickles of kb before this cache: never read, removed
+            with contextlib.suppress(OSError):
+                cache_file(root, kind).with_suffix(".pickle").unlink()
         return cls(_connect(cache_file(root)), root)
 
     def close(self) -> None:

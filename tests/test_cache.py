@@ -225,6 +225,7 @@ def test_planted_pickle_never_runs(kb_copy: Path, private_cache: Path, tmp_path:
     assert check_kb(kb_copy).ok
     assert load_kb(kb_copy).case(SEED) is not None
     assert not marker.exists()
+    assert [p.suffix for p in private_cache.iterdir()] == [".sqlite"]  # the old-style pickle is removed
 
 
 def test_tampered_record_entry_is_ignored_and_rebuilt(kb_copy: Path, parsed: list[str], tmp_path: Path) -> None:
