@@ -109,6 +109,8 @@ def grow_kb(base: Path, cases: int, into: Path) -> Path:
     taxonomy = base / "taxonomy.yaml"
     shutil.copy2(taxonomy if taxonomy.exists() else ROOT / "failures" / "taxonomy.yaml", into / "taxonomy.yaml")
     originals = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if not originals:
+        raise SystemExit(f"{base} holds no case: did the import of the corpus fail?")
     made = 0
     copy = 0
     while made < cases:
