@@ -1,4 +1,5 @@
-"""kb's cache: what reading each record file gave, and results computed from whole cases.
+"""kb's cache: what reading each record file gave, and what was computed from the records
+(`kb check`'s findings per case, each report's inputs, the last `kb stats`).
 
 One SQLite file per knowledge base (``records-<hash of its path>.sqlite``) in a folder kb
 owns, outside the knowledge base: ``$KB_CACHE_DIR``, else ``$XDG_CACHE_HOME/kb``, else
@@ -8,6 +9,8 @@ owns, outside the knowledge base: ``$KB_CACHE_DIR``, else ``$XDG_CACHE_HOME/kb``
   ctime_ns, inode)`` equal its entry's: no byte is read. ctime changes on every write,
   even when an editor or ``touch -d`` puts the mtime back. A file whose stat changed is
   hashed (BLAKE2), and parsed again only when its bytes changed.
+- **Folder listings** of case folders are kept the same way: a folder whose own stat is
+  unchanged had no file added, removed or renamed, so it is not listed again.
 - **Racy entries.** A file written in the same clock tick as its entry could change
   again without changing its stat; so an entry is trusted on stat alone only when the
   file's mtime is older than the time the entry was written by ``RACY_NS``; otherwise
