@@ -22,21 +22,25 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    with replacing(path) as handle:
+def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (``durable=False``: without the fsync, for
+    derived files that a crash may leave old or empty but never half-written for a reader)."""
+    with replacing(path, durable=durable) as handle:
         handle.write(data)
 
 
 @contextlib.contextmanager
-def replacing(path: Path) -> Iterator[BinaryIO]:
-    """A binary handle whose content replaces ``path`` atomically when the block ends without error."""
+def replacing(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces ``path`` atomically when the block ends without error
+    (flushed to disk first, unless not ``durable``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

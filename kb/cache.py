@@ -1,42 +1,58 @@
-"""A cache of validated records, so an unchanged knowledge base loads without parsing.
+"""kb's cache: what reading each record file gave, and what was computed from the records
+(`kb check`'s findings per case, each report's inputs, the last `kb stats`).
 
-Each record file's entry is keyed by its path, size, mtime and a BLAKE2 hash of its
-bytes; the whole cache is dropped when kb's version or the code that reads records
-changes. Cross-record rules (ids, taxonomy, totals, references) are never cached: they
-run on every check, so a changed taxonomy or example is always seen.
+One SQLite file per knowledge base (``records-<hash of its path>.sqlite``) in a folder kb
+owns, outside the knowledge base: ``$KB_CACHE_DIR``, else ``$XDG_CACHE_HOME/kb``, else
+``~/.cache/kb``.
 
-The cache lives in a folder kb owns, outside the knowledge base (``$KB_CACHE_DIR``, else
-``$XDG_CACHE_HOME/kb``, else ``~/.cache/kb``), one file per knowledge base. It holds
-pickles, so it must never live where someone else can write: that is why it is not
-inside the (shared, reviewed) knowledge base folder.
+- **Stat first, as git's index.** A file is unchanged when its ``(size, mtime_ns,
+  ctime_ns, inode)`` equal its entry's: no byte is read. ctime changes on every write,
+  even when an editor or ``touch -d`` puts the mtime back. A file whose stat changed is
+  hashed (BLAKE2), and parsed again only when its bytes changed.
+- **Folder listings** of case folders are kept the same way: a folder whose own stat is
+  unchanged had no file added, removed or renamed, so it is not listed again.
+- **Racy entries.** A file written in the same clock tick as its entry could change
+  again without changing its stat; so an entry is trusted on stat alone only when the
+  file's mtime is older than the time the entry was written by ``RACY_NS``; otherwise
+  the file is hashed again (and the entry renewed), as git does for racily clean files.
+- **Data, never code.** Entries are JSON text, each checksummed with keyed BLAKE2 over
+  the path, the file's digest and the payload (the key: the fingerprint of kb's code), so
+  a damaged or edited entry, or one from another version of kb, is ignored and rebuilt.
+  The folder must belong to the user and not be writable by group or others, else the
+  cache is not used at all (with a ``CacheWarning``).
+- **Concurrent runs**: WAL journal and a busy timeout; a write that cannot get the lock
+  in time is skipped (a cache that cannot be written is never an error); a file that is
+  not a database is deleted and rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
-import pickle
-from dataclasses import dataclass, field
+import sqlite3
+import stat as stat_mode
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from kb.atomic import replacing
-from kb.errors import Problem
+from kb.errors import Problem, Severity
 
-FORMAT = 1
+FORMAT = 2
+RACY_NS = 2_000_000_000
+"""An entry is trusted on its stat alone only for a file last modified this long before the
+entry was written (two seconds: the coarsest timestamps in use, FAT's, tick that slowly)."""
+BUSY_MS = 10_000
+"""How long a run waits for another run's write to the cache before giving up on its own."""
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What loading one file gave: the record (or None) and its problems."""
-
-    size: int
-    mtime_ns: int
-    digest: bytes
-    record: Any
-    problems: tuple[Problem, ...]
+class CacheWarning(UserWarning):
+    """The cache could not be used (unsafe folder); kb works without it."""
 
 
 def digest(data: bytes) -> bytes:
@@ -45,7 +61,7 @@ def digest(data: bytes) -> bytes:
 
 @cache
 def code_fingerprint() -> str:
-    """Changes whenever the code that turns bytes into records changes (or kb's version does)."""
+    """Changes whenever kb's code (any module under ``kb/``) or its version changes."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -53,8 +69,10 @@ def code_fingerprint() -> str:
     except PackageNotFoundError:
         ours = "unknown"
     here = Path(__file__).parent
-    sources = b"".join((here / name).read_bytes() for name in ("models.py", "validate.py", "yamlio.py", "store.py"))
-    return f"{FORMAT}:{ours}:{digest(sources).hex()}"
+    sources = hashlib.blake2b(digest_size=16)
+    for path in sorted(here.rglob("*.py")):
+        sources.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{FORMAT}:{ours}:{sources.hexdigest()}"
 
 
 def cache_dir() -> Path:
@@ -65,53 +83,400 @@ def cache_dir() -> Path:
 
 
 def cache_file(root: Path, kind: str = "records") -> Path:
-    """One cache file per knowledge base folder (by its absolute path) and kind of record."""
+    """One cache file per knowledge base folder (by its absolute path) and kind (``.sqlite``: records)."""
     key = digest(str(root.resolve()).encode()).hex()
-    return cache_dir() / f"{kind}-{key}.pickle"
+    return cache_dir() / f"{kind}-{key}.sqlite"
 
 
-@dataclass
-class RecordCache:
-    """Entries by path; ``changed`` tells whether anything needs saving."""
+def safe_cache_dir() -> Path | None:
+    """The cache folder, created private if missing; None (and a warning) when someone else could write it."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except OSError:
+        return None  # cannot be created: no cache, silently (a read-only home is not an error)
+    if not stat_mode.S_ISDIR(info.st_mode):
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        owner = "belongs to another user" if info.st_uid != os.getuid() else "is writable by group or others"
+        warnings.warn(f"{folder}: not using kb's cache: the folder {owner}", CacheWarning, stacklevel=2)
+        return None
+    return folder
 
-    path: Path
-    entries: dict[str, Entry] = field(default_factory=dict)
-    changed: bool = False
+
+@dataclass(frozen=True)
+class Stat:
+    """What decides, without reading a file, that it has not changed."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
 
     @classmethod
-    def open(cls, root: Path, kind: str = "records") -> RecordCache:
-        """The cache of ``kind`` (`records`, or `slim` for kb check) for the KB at ``root``."""
-        path = cache_file(root, kind)
-        try:
-            with path.open("rb") as handle:
-                fingerprint, entries = pickle.load(handle)  # noqa: S301 (kb's own cache, in the user's cache dir)
-        except Exception:  # a missing, foreign or corrupt cache is simply a cold cache
-            return cls(path)
-        if fingerprint != code_fingerprint() or not isinstance(entries, dict):
-            return cls(path)
-        return cls(path, entries)
+    def of(cls, st: os.stat_result) -> Stat:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
-    def get(self, key: str, stat: os.stat_result, data_digest: bytes) -> Entry | None:
-        entry = self.entries.get(key)
-        if entry and (entry.size, entry.mtime_ns, entry.digest) == (stat.st_size, stat.st_mtime_ns, data_digest):
-            return entry
+
+class Known(NamedTuple):
+    """A file as its cache entry last saw it."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    seen_ns: int
+    """When the entry was written (``time.time_ns``)."""
+    digest: bytes
+    valid: bool
+    """True when the file gave a record (then its payloads may hold that record)."""
+    problems_json: str
+    ident: str | None
+    """The record's id (a case's or a failure's)."""
+
+    def unchanged(self, st: os.stat_result) -> bool:
+        """True when the stat says the file is as the entry saw it, and the entry is not racy:
+        the file was last modified ``RACY_NS`` or more before the entry was written."""
+        return (
+            st.st_size == self.size
+            and st.st_mtime_ns == self.mtime_ns
+            and st.st_ctime_ns == self.ctime_ns
+            and st.st_ino == self.inode
+            and st.st_mtime_ns < self.seen_ns - RACY_NS
+        )
+
+    def problems(self, path: str) -> tuple[Problem, ...]:
+        """The problems reading the file gave (at ``path``, the file's path as the KB is named)."""
+        return _problems(self.problems_json, path) if self.problems_json != "[]" else ()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file's new entry: ``payloads`` by kind (`slim`, `full`), JSON text of its record."""
+
+    key: str
+    stat: Stat
+    digest: bytes
+    problems: tuple[Problem, ...]
+    ident: str | None
+    payloads: dict[str, str]
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.payloads)
+
+
+class Listings:
+    """Case folders' failure files (NN, name) by folder name, each valid while the folder's own
+    stat (size, mtime, ctime, inode) is unchanged and was taken ``RACY_NS`` after its mtime."""
+
+    def __init__(self, known: dict[str, tuple[str, list[tuple[int, str]]]]) -> None:
+        self.known = known
+        self.new: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+        self.now = time.time_ns()
+
+    @staticmethod
+    def _stat(entry: os.DirEntry[str]) -> tuple[str, int] | None:
+        try:
+            st = entry.stat()
+        except OSError:
+            return None
+        return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}", st.st_mtime_ns
+
+    def get(self, entry: os.DirEntry[str]) -> list[tuple[int, str]] | None:
+        """The folder's failure files as last listed, when its stat says nothing was added, removed or renamed."""
+        cached = self.known.get(entry.name)
+        stat = self._stat(entry)
+        if cached is None or stat is None or cached[0] != stat[0]:
+            return None
+        return cached[1]
+
+    def put(self, entry: os.DirEntry[str], names: list[tuple[int, str]]) -> None:
+        """Remember a folder just listed (unless modified too recently to trust its stat next time)."""
+        stat = self._stat(entry)
+        if stat is not None and stat[1] < self.now - RACY_NS and self.known.get(entry.name, ("", []))[0] != stat[0]:
+            self.new[entry.name] = (stat[0], names)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    key TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
+    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, checksum BLOB
+);
+CREATE TABLE IF NOT EXISTS payloads (
+    key TEXT, kind TEXT, digest BLOB, payload TEXT, checksum BLOB, PRIMARY KEY (key, kind)
+);
+CREATE TABLE IF NOT EXISTS listings (name TEXT PRIMARY KEY, stat TEXT NOT NULL, names TEXT NOT NULL, checksum BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS results (name TEXT PRIMARY KEY, value TEXT NOT NULL, checksum BLOB NOT NULL);
+"""
+
+
+@cache
+def _key() -> bytes:
+    return hashlib.blake2b(code_fingerprint().encode(), digest_size=32).digest()
+
+
+def _sum(name: str, file_digest: bytes, text: str) -> bytes:
+    """The checksum of an entry: keyed BLAKE2 (the key: kb's code fingerprint) over the entry's
+    name, the digest of the file's bytes it was made from (fixed length) and its text."""
+    return hashlib.blake2b(file_digest + f"{name}\0{text}".encode(), digest_size=16, key=_key()).digest()
+
+
+_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident"
+
+
+def _row_text(row: tuple[Any, ...]) -> str:
+    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id."""
+    return repr(row[:5] + row[6:])
+
+
+def _problems_json(problems: Iterable[Problem]) -> str:
+    return json.dumps([[p.line, p.col, p.message, p.severity.value] for p in problems])
+
+
+def _problems(text: str, path: str) -> tuple[Problem, ...]:
+    return tuple(
+        Problem(path, line, col, message, Severity(severity)) for line, col, message, severity in json.loads(text)
+    )
+
+
+class RecordCache:
+    """The cache of one knowledge base; a disabled one (no file) answers nothing and stores nothing."""
+
+    def __init__(self, db: sqlite3.Connection | None, root: Path) -> None:
+        self.db = db
+        self.root = root
+
+    @classmethod
+    def open(cls, root: Path, *, enabled: bool = True) -> RecordCache:
+        folder = safe_cache_dir() if enabled else None
+        if folder is None:
+            return cls(None, root)
+        for kind in ("records", "slim"):  # the pickles of kb before this cache: never read, removed
+            with contextlib.suppress(OSError):
+                cache_file(root, kind).with_suffix(".pickle").unlink()
+        return cls(_connect(cache_file(root)), root)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> RecordCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- files -------------------------------------------------------------------------
+
+    def known(self) -> dict[str, Known]:
+        """Every file entry whose checksum holds, by key (the path relative to the KB)."""
+        found: dict[str, Known] = {}
+        rows = self._query(f"SELECT checksum, key, {_FILE_COLUMNS} FROM files")  # noqa: S608 (a constant)
+        secret, blake2b = _key(), hashlib.blake2b
+        for row in rows:
+            checksum, key, values = row[0], row[1], row[2:]
+            file_digest = values[5]
+            text = repr(values[:5] + values[6:])  # _row_text, inlined: this loop runs once a file
+            if (
+                isinstance(file_digest, bytes)
+                and checksum == blake2b(file_digest + f"{key}\0{text}".encode(), digest_size=16, key=secret).digest()
+            ):
+                found[key] = Known._make(values)
+        return found
+
+    def payloads(self, kind: str, wanted: dict[str, bytes]) -> dict[str, str]:
+        """The ``kind`` payloads of the files ``wanted`` (key -> digest of its bytes) whose checksum holds."""
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        sql = "SELECT key, digest, payload, checksum FROM payloads WHERE kind=?"
+        if len(wanted) < 500:
+            rows = self._query(f"{sql} AND key IN ({','.join('?' * len(wanted))})", (kind, *wanted))
+        else:
+            rows = self._query(sql, (kind,))
+        for key, file_digest, payload, checksum in rows:
+            if wanted.get(key) == file_digest and checksum == _sum(f"{kind}:{key}", file_digest, payload):
+                found[key] = payload
+        return found
+
+    def store(
+        self,
+        entries: list[Stored],
+        *,
+        renewed: Iterable[tuple[str, os.stat_result, Known]] = (),
+        forget: Iterable[str] = (),
+    ) -> None:
+        """Write new entries (with their payloads, replacing the file's old ones), renew the stat
+        and time of files hashed unchanged, forget files gone."""
+        renewed, forget = list(renewed), list(forget)
+        if self.db is None or not (entries or renewed or forget):
+            return
+        now = time.time_ns()
+        rows = []
+        payloads: list[tuple[str, str, bytes, str, bytes]] = []
+        for e in entries:
+            s = e.stat
+            values = (
+                s.size,
+                s.mtime_ns,
+                s.ctime_ns,
+                s.inode,
+                now,
+                e.digest,
+                int(e.valid),
+                _problems_json(e.problems),
+                e.ident,
+            )
+            rows.append((e.key, *values, _sum(e.key, e.digest, _row_text(values))))
+            payloads.extend(
+                (e.key, kind, e.digest, payload, _sum(f"{kind}:{e.key}", e.digest, payload))
+                for kind, payload in e.payloads.items()
+            )
+        renew = []
+        for key, st, k in renewed:
+            values = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, now, *k[5:])
+            renew.append((*values[:5], _sum(key, k.digest, _row_text(values)), key))
+        gone = [(e.key,) for e in entries] + [(key,) for key in forget]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM payloads WHERE key=?", gone)
+            db.executemany("DELETE FROM files WHERE key=?", [(key,) for key in forget])
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?,?,?)", payloads)
+            db.executemany(
+                "UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew
+            )
+
+        self._write(write)
+
+    # -- folders -----------------------------------------------------------------------
+
+    def listings(self) -> Listings:
+        """The cached listings of the KB's case folders (checksums holding)."""
+        found: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+        for name, stat, names, checksum in self._query("SELECT name, stat, names, checksum FROM listings"):
+            if checksum == _sum(f"listing:{name}", b"", f"{stat}|{names}"):
+                with contextlib.suppress(ValueError, TypeError):
+                    found[name] = (stat, [(int(n), str(file)) for n, file in json.loads(names)])
+        return Listings(found)
+
+    def store_listings(self, listings: Listings) -> None:
+        rows = []
+        for name, (stat, names) in listings.new.items():
+            text = json.dumps(names)
+            rows.append((name, stat, text, _sum(f"listing:{name}", b"", f"{stat}|{text}")))
+        if self.db is not None and rows:
+            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO listings VALUES (?,?,?,?)", rows))
+
+    # -- results -----------------------------------------------------------------------
+
+    def result(self, name: str) -> Any:
+        """The JSON value stored under ``name`` (None when missing or damaged)."""
+        for value, checksum in self._query("SELECT value, checksum FROM results WHERE name=?", (name,)):
+            if checksum == _sum(f"result:{name}", b"", value):
+                with contextlib.suppress(ValueError):
+                    return json.loads(value)
         return None
 
-    def put(self, key: str, entry: Entry) -> None:
-        self.entries[key] = entry
-        self.changed = True
+    def put_results(self, values: dict[str, Any]) -> None:
+        rows = []
+        for name, value in values.items():
+            text = json.dumps(value)
+            rows.append((name, text, _sum(f"result:{name}", b"", text)))
+        if self.db is not None and rows:
+            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO results VALUES (?,?,?)", rows))
 
-    def keep_only(self, keys: set[str]) -> None:
-        """Forget files that no longer exist."""
-        stale = self.entries.keys() - keys
-        for key in stale:
-            del self.entries[key]
-        self.changed = self.changed or bool(stale)
+    def results(self, prefix: str) -> dict[str, Any]:
+        """Every result whose name starts with ``prefix`` (checksums holding), by name."""
+        found = {}
+        for name, value, checksum in self._query(
+            "SELECT name, value, checksum FROM results WHERE name >= ? AND name < ?", (prefix, prefix + "\uffff")
+        ):
+            if checksum == _sum(f"result:{name}", b"", value):
+                with contextlib.suppress(ValueError):
+                    found[name] = json.loads(value)
+        return found
 
-    def save(self) -> None:
-        """Write the cache atomically; a cache that cannot be written is not an error."""
-        if not self.changed:
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        if self.db is None:
+            return iter(())
+        try:
+            return iter(self.db.execute(sql, args).fetchall())
+        except sqlite3.Error:
+            self._discard()
+            return iter(())
+
+    def _write(self, action: Any) -> None:
+        if self.db is None:
             return
-        with contextlib.suppress(OSError), replacing(self.path) as handle:
-            pickle.dump((code_fingerprint(), self.entries), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.changed = False
+        try:
+            with self.db:
+                action(self.db)
+        except sqlite3.OperationalError:  # locked past the timeout, disk full, read-only: no cache this time
+            return
+        except sqlite3.Error:
+            self._discard()
+
+    def _discard(self) -> None:
+        """A damaged database: delete it; the next run starts a fresh one."""
+        self.close()
+        _remove(cache_file(self.root))
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
+
+
+def _fingerprint(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name='fingerprint'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return row[0] if row else None
+
+
+def _reset(db: sqlite3.Connection) -> None:
+    """Start afresh (a new file, or one written by another version of kb), in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _fingerprint(db) != code_fingerprint():  # another run may have just done it
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+                db.execute(f'DROP TABLE "{table}"')
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (code_fingerprint(),))
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _connect(path: Path) -> sqlite3.Connection | None:
+    """The cache database at ``path``, created when missing, deleted and rebuilt when damaged or foreign."""
+    for _ in range(2):
+        try:
+            if path.exists() and (path.is_symlink() or path.stat().st_uid != os.getuid()):
+                _remove(path)
+            db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level="IMMEDIATE")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            if _fingerprint(db) != code_fingerprint():
+                _reset(db)
+            return db
+        except sqlite3.OperationalError:
+            return None  # locked or unwritable: run without a cache
+        except sqlite3.DatabaseError:  # not a database (a planted or truncated file)
+            _remove(path)
+        except OSError:
+            return None
+    return None

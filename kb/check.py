@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from kb.aliases import Names, names_of
+from kb.cache import RecordCache, digest
 from kb.documents import document_problem
 from kb.errors import Problem, Severity
-from kb.examples import check_references
+from kb.examples import case_references, project_root
 from kb.lifecycle import check_lifecycle, outdated
 from kb.models import Status
-from kb.recurring.links import check_recurring
+from kb.recurring.links import case_recurring
 from kb.secrets import find_secrets
-from kb.store import CASE_FILE, TAXONOMY_FILE, KnowledgeBase, LoadedCase, scan_kb
+from kb.store import CASE_FILE, TAXONOMY_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
 
@@ -44,36 +49,83 @@ class CheckReport:
 
 
 def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
-    """Check a knowledge base. Reads only; never modifies a file."""
-    kb = scan_kb(root, slim=True)
-    problems = list(kb.problems)
-    problems.extend(check_rules(kb, strict=strict))
-    problems.extend(credential_problems(record_files(kb)))
+    """Check a knowledge base. Reads only; never modifies a file (kb's cache aside).
+
+    Incremental: unchanged files are known from the cache by their stat; the findings of
+    the rules are kept for the whole KB and for each case, with what they were computed
+    from (the records' bytes, the task documents' stat, the taxonomy, the examples
+    references point to, what the `related` links resolved to). An unchanged KB loads no
+    record at all; after an edit the slim records are loaded (the rules of the whole KB,
+    aliases and lifecycle links, read them all) and only the cases whose inputs changed
+    are checked again.
+    """
+    root = Path(root)
+    with RecordCache.open(root) as record_cache:
+        scan = scan_files(root, record_cache, slim=True)
+        problems = scan.problems
+        found, older = _cached_rules(scan, record_cache, strict)
+        problems.extend(found)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
-    return CheckReport(problems, len(kb.cases), sum(len(c.failures) for c in kb.cases), outdated(kb))
+    valid = _valid_cases(scan)
+    failures = sum(1 for keys in valid for key in keys[1:] if scan.entries[key].valid)
+    return CheckReport(problems, len(valid), failures, older)
 
 
 def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
-    """The cross-record rules, for records that passed their schema."""
-    problems: list[Problem] = []
-    categories = {c.id for c in kb.taxonomy.categories} if kb.taxonomy else None
-    if kb.taxonomy:
-        problems.extend(_duplicate_categories(kb))
+    """The cross-record rules, for records that passed their schema.
+
+    Rules of one case go in ``case_rules`` (what they read of other cases comes through
+    ``RuleContext``); ``kb_rules`` holds the rules of the whole KB (the taxonomy, aliases,
+    lifecycle links). That split is what lets `kb check` re-check only the cases that
+    changed. Credentials are apart (``credential_problems``): an export that redacts them
+    checks them its own way.
+    """
+    context = RuleContext.of(kb, strict=strict)
+    problems = kb_rules(kb)
     for case in kb.cases:
-        problems.extend(_check_case(case, categories, strict=strict))
-        problems.extend(p for name in case.documents if (p := document_problem(case.path / name)))
-    problems.extend(check_references(kb))
-    problems.extend(check_recurring(kb, strict=strict))
-    problems.extend(check_lifecycle(kb))
+        problems.extend(case_rules(case, context))
     return problems
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What the rules of one case read of the rest of the knowledge base."""
+
+    project: Path
+    """The folder references are relative to."""
+    categories: frozenset[str] | None
+    """The taxonomy's category keys (None without a taxonomy)."""
+    names: Names
+    """Every id and alias of the knowledge base (for `related` links)."""
+    strict: bool
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, *, strict: bool) -> RuleContext:
+        categories = frozenset(c.id for c in kb.taxonomy.categories) if kb.taxonomy else None
+        return cls(project_root(kb.root), categories, names_of(kb), strict)
+
+
+def kb_rules(kb: KnowledgeBase) -> list[Problem]:
+    """The rules of the knowledge base as a whole: its taxonomy, aliases and lifecycle links."""
+    return [*(_duplicate_categories(kb) if kb.taxonomy else []), *check_lifecycle(kb)]
+
+
+def case_rules(case: LoadedCase, context: RuleContext) -> list[Problem]:
+    """Every rule of one case: ids and numbers, categories, drafts, totals, task documents,
+    references, links, twins."""
+    return [
+        *_check_case(case, context.categories, strict=context.strict),
+        *(p for name in case.documents if (p := document_problem(case.path / name))),
+        *case_references(context.project, case),
+        *case_recurring(case, context.names, strict=context.strict),
+    ]
 
 
 def blocking_problems(kb: KnowledgeBase, *, credentials: bool = True) -> list[Problem]:
     """The errors `kb check` reports for a loaded knowledge base, sorted by place.
 
     For commands that refuse to work on an invalid knowledge base (render, export): the
-    cross-record rules and, with ``credentials``, a credential in any record (an export
-    that redacts checks credentials its own way).
+    cross-record rules and, with ``credentials``, a credential in any record.
     """
     problems = [p for p in check_rules(kb) if p.severity is Severity.error]
     if credentials:
@@ -85,9 +137,12 @@ def record_files(kb: KnowledgeBase) -> list[Path]:
     """Every record file loaded: the taxonomy, then each case's `case.yaml` and failures."""
     files = [kb.root / TAXONOMY_FILE] if kb.taxonomy else []
     for case in kb.cases:
-        files.append(case.path / CASE_FILE)
-        files.extend(f.path for f in case.failures)
+        files.extend(_case_files(case))
     return files
+
+
+def _case_files(case: LoadedCase) -> list[Path]:
+    return [case.path / CASE_FILE, *(f.path for f in case.failures)]
 
 
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.MULTILINE)
@@ -111,6 +166,117 @@ def credential_problems(files: Iterable[Path]) -> list[Problem]:
     return problems
 
 
+# -- reusing findings ------------------------------------------------------------------------
+
+
+def _valid_cases(scan: Scan) -> list[list[str]]:
+    """The record keys of each case folder whose case record is valid (case first)."""
+    return [keys for keys in map(CaseFolder.record_keys, scan.layout.cases) if scan.entries[keys[0]].valid]
+
+
+def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[list[Problem], int]:
+    """The findings of the rules (and how many records are in an older format): the whole
+    KB's when nothing changed, else each case's reused when its inputs are unchanged and
+    computed again for the others."""
+    examples = _Examples(project_root(scan.root))
+    documents = {folder.path.name: _documents_stat(folder) for folder in scan.layout.cases}
+    whole = f"check:{strict}"
+    whole_key = _key(scan, strict, sorted(scan.entries), repr(sorted(documents.items())))
+    stored_whole = record_cache.result(whole)
+    found = _reused(stored_whole, whole_key, examples)
+    if found is not None:
+        return found, int(stored_whole.get("outdated", 0))
+    valid = _valid_cases(scan)
+    by_name = {folder.path.name: folder for folder in scan.layout.cases}
+    kb = scan.load([by_name[keys[0].split("/", 1)[0]] for keys in valid])  # slim: the rules of the KB read all
+    context = RuleContext.of(kb, strict=strict)
+    taxonomy = scan.entries[TAXONOMY_FILE].digest.hex() if TAXONOMY_FILE in scan.entries else "-"
+    stored = record_cache.results(f"case:{strict}:")
+    new: dict[str, dict[str, Any]] = {}
+    found = kb_rules(kb)
+    used: dict[str, str | None] = {}
+    for case in kb.cases:
+        name = case.path.name
+        slot = f"case:{strict}:{name}"
+        key = _key(scan, strict, by_name[name].record_keys(), taxonomy, documents[name])
+        problems = _reused(stored.get(slot), key, examples, context.names)
+        if problems is None:
+            problems = case_rules(case, context) + credential_problems(_case_files(case))
+            refs = {ref: context.names.resolve(ref) for loaded in case.failures for ref in loaded.failure.related_refs}
+            new[slot] = _stored(key, examples.of(case), problems, refs)
+        found.extend(problems)
+        used.update((new.get(slot) or stored[slot])["examples"])
+    older = outdated(kb)
+    new[whole] = _stored(whole_key, used, found, {}) | {"outdated": older}
+    record_cache.put_results(new)
+    return found, older
+
+
+def _documents_stat(folder: CaseFolder) -> str:
+    """The stat of a case folder's task documents: a document's problems are stale when it changes."""
+    stats = []
+    for name in folder.documents:
+        try:
+            st = os.stat(folder.path / name)
+        except OSError:
+            stats.append(f"{name}:-")
+            continue
+        stats.append(f"{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
+    return ";".join(stats)
+
+
+def _key(scan: Scan, strict: bool, keys: list[str], *extra: str) -> str:
+    """Changes when the bytes of any of the files ``keys`` change, or which files they are, or how the KB is named."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{strict}\0{scan.root}\0{extra}\0".encode())
+    for key in keys:
+        h.update(f"{key}\0".encode() + scan.entries[key].digest)
+    return h.hexdigest()
+
+
+class _Examples:
+    """The digests of the example files references point to, each read once a run."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.seen: dict[str, str | None] = {}
+
+    def digest(self, ref: str) -> str | None:
+        if ref not in self.seen:
+            try:
+                self.seen[ref] = digest((self.project / ref).read_bytes()).hex()
+            except (OSError, ValueError):
+                self.seen[ref] = None
+        return self.seen[ref]
+
+    def of(self, case: LoadedCase) -> dict[str, str | None]:
+        refs = (f.failure.ideal_response.reference for f in case.failures if f.failure.ideal_response is not None)
+        return {ref.path: self.digest(ref.path) for ref in refs if ref is not None}
+
+
+def _stored(
+    key: str, examples: dict[str, str | None], problems: list[Problem], refs: dict[str, str | None]
+) -> dict[str, Any]:
+    dumped = [[p.path, p.line, p.col, p.message, p.severity.value] for p in problems]
+    return {"key": key, "examples": examples, "refs": refs, "problems": dumped}
+
+
+def _reused(stored: Any, key: str, examples: _Examples, names: Names | None = None) -> list[Problem] | None:
+    """Stored findings, when computed from the same records, examples and resolving links."""
+    try:
+        if stored["key"] != key:
+            return None
+        if any(examples.digest(ref) != was for ref, was in stored["examples"].items()):
+            return None
+        if names is not None and any(names.resolve(ref) != was for ref, was in stored["refs"].items()):
+            return None
+        return [
+            Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _at_key(path: Path, key: str, message: str, severity: Severity = Severity.error) -> Problem:
     return problem_at(path, (key,), message, severity)
 
@@ -126,7 +292,7 @@ def _duplicate_categories(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
-def _check_case(case: LoadedCase, categories: set[str] | None, *, strict: bool) -> list[Problem]:
+def _check_case(case: LoadedCase, categories: frozenset[str] | None, *, strict: bool) -> list[Problem]:
     problems: list[Problem] = []
     case_path = case.path / CASE_FILE
     if case.case.id != case.path.name:

@@ -74,11 +74,11 @@ def fix_dates(root: Path | str, *, on: datetime.date | None = None) -> tuple[lis
     committed = _committed_blobs(root)
     written: list[Path] = []
     problems: list[Problem] = []
-    for path, model in discover(root).files():
-        relative = path.relative_to(root).as_posix()
+    for relative, model in discover(root).files():
+        path = root / relative
         if model not in (Case, Failure) or committed.get(relative) == _blob_id(path.read_bytes()):
             continue
-        entry = load_entry(path, model)
+        _, entry = load_entry(path, model)
         record = entry.record
         if record is None:
             problems.extend(entry.problems)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kb.errors import KbError, Problem
 from kb.models import Reference
-from kb.store import KnowledgeBase, LoadedFailure
+from kb.store import KnowledgeBase, LoadedCase, LoadedFailure
 from kb.yamlio import locate
 
 REFERENCE_KEY = ("ideal_response", "reference")
@@ -149,16 +149,20 @@ def _assigned_names(target: ast.expr) -> list[str]:
 def check_references(kb: KnowledgeBase) -> list[Problem]:
     """A problem for every failure whose `ideal_response.reference` does not resolve."""
     root = project_root(kb.root)
+    return [problem for case in kb.cases for problem in case_references(root, case)]
+
+
+def case_references(root: Path, case: LoadedCase) -> list[Problem]:
+    """``check_references`` for one case (``root``: the project root)."""
     problems: list[Problem] = []
-    for case in kb.cases:
-        for loaded in case.failures:
-            ideal = loaded.failure.ideal_response
-            if ideal is None or ideal.reference is None:
-                continue
-            try:
-                resolve_reference(root, ideal.reference)
-            except BrokenReferenceError as exc:
-                problems.append(_reference_problem(case.id, loaded, exc))
+    for loaded in case.failures:
+        ideal = loaded.failure.ideal_response
+        if ideal is None or ideal.reference is None:
+            continue
+        try:
+            resolve_reference(root, ideal.reference)
+        except BrokenReferenceError as exc:
+            problems.append(_reference_problem(case.id, loaded, exc))
     return problems
 
 

@@ -7,20 +7,25 @@ counted under ``none``, never guessed.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import hashlib
+import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kb.errors import UsageError
+from kb.cache import RecordCache
+from kb.errors import InvalidKbError, Severity, UsageError
 from kb.filters import Filters, Selection, case_platform, failure_services, select
 from kb.lifecycle import failure_changed, is_withdrawn
 from kb.models import Failure, Impact, Status
 from kb.names import NONE, gap_key, gap_text, normalise_language
-from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, load_kb
+from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, scan_files
 from kb.totals import totals_disagreement
 
 UNCATEGORISED = "Uncategorised"
@@ -497,10 +502,43 @@ def stats_report(
     failures by one dimension or two (a cross-table at most ``max_cols`` columns wide)."""
     if len(by) > 2:
         raise UsageError(f"failures are counted by one or two dimensions (rows, then columns), not {len(by)}")
-    kb = load_kb(root)
+    root = Path(root)
+    with RecordCache.open(root) as record_cache:
+        scan = scan_files(root, record_cache, slim=True)  # slim records hold all stats reads (``slim_record``)
+        errors = [p for p in scan.problems if p.severity is Severity.error]
+        if errors:
+            raise InvalidKbError(errors)
+        asked = json.dumps([list(by), asdict(filters or Filters()), top, details, max_cols], default=_plain)
+        key = hashlib.blake2b(f"{scan.content_key()}\0{asked}".encode(), digest_size=16).hexdigest()
+        stored = record_cache.result("stats")
+        if isinstance(stored, dict) and stored.get("key") == key:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                return _report_from(stored["report"])
+        report = _stats_report(scan.load(), by, filters, top, details, max_cols)
+        record_cache.put_results({"stats": {"key": key, "report": asdict(report)}})
+    return report
+
+
+def _report_from(data: dict[str, Any]) -> StatsReport:
+    """A ``StatsReport`` as ``asdict`` gave it (from kb's cache: the counts of unchanged records)."""
+    tables = [
+        TableView(**{**t, "headers": tuple(t["headers"]), "rows": [tuple(row) for row in t["rows"]]})
+        for t in data["tables"]
+    ]
+    return StatsReport(data["data"], tables, list(data["lines"]))
+
+
+def _stats_report(
+    kb: KnowledgeBase, by: Sequence[str], filters: Filters | None, top: int, details: bool, max_cols: int | None
+) -> StatsReport:
     if by:
         table = crosstab(kb, by[0], by[1] if len(by) > 1 else None, filters=filters, max_cols=max_cols)
         return StatsReport(table.as_dict(), [crosstab_table(table, top=top)])
     stats = compute_stats(kb, filters=filters, top_gaps=top)
     lines = stats.integrity.lines() if details else []
     return StatsReport(stats.as_dict(details=details), stats_tables(stats, top=top), lines)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the values of filters: dates as ISO text, sets as sorted lists."""
+    return value.isoformat() if isinstance(value, datetime.date) else sorted(value)

@@ -9,23 +9,28 @@ Layout (a contract)::
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
+import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
 from kb import yamlio
 from kb.atomic import write_text
-from kb.cache import Entry, RecordCache, digest
+from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
 from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
-from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Taxonomy
+from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
 from kb.pool import crashed, worker_pool
 from kb.validate import validate
 
@@ -107,7 +112,7 @@ def read_record(path: Path, model: type[Any]) -> Any:
 
 def load_record(path: Path, model: type[Any]) -> tuple[Any | None, list[Problem]]:
     """Read, parse and validate one record file. Returns the record or its problems."""
-    entry = load_entry(path, model)
+    _, entry = load_entry(path, model)
     return entry.record, list(entry.problems)
 
 
@@ -161,9 +166,11 @@ def case_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_kb(root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True) -> KnowledgeBase:
-    """Load a knowledge base, raising ``InvalidKbError`` listing every error found."""
-    kb = scan_kb(root, cases=cases, use_cache=use_cache)
+def load_kb(
+    root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True, slim: bool = False
+) -> KnowledgeBase:
+    """Load a knowledge base, raising ``InvalidKbError`` listing every error found (``slim``: see ``scan_kb``)."""
+    kb = scan_kb(root, cases=cases, use_cache=use_cache, slim=slim)
     if kb.errors:
         raise InvalidKbError(kb.errors)
     return kb
@@ -174,40 +181,238 @@ def scan_kb(
 ) -> KnowledgeBase:
     """Load what can be loaded and collect a problem for everything else (never raises).
 
-    Records come from the cache when their bytes are unchanged; the rest are parsed, in
-    parallel when there are many. ``slim`` records are validated in full but keep only
-    what the cross-record rules read (see ``slim_record``): what `kb check` needs, at a
-    fraction of the memory, and with a cache of its own that loads in a blink.
+    Records come from the cache when their files are unchanged (see ``kb.cache``); the
+    rest are parsed, in parallel when there are many. ``slim`` records are validated in
+    full but keep only what `kb check` and `kb stats` read (see ``slim_record``): a
+    fraction of the memory, and a cache entry that loads in a blink.
     """
-    root = Path(root)
+    with RecordCache.open(Path(root), enabled=use_cache) as record_cache:
+        return scan_files(root, record_cache, cases=cases, slim=slim).load()
+
+
+class Entry(NamedTuple):
+    """What reading one file gave: its problems and, when it is valid, its record (once loaded)."""
+
+    problems: tuple[Problem, ...]
+    valid: bool
+    digest: bytes
+    ident: str | None = None
+    """The record's id (a case's or a failure's), known without loading it."""
+    record: Any = None
+
+
+@dataclass
+class Scan:
+    """The record files of a knowledge base by key (path relative to the KB, ``/``-separated),
+    each known from the cache by its stat or read again when it changed; records are loaded
+    only on demand (``load``)."""
+
+    root: Path
+    layout: Layout
+    entries: dict[str, Entry]
+    models: dict[str, type[BaseModel]]
+    cache: RecordCache
+    slim: bool
+    pending: list[str] = field(default_factory=list)
+    """Files changed since the cache saw them (or new), not read yet."""
+
+    def parse_pending(self) -> None:
+        """Read and parse the pending files (in parallel when there are many)."""
+        pending = [(self.root / key, self.models[key]) for key in self.pending]
+        self.adopt(list(zip(self.pending, _parse_all(pending, self.slim), strict=True)))
+
+    def adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
+        """Take in files read (here or in a worker process) and remember them in the cache."""
+        with gc_paused():
+            self._adopt(parsed)
+
+    def _adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
+        stored: list[Stored] = []
+        for key, (stat, entry, payloads) in parsed:
+            self.entries[key] = entry
+            if stat is not None:
+                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads))
+        done = {key for key, _ in parsed}
+        self.pending = [key for key in self.pending if key not in done]
+        self.cache.store(stored)
+
+    @property
+    def problems(self) -> list[Problem]:
+        problems = list(self.layout.problems)
+        for entry in self.entries.values():
+            problems.extend(entry.problems)
+        return problems
+
+    def content_key(self) -> str:
+        """Changes when any record file's bytes change, or which files there are, or how the KB is named."""
+        h = hashlib.blake2b(f"{self.root}\0".encode(), digest_size=16)
+        for key in sorted(self.entries):
+            h.update(f"{key}\0".encode() + self.entries[key].digest)
+        return h.hexdigest()
+
+    def digests(self, folder: CaseFolder) -> list[tuple[str, str]]:
+        """The case's record files (case first, then failures in order) and the digests of their bytes."""
+        return [(key, self.entries[key].digest.hex()) for key in folder.record_keys()]
+
+    def load(self, folders: list[CaseFolder] | None = None) -> KnowledgeBase:
+        """The knowledge base with the records of ``folders`` (default: every case) loaded."""
+        with gc_paused():
+            return self._load(self.layout.cases if folders is None else folders)
+
+    def _load(self, folders: list[CaseFolder]) -> KnowledgeBase:
+        wanted = [key for folder in folders for key in folder.record_keys()]
+        if self.layout.taxonomy:
+            wanted.append(TAXONOMY_FILE)
+        self._load_records(wanted)
+        taxonomy = self.entries[TAXONOMY_FILE].record if self.layout.taxonomy else None
+        loaded: list[LoadedCase] = []
+        for folder in folders:
+            keys = folder.record_keys()
+            case = self.entries[keys[0]].record
+            failures = [
+                LoadedFailure(path, number, self.entries[key].record)
+                for (number, path), key in zip(folder.failures, keys[1:], strict=True)
+                if self.entries[key].record is not None
+            ]
+            if case is not None:
+                loaded.append(LoadedCase(folder.path, case, failures, folder.documents))
+        return KnowledgeBase(self.root, taxonomy, loaded, self.problems)
+
+    def _load_records(self, keys: list[str]) -> None:
+        """Fill in the records of the valid files ``keys``: from the cache's payloads, else parsed again."""
+        kind = "slim" if self.slim else "full"
+        missing = [key for key in keys if self.entries[key].valid and self.entries[key].record is None]
+        payloads = self.cache.payloads(kind, {key: self.entries[key].digest for key in missing})
+        pending: list[tuple[Path, type[BaseModel]]] = []
+        for key in missing:
+            try:
+                record = self.models[key].model_validate_json(payloads[key])
+            except (KeyError, ValueError):
+                pending.append((self.root / key, self.models[key]))
+                continue
+            self.entries[key] = self.entries[key]._replace(record=record)
+        parsed = _parse_all(pending, self.slim)
+        self.adopt(
+            [(path.relative_to(self.root).as_posix(), item) for (path, _), item in zip(pending, parsed, strict=True)]
+        )
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading: records are many long-lived objects
+    without cycles, which it would otherwise scan again and again (it halves the time to load)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def scan_files(
+    root: Path | str,
+    record_cache: RecordCache,
+    *,
+    cases: list[str] | None = None,
+    slim: bool = False,
+    parse: bool = True,
+) -> Scan:
+    """Find a knowledge base's files and what each holds: unchanged files (by their stat, see
+    ``kb.cache``) from the cache, the others read, hashed and (when their bytes changed) parsed
+    (unless not ``parse``: then they are left in ``Scan.pending`` for the caller to read)."""
+    with gc_paused():
+        return _scan_files(Path(root), record_cache, cases, slim, parse)
+
+
+def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, slim: bool, parse: bool) -> Scan:
     if not root.is_dir():
         problem = Problem.at(root, "knowledge base folder not found" if not root.exists() else "not a folder")
-        return KnowledgeBase(root, None, [], [problem])
-    layout = discover(root, cases)
-    entries = load_entries(root, layout.files(), use_cache=use_cache, prune=cases is None, slim=slim)
-    problems = list(layout.problems)
-    for entry in entries.values():
-        problems.extend(entry.problems)
-    taxonomy = entries[layout.taxonomy].record if layout.taxonomy else None
-    loaded: list[LoadedCase] = []
-    for folder in layout.cases:
-        case = entries[folder.case_file].record
-        failures = [
-            LoadedFailure(path, number, entries[path].record)
-            for number, path in folder.failures
-            if entries[path].record is not None
-        ]
-        if case is not None:
-            loaded.append(LoadedCase(folder.path, case, failures, folder.documents))
-    return KnowledgeBase(root, taxonomy, loaded, problems)
+        return Scan(root, Layout(None, [], [problem]), {}, {}, record_cache, slim)
+    listings = record_cache.listings()
+    layout = discover(root, cases, listings)
+    files = layout.files()
+    models = dict(files)
+    known = record_cache.known()
+    entries: dict[str, Entry] = {}
+    pending: list[tuple[str, type[BaseModel]]] = []
+    renewed: list[tuple[str, os.stat_result, Known]] = []
+    base = f"{root}{os.sep}"
+    for key, model in files:
+        hit = known.get(key)
+        if hit is None:
+            pending.append((key, model))
+            continue
+        try:
+            st = os.stat(base + key)
+        except OSError:
+            pending.append((key, model))
+            continue
+        if not hit.unchanged(st):
+            if _read_digest(base + key) != hit.digest:  # changed (or unreadable): parse it again
+                pending.append((key, model))
+                continue
+            renewed.append((key, st, hit))
+        entries[key] = Entry(hit.problems(base + key), hit.valid, hit.digest, hit.ident)
+    forget = known.keys() - models.keys() if cases is None else set()
+    record_cache.store([], renewed=renewed, forget=forget)
+    record_cache.store_listings(listings)
+    scan = Scan(root, layout, entries, models, record_cache, slim, [key for key, _ in pending])
+    if parse:
+        scan.parse_pending()
+    return scan
+
+
+def _read_digest(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return digest(handle.read(yamlio.MAX_RECORD_BYTES + 1))
+    except OSError:
+        return None
+
+
+def _payloads(record: BaseModel | None, slim: bool) -> dict[str, str]:
+    """A record's cache payloads as JSON: its slim form, and the full one unless ``slim``."""
+    if record is None:
+        return {}
+    if slim:
+        return {"slim": record.model_dump_json(exclude_defaults=True)}
+    return {
+        "full": record.model_dump_json(exclude_defaults=True),
+        "slim": slim_record(record).model_dump_json(exclude_defaults=True),
+    }
 
 
 @dataclass
 class CaseFolder:
+    """A case folder and its failure files (NN, file name), in NN order."""
+
     path: Path
-    case_file: Path
-    failures: list[tuple[int, Path]]
+    names: list[tuple[int, str]]
     documents: tuple[str, ...] = ()
+    """The task documents the folder holds (`PROMPT.md`, ...), in ``TASK_DOCUMENTS`` order."""
+
+    @classmethod
+    def listed(cls, path: Path, listing: list[tuple[int, str]]) -> CaseFolder:
+        """A folder from its listing (as kb's cache keeps it: task documents numbered -1)."""
+        names = [(n, name) for n, name in listing if n >= 0]
+        return cls(path, names, tuple(name for n, name in listing if n < 0))
+
+    def listing(self) -> list[tuple[int, str]]:
+        return [*self.names, *((-1, name) for name in self.documents)]
+
+    @property
+    def case_file(self) -> Path:
+        return self.path / CASE_FILE
+
+    @cached_property
+    def failures(self) -> list[tuple[int, Path]]:
+        return [(number, self.path / name) for number, name in self.names]
+
+    def record_keys(self) -> list[str]:
+        """Its record files relative to the KB (`<case>/case.yaml` first, then the failures in order)."""
+        case = self.path.name
+        return [f"{case}/{CASE_FILE}", *(f"{case}/{name}" for _, name in self.names)]
 
 
 @dataclass
@@ -218,57 +423,79 @@ class Layout:
     cases: list[CaseFolder]
     problems: list[Problem]
 
-    def files(self) -> list[tuple[Path, type[BaseModel]]]:
-        files: list[tuple[Path, type[BaseModel]]] = [(self.taxonomy, Taxonomy)] if self.taxonomy else []
+    def files(self) -> list[tuple[str, type[BaseModel]]]:
+        """Each record file relative to the KB (``/``-separated) and its model."""
+        files: list[tuple[str, type[BaseModel]]] = [(TAXONOMY_FILE, Taxonomy)] if self.taxonomy else []
         for folder in self.cases:
-            files.append((folder.case_file, Case))
-            files.extend((path, Failure) for _, path in folder.failures)
+            keys = folder.record_keys()
+            files.append((keys[0], Case))
+            files.extend((key, Failure) for key in keys[1:])
         return files
 
 
-def discover(root: Path, cases: list[str] | None = None) -> Layout:
-    """Find taxonomy, case folders and failure files; report strays and links leaving the KB."""
+def discover(root: Path, cases: list[str] | None = None, listings: Listings | None = None) -> Layout:
+    """Find taxonomy, case folders and failure files; report strays and links leaving the KB.
+
+    Reads folders only (``os.scandir``: one call a folder, no stat of the files in it). With
+    ``listings`` (kb's cache of them), a case folder whose own stat is unchanged is not read
+    again: adding, removing or renaming an entry changes a folder's mtime and ctime.
+    """
     problems: list[Problem] = []
     taxonomy = root / TAXONOMY_FILE
     folders: list[CaseFolder] = []
     wanted = set(cases) if cases is not None else None
-    for folder in case_dirs(root):
-        if wanted is not None and folder.name not in wanted:
+    with os.scandir(root) as scan:
+        dirs = sorted(
+            (e for e in scan if not e.name.startswith((".", "_")) and e.is_dir()),
+            key=lambda e: e.name,
+        )
+    for found in dirs:
+        if wanted is not None and found.name not in wanted:
             continue
-        if folder.is_symlink() and not inside(root, folder):
+        folder = root / found.name
+        if found.is_symlink() and not inside(root, folder):
             problems.append(Problem.at(folder, "links outside the knowledge base; refusing to read it"))
             continue
-        case_file = folder / CASE_FILE
-        if not case_file.is_file():
-            problems.append(Problem.at(folder, f"case folder without {CASE_FILE}"))
+        known = listings.get(found) if listings is not None else None
+        if known is not None:
+            folders.append(CaseFolder.listed(folder, known))
             continue
-        failures: list[tuple[int, Path]] = []
         documents: list[str] = []
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name)
+        names: list[tuple[int, str]] = []
+        strays: list[Problem] = []
+        has_case = False
         for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            if entry.is_symlink() and not inside(root, path):
-                problems.append(Problem.at(path, "links outside the knowledge base; refusing to read it"))
+            if entry.is_symlink() and not inside(root, Path(entry.path)):
+                strays.append(Problem.at(entry.path, "links outside the knowledge base; refusing to read it"))
                 continue
-            if entry.name == CASE_FILE:
+            if name == CASE_FILE:
+                has_case = entry.is_file()
                 continue
-            if entry.name in TASK_DOCUMENTS:
-                documents.append(entry.name)
+            if name in TASK_DOCUMENTS:
+                documents.append(name)
                 continue
-            match = FAILURE_FILE.match(entry.name)
+            match = FAILURE_FILE.match(name)
             if not match or not entry.is_file():
                 expected = "failure files are named `<NN>-<failure-id>.yaml`; task documents are " + ", ".join(
                     TASK_DOCUMENTS
                 )
-                problems.append(Problem.at(path, f"unexpected entry: {expected}"))
+                strays.append(Problem.at(entry.path, f"unexpected entry: {expected}"))
                 continue
-            failures.append((int(match["nn"]), path))
-        failures.sort(key=lambda item: (item[0], item[1].name))
-        order = sorted(documents, key=TASK_DOCUMENTS.index)
-        folders.append(CaseFolder(folder, case_file, failures, tuple(order)))
+            names.append((int(match["nn"]), name))
+        if not has_case:
+            problems.append(Problem.at(folder, f"case folder without {CASE_FILE}"))
+            continue
+        problems.extend(strays)
+        names.sort()
+        case_folder = CaseFolder(folder, names, tuple(sorted(documents, key=TASK_DOCUMENTS.index)))
+        folders.append(case_folder)
+        if listings is not None and not strays:
+            listings.put(found, case_folder.listing())
     if wanted is None:
         problems.extend(interrupted_imports(root))
     if wanted is not None:
@@ -302,95 +529,74 @@ POOL_MIN_FILES = 400
 """Below this many files to parse, a process pool costs more than it saves."""
 
 
-def load_entries(
-    root: Path,
-    files: list[tuple[Path, type[BaseModel]]],
-    *,
-    use_cache: bool = True,
-    prune: bool = True,
-    slim: bool = False,
-) -> dict[Path, Entry]:
-    """Each file's record and problems: from the cache when unchanged, else parsed.
-
-    ``prune`` forgets cached files that are not in ``files`` (when ``files`` is the whole KB).
-    """
-    record_cache = RecordCache.open(root, "slim" if slim else "records") if use_cache else None
-    entries: dict[Path, Entry] = {}
-    pending: list[tuple[Path, type[BaseModel]]] = []
-    for path, model in files:
-        hit = record_cache and _cached(record_cache, path)
-        if hit:
-            entries[path] = hit
-        else:
-            pending.append((path, model))
-    for path, entry in _parse_all(pending, slim):
-        entries[path] = entry
-        if record_cache is not None:
-            record_cache.put(str(path), entry)
-    if record_cache is not None:
-        if prune:
-            record_cache.keep_only({str(path) for path, _ in files})
-        record_cache.save()
-    return entries
-
-
-def _cached(record_cache: RecordCache, path: Path) -> Entry | None:
-    entry = record_cache.entries.get(str(path))
-    if entry is None:
-        return None
-    try:
-        stat = path.stat()
-        if (stat.st_size, stat.st_mtime_ns) != (entry.size, entry.mtime_ns):
-            return None
-        return record_cache.get(str(path), stat, digest(path.read_bytes()))
-    except OSError:
-        return None
-
-
-def load_entry(path: Path, model: type[BaseModel], slim: bool = False) -> Entry:
-    """Read and validate one file into a cache entry (runs in worker processes too)."""
+def load_entry(path: Path, model: type[BaseModel], slim: bool = False) -> tuple[Stat | None, Entry]:
+    """Read and validate one file: its stat when read and what it holds (runs in worker processes too)."""
     try:
         with path.open("rb") as handle:
-            stat = os.fstat(handle.fileno())
+            stat = Stat.of(os.fstat(handle.fileno()))
             raw = handle.read(yamlio.MAX_RECORD_BYTES + 1)
     except OSError as exc:
         problem = Problem.at(path, f"cannot read: {exc.strerror or exc}")
-        return Entry(0, 0, b"", None, (problem,))
+        return None, Entry((problem,), False, b"")
     if len(raw) > yamlio.MAX_RECORD_BYTES:
-        limit = f"file is {stat.st_size:,} bytes; records are limited to {yamlio.MAX_RECORD_BYTES:,}"
-        return Entry(stat.st_size, stat.st_mtime_ns, b"", None, (Problem.at(path, limit),))
+        limit = f"file is {stat.size:,} bytes; records are limited to {yamlio.MAX_RECORD_BYTES:,}"
+        return stat, Entry((Problem.at(path, limit),), False, digest(raw))
     record, problems = parse_record(path, raw, model)
     if slim and record is not None:
         record = slim_record(record)
-    return Entry(stat.st_size, stat.st_mtime_ns, digest(raw), record, tuple(problems))
+    return stat, Entry(tuple(problems), record is not None, digest(raw), getattr(record, "id", None), record)
 
 
-def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Entry]:
-    return [load_entry(path, model, slim) for path, model in chunk]
+Parsed = tuple[Stat | None, Entry, dict[str, str]]
+"""A file just read: its stat, what it holds and its cache payloads (made where it was parsed)."""
 
 
-def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[tuple[Path, Entry]]:
+def read_file(path: Path, model: type[BaseModel], slim: bool = False) -> Parsed:
+    """Read one record file: its stat, what it holds and its cache payloads."""
+    stat, entry = load_entry(path, model, slim)
+    return stat, entry, _payloads(entry.record, slim)
+
+
+def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
+    return [read_file(path, model, slim) for path, model in chunk]
+
+
+def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
+    """What each pending file holds, in order (in parallel when there are many)."""
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) < POOL_MIN_FILES or workers < 2:
-        return [(path, load_entry(path, model, slim)) for path, model in pending]
+        return _load_chunk(pending, slim)
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-    done: list[tuple[Path, Entry]] = []
     finished = [0]
+    done: list[Parsed] = []
     with crashed("reading records", finished, len(pending)), worker_pool(workers) as pool:
-        for chunk, entries in zip(chunks, pool.map(_load_chunk, chunks, [slim] * len(chunks)), strict=True):
-            done.extend(zip((p for p, _ in chunk), entries, strict=True))
+        for entries in pool.map(_load_chunk, chunks, [slim] * len(chunks)):
+            done.extend(entries)
             finished[0] = len(done)
     return done
 
 
+PRESENT = "…"
+"""What a slim record holds in place of a long text that is there (``slim_record``)."""
+
+
+def _present(text: str | None) -> str | None:
+    return PRESENT if text and text.strip() else None
+
+
 def slim_record(record: BaseModel) -> BaseModel:
-    """A validated record stripped to what the cross-record rules read: ids, title, impact,
-    status, category, related links, the reference, the written totals and the lifecycle
-    fields (dates, withdrawal, aliases, successor); everything else at its default."""
+    """A validated record stripped to what `kb check`'s cross-record rules and `kb stats` read:
+    ids, title, impact, status, kind, category, services, related links, the reference, the
+    task's platform and language, knowledge gaps, the written totals and the lifecycle fields
+    (dates, withdrawal, aliases, successor). Long texts that stats only tests for presence
+    (the fix, the root cause) hold ``PRESENT`` when they are there, the docs only their first
+    link; everything else is at its default."""
     if isinstance(record, Failure):
         ideal = record.ideal_response
-        reference = IdealResponse(reference=ideal.reference) if ideal and ideal.reference else None
+        fix = None
+        if ideal is not None:
+            fix = IdealResponse(text=_present(ideal.text) or "", code=_present(ideal.code), reference=ideal.reference)
         return Failure(
             id=record.id,
             title=record.title,
@@ -398,14 +604,21 @@ def slim_record(record: BaseModel) -> BaseModel:
             status=record.status,
             kind=record.kind,
             category=record.category,
+            services=record.services,
             related=record.related,
-            ideal_response=reference,
+            ideal_response=fix,
+            root_cause=_present(record.root_cause),
+            docs=record.docs[:1],
             **_lifecycle(record),
         )
     if isinstance(record, Case):
-        written = record.summary.written_totals if record.summary else None
-        summary = Summary(written_totals=written) if written else None
-        return Case(id=record.id, title=record.title, summary=summary, **_lifecycle(record))
+        summary = None
+        if record.summary and (record.summary.written_totals or record.summary.knowledge_gaps):
+            summary = Summary(
+                written_totals=record.summary.written_totals, knowledge_gaps=record.summary.knowledge_gaps
+            )
+        task = Task(platform=record.task.platform, language=record.task.language) if record.task else None
+        return Case(id=record.id, title=record.title, task=task, summary=summary, **_lifecycle(record))
     return record
 
 

@@ -42,10 +42,11 @@ def upgrade_kb(root: Path | str, *, check: bool = False) -> UpgradeResult:
     root = Path(root)
     layout = discover(root)
     result = UpgradeResult(problems=list(layout.problems))
-    for path, model in layout.files():
+    for key, model in layout.files():
+        path = root / key
         if model not in (Case, Failure):
             continue
-        entry = load_entry(path, model)
+        _, entry = load_entry(path, model)
         record = entry.record
         if record is None:
             result.problems.extend(entry.problems)

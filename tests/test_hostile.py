@@ -231,10 +231,10 @@ def test_render_killed_mid_write_leaves_the_old_report(kb_copy: Path, tmp_path: 
     script = (
         "import os, sys, time\n"
         "import kb.atomic\n"
-        "def stalled_fsync(fd):\n"
+        "def stalled_replace(src, dst):\n"
         "    print('writing', flush=True)\n"
         "    time.sleep(60)\n"
-        "kb.atomic.os.fsync = stalled_fsync\n"
+        "kb.atomic.os.replace = stalled_replace\n"
         "from kb.cli import app\n"
         "app(['render', '--kb', sys.argv[1], '--out', sys.argv[2]])\n"
     )

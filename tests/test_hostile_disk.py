@@ -86,10 +86,10 @@ def test_render_on_a_full_disk_keeps_the_old_report(
     path = next(kb_copy.rglob("01-*.yaml"))
     path.write_text(path.read_text().replace("title: AWS Config", "title: Changed AWS Config"))
 
-    def full(fd: int) -> None:
+    def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("kb.atomic.os.fsync", full)
+    monkeypatch.setattr("kb.atomic.tempfile.mkstemp", full)  # reports are written without fsync
     one_line_error(runner.invoke(app, ["render", "--kb", str(kb_copy), "--out", str(out)]), "No space left on device")
     assert report.read_bytes() == before
     assert [p.name for p in report.parent.iterdir()] == ["MODEL_FAILURES.md"]

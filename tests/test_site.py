@@ -378,7 +378,10 @@ def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
     kb = write_hostile_kb(tmp_path / "kb")
     out = build_site(kb, tmp_path / "site", monkeypatch, strict=False)
     shown = ""
+    hand_written = {page.stem for page in (ROOT / "docs").glob("*.md")}  # no record text: images allowed
     for html_file in sorted(out.rglob("*.html")):
+        if html_file.relative_to(out).parts[0] in hand_written:
+            continue
         found, text = inert_report(html_file.read_text(encoding="utf-8"))
         assert found == [], f"{html_file.relative_to(out)}: {found}"
         shown += text

@@ -8,7 +8,7 @@ import re
 from kb.aliases import Names, names_of
 from kb.errors import Problem, Severity
 from kb.models import Status
-from kb.store import KnowledgeBase, LoadedFailure
+from kb.store import KnowledgeBase, LoadedCase, LoadedFailure
 from kb.yamlio import problem_at
 
 TWIN_TITLE = 0.8
@@ -21,14 +21,18 @@ def check_recurring(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]
     """Dangling or self `related` links (errors), near-identical failures of one case
     (warnings) and, when ``strict``, published failures without a category (errors)."""
     known = names_of(kb)
+    return [problem for case in kb.cases for problem in case_recurring(case, known, strict=strict)]
+
+
+def case_recurring(case: LoadedCase, known: Names, *, strict: bool = False) -> list[Problem]:
+    """``check_recurring`` for one case; ``known``: the names of every record of the knowledge base."""
     problems: list[Problem] = []
-    for case in kb.cases:
-        for loaded in case.failures:
-            problems.extend(_links(case.id, loaded, known))
-            failure = loaded.failure
-            if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
-                problems.append(problem_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
-        problems.extend(_twins(case.failures))
+    for loaded in case.failures:
+        problems.extend(_links(case.id, loaded, known))
+        failure = loaded.failure
+        if strict and failure.is_failure and failure.category is None and failure.status is Status.published:
+            problems.append(problem_at(loaded.path, ("title",), "no category: set one, or run `kb categorise`"))
+    problems.extend(_twins(case.failures))
     return problems
 
 

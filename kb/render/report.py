@@ -12,26 +12,31 @@ document back; the helpers here turn them into what the template prints.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 from urllib.parse import quote
 
 import jinja2
 
-from kb.atomic import write_text
-from kb.check import blocking_problems
-from kb.errors import InvalidKbError, KbError
+from kb.atomic import write_bytes
+from kb.cache import RACY_NS, RecordCache, digest
+from kb.check import check_kb
+from kb.errors import InvalidKbError, KbError, Problem, Severity
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
+from kb.pool import crashed, worker_pool
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import make_env, project_templates_dir, template_problem
+from kb.render.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
 from kb.render.markdown import inline
-from kb.store import LoadedCase, load_kb
+from kb.store import TAXONOMY_FILE, CaseFolder, LoadedCase, LoadedFailure, Parsed, Scan, read_file, scan_files
 from kb.totals import totals_line
 
 __all__ = [
@@ -309,34 +314,200 @@ def render_reports(
 ) -> RenderResult:
     """Render ``OUT/<case-id>/MODEL_FAILURES.md`` for each case (all when ``cases`` is None).
 
-    Loads the KB with ``load_kb``; an invalid KB (a record or a rule of `kb check` fails, or a
-    record holds a credential) raises ``InvalidKbError`` and nothing is written. Templates come
-    from ``templates``, else the project's ``templates/`` beside the KB, then the built-in
-    ones. A report is written (atomically) only when its content changed; with ``check``
+    A knowledge base with `kb check` errors (in the cases rendered, or in no case) raises
+    ``InvalidKbError`` and nothing is written; templates come from ``templates``, else the
+    project's ``templates/`` beside the KB, then the built-in ones.
+    A report is written (atomically) only when its content changed; with ``check``
     nothing is written and the result lists what would change.
+
+    Incremental, as make: a case is rendered again only when its records, the templates,
+    the taxonomy, an example it links or its report file changed since the report was
+    last written or found up to date (kb's cache remembers what each was made from); so
+    with nothing changed no record is loaded and nothing is written.
     """
     kb_root, out = Path(kb_root), Path(out)
-    kb = load_kb(kb_root, cases=list(cases) if cases is not None else None)
-    refused = blocking_problems(kb)
+    wanted = set(cases) if cases is not None else None
+    refused = [p for p in check_kb(kb_root).errors if _concerns(p, kb_root, wanted)]
     if refused:
         raise InvalidKbError(refused)
-    env = make_env(templates if templates is not None else project_templates_dir(kb_root))
-    project_root = kb_root.resolve().parent
     result = RenderResult(checked=check)
-    progress.start("render", len(kb.cases))
-    for case in kb.cases:
-        report_dir = out / case.id
-        path = report_dir / REPORT_FILE
-        text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
-        current = _read(path)
-        if current == text.encode("utf-8"):
-            result.unchanged.append(path)
-        else:
-            (result.created if current is None else result.updated).append(path)
-            if not check:
-                _write(path, text)
-        progress.advance(1)
+    templates_dir = templates if templates is not None else project_templates_dir(kb_root)
+    project_root = kb_root.resolve().parent
+    with RecordCache.open(kb_root) as record_cache:
+        scan = scan_files(kb_root, record_cache, cases=list(cases) if cases is not None else None, parse=False)
+        texts = _render_unread(scan, templates_dir, out, project_root)  # cases not read yet, in parallel
+        scan.parse_pending()
+        unreadable = [p for p in scan.problems if p.severity is Severity.error]  # e.g. no such case
+        if unreadable:
+            raise InvalidKbError(unreadable)
+        env = make_env(templates_dir)
+        inputs = _inputs_key(scan, templates_dir, out.resolve(), project_root)
+        made = record_cache.results("render:")
+        folders = [f for f in scan.layout.cases if scan.entries[f.record_keys()[0]].valid]
+        progress.start("render", len(folders))
+        fresh: dict[str, Path] = {}
+        for folder in folders:
+            path = out / str(scan.entries[folder.record_keys()[0]].ident) / REPORT_FILE
+            key = _case_key(inputs, scan.digests(folder))
+            if folder.path.name not in texts and _up_to_date(
+                made.get(f"render:{folder.path.name}"), key, path, project_root
+            ):
+                fresh[folder.path.name] = path
+        stale = [f for f in folders if f.path.name not in fresh and f.path.name not in texts]
+        for case in scan.load(stale).cases if stale else []:
+            report_dir = out / case.id
+            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+            texts[case.path.name] = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
+        done: dict[str, Any] = {}
+        for folder in folders:
+            name = folder.path.name
+            if name in fresh:
+                result.unchanged.append(fresh[name])
+                progress.advance(1)
+                continue
+            path, report, refs = texts[name]
+            current = _read(path)
+            if current == report:
+                result.unchanged.append(path)
+            else:
+                (result.created if current is None else result.updated).append(path)
+                if not check:
+                    _write(path, report)
+            if current == report or not check:
+                key = _case_key(inputs, scan.digests(folder))
+                done[f"render:{name}"] = _made(key, refs, path, report, project_root)
+            progress.advance(1)
+        record_cache.put_results({k: v for k, v in done.items() if v is not None})
     return result
+
+
+# -- rendering cases not read yet, in parallel -------------------------------------------------
+
+POOL_MIN_CASES = 100
+"""Below this many cases to read and render, a process pool costs more than it saves."""
+
+Rendered = tuple[Path, bytes, list[str]]
+"""A case's report: where it goes, its bytes, the example files it links."""
+
+
+def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_root: Path) -> dict[str, Rendered]:
+    """Read and render, in worker processes, the cases with files the cache does not know (a
+    cold build): records never travel between processes, only reports and cache entries."""
+    pending = set(scan.pending)
+    unread = [f for f in scan.layout.cases if not pending.isdisjoint(f.record_keys())]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(unread) < POOL_MIN_CASES or workers < 2:
+        return {}
+    size = max(10, len(unread) // (workers * 8))
+    jobs = [
+        (scan.root, templates_dir, out, project_root, [(f.path.name, f.names) for f in unread[i : i + size]])
+        for i in range(0, len(unread), size)
+    ]
+    texts: dict[str, Rendered] = {}
+    finished = [0]
+    with crashed("rendering reports", finished, len(unread)), worker_pool(workers) as pool:
+        for chunk in pool.map(_render_chunk, jobs):
+            finished[0] += len(chunk)
+            for name, files, rendered in chunk:
+                scan.adopt(files)
+                if rendered is not None:
+                    texts[name] = rendered
+    return texts
+
+
+def _render_chunk(
+    job: tuple[Path, Path | None, Path, Path, list[tuple[str, list[tuple[int, str]]]]],
+) -> list[tuple[str, list[tuple[str, Parsed]], Rendered | None]]:
+    """Read the files of each case folder and render the case when they are all valid (in a worker)."""
+    root, templates_dir, out, project_root, folders = job
+    env = _worker_env(templates_dir)
+    done = []
+    for name, names in folders:
+        folder = CaseFolder(root / name, names)
+        keys = folder.record_keys()
+        parsed = [(key, read_file(root / key, Case if i == 0 else Failure)) for i, key in enumerate(keys)]
+        rendered = None
+        if all(entry.valid for _, (_, entry, _) in parsed):
+            case_record = parsed[0][1][1].record
+            failures = [
+                LoadedFailure(path, number, entry.record)
+                for (number, path), (_, (_, entry, _)) in zip(folder.failures, parsed[1:], strict=True)
+            ]
+            case = LoadedCase(folder.path, case_record, failures)
+            report_dir = out / case.id
+            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+            rendered = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
+        files = [(key, (stat, entry._replace(record=None), payloads)) for key, (stat, entry, payloads) in parsed]
+        done.append((name, files, rendered))
+    return done
+
+
+@functools.cache
+def _worker_env(templates_dir: Path | None) -> jinja2.Environment:
+    return make_env(templates_dir)
+
+
+def _references(case: LoadedCase) -> list[str]:
+    """The example files the case's fixes link to."""
+    ideals = (f.failure.ideal_response for f in case.failures)
+    return sorted({ideal.reference.path for ideal in ideals if ideal is not None and ideal.reference is not None})
+
+
+# -- knowing that a report is up to date ---------------------------------------------------
+
+
+def _inputs_key(scan: Scan, templates_dir: Path | None, out: Path, project_root: Path) -> str:
+    """What every report depends on beside its case: the templates, the taxonomy and where things are."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{out}\0{project_root}\0".encode())
+    taxonomy = scan.entries.get(TAXONOMY_FILE)
+    h.update(taxonomy.digest if taxonomy else b"-")
+    for folder in (templates_dir, builtin_templates_dir()):
+        if folder is None or not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            h.update(f"{path}\0".encode() + digest(path.read_bytes()))
+    return h.hexdigest()
+
+
+def _case_key(inputs: str, digests: list[tuple[str, str]]) -> str:
+    return hashlib.blake2b(f"{inputs}\0{digests}".encode(), digest_size=16).hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return digest(path.read_bytes()).hex()
+    except OSError:
+        return None
+
+
+def _made(key: str, refs: list[str], path: Path, text: bytes, project_root: Path) -> dict[str, Any] | None:
+    """What the report at ``path`` (holding ``text``) was made from, for ``_up_to_date``."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    examples = {ref: _file_digest(project_root / ref) for ref in refs}
+    stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return {"key": key, "examples": examples, "out": stat, "digest": digest(text).hex(), "seen": time.time_ns()}
+
+
+def _up_to_date(made: Any, key: str, path: Path, project_root: Path) -> bool:
+    """True when the report at ``path`` is what rendering its case now would give: made from the
+    same inputs, its examples unchanged, and the file as it was written (by stat; by its bytes
+    when the stat changed or was taken in the same clock tick as the file was written)."""
+    try:
+        if made["key"] != key:
+            return False
+        if any(_file_digest(project_root / ref) != was for ref, was in made["examples"].items()):
+            return False
+        st = path.stat()
+        stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        if stat == made["out"] and st.st_mtime_ns < made["seen"] - RACY_NS:
+            return True
+        return bool(_file_digest(path) == made["digest"])
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _placed(
@@ -375,6 +546,17 @@ def _reference_link(reference: Reference, report_dir: Path, project_root: Path) 
         return link
 
 
+def _concerns(problem: Problem, kb_root: Path, cases: set[str] | None) -> bool:
+    """Whether a problem stops rendering ``cases`` (all when None): it is in one of them, or in no case."""
+    if cases is None:
+        return True
+    try:
+        relative = Path(problem.path).resolve().relative_to(kb_root.resolve())
+    except ValueError:
+        return True
+    return len(relative.parts) < 2 or relative.parts[0] in cases
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -384,8 +566,10 @@ def _read(path: Path) -> bytes | None:
         raise KbError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes) -> None:
+    """Write a report atomically; not fsync'ed: a report is derived, and one a crash left
+    stale or empty differs from its cache entry, so the next render writes it again."""
     try:
-        write_text(path, text)
+        write_bytes(path, data, durable=False)
     except OSError as exc:
         raise KbError(f"{path}: cannot write: {exc.strerror or exc}") from None
