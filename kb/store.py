@@ -66,8 +66,11 @@ class KnowledgeBase:
 
     root: Path
     taxonomy: Taxonomy | None
+    """The KB's own `taxonomy.yaml`, else the built-in one (``taxonomy_builtin``); None only when its file is broken."""
     cases: list[LoadedCase]
     problems: list[Problem] = field(default_factory=list)
+    taxonomy_builtin: bool = False
+    """True when the KB has no `taxonomy.yaml` and uses kb's built-in taxonomy."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -110,8 +113,10 @@ def inside(root: Path, path: Path) -> bool:
 
 
 def case_dirs(root: Path) -> list[Path]:
-    """The case folders of a knowledge base, sorted (folders starting with `.` or `_` are not cases)."""
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """The case folders of a knowledge base, sorted (folders starting with `.` or `_`, and `taxonomy.yaml`, are not cases)."""
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and p.name != TAXONOMY_FILE
+    )
 
 
 def load_kb(root: Path | str, *, cases: list[str] | None = None, use_cache: bool = True) -> KnowledgeBase:
@@ -142,6 +147,11 @@ def scan_kb(
     for entry in entries.values():
         problems.extend(entry.problems)
     taxonomy = entries[layout.taxonomy].record if layout.taxonomy else None
+    builtin = layout.taxonomy is None and not layout.taxonomy_broken
+    if builtin:
+        from kb.taxonomy import builtin_taxonomy
+
+        taxonomy = builtin_taxonomy()
     loaded: list[LoadedCase] = []
     for folder in layout.cases:
         case = entries[folder.case_file].record
@@ -152,7 +162,7 @@ def scan_kb(
         ]
         if case is not None:
             loaded.append(LoadedCase(folder.path, case, failures))
-    return KnowledgeBase(root, taxonomy, loaded, problems)
+    return KnowledgeBase(root, taxonomy, loaded, problems, taxonomy_builtin=builtin)
 
 
 @dataclass
@@ -169,6 +179,8 @@ class Layout:
     taxonomy: Path | None
     cases: list[CaseFolder]
     problems: list[Problem]
+    taxonomy_broken: bool = False
+    """A `taxonomy.yaml` is there but cannot be read (not a regular file, or a link out of the KB)."""
 
     def files(self) -> list[tuple[Path, type[BaseModel]]]:
         files: list[tuple[Path, type[BaseModel]]] = [(self.taxonomy, Taxonomy)] if self.taxonomy else []
@@ -218,8 +230,14 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
             problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
     if taxonomy.is_symlink() and not inside(root, taxonomy):
         problems.append(Problem.at(taxonomy, "links outside the knowledge base; refusing to read it"))
-        return Layout(None, folders, problems)
-    return Layout(taxonomy if taxonomy.is_file() else None, folders, problems)
+        return Layout(None, folders, problems, taxonomy_broken=True)
+    if taxonomy.is_file():
+        return Layout(taxonomy, folders, problems)
+    if taxonomy.exists() or taxonomy.is_symlink():
+        what = "a folder" if taxonomy.is_dir() else "not a regular file" if taxonomy.exists() else "a broken link"
+        problems.append(Problem.at(taxonomy, f"is {what}; the taxonomy must be a YAML file (remove it to use the built-in one)"))
+        return Layout(None, folders, problems, taxonomy_broken=True)
+    return Layout(None, folders, problems)
 
 
 POOL_MIN_FILES = 400

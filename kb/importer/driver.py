@@ -16,7 +16,9 @@ from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
 from kb.importer.metadata import read_task
+from kb.facets import infer_case, infer_failure
 from kb.importer.taxonomy import known_categories
+from kb.taxonomy import write_builtin_taxonomy
 from kb.importer.write import case_files, write_case_files
 from kb.models import Source
 from kb.recurring.categorise import categorise_failures
@@ -131,6 +133,7 @@ def run_import(
 ) -> ImportResult:
     """Import the planned documents, in parallel when there are many; never raises for a document."""
     into.mkdir(parents=True, exist_ok=True)
+    write_builtin_taxonomy(into)
     categories = known_categories(into)
     jobs = plan.jobs
     workers = max(1, workers or os.cpu_count() or 1)
@@ -199,9 +202,9 @@ def prepare_one(job: Job, *, categories: frozenset[str]) -> tuple[DocumentResult
         )
         result.warnings = decoded.warnings + task.warnings + assembled.warnings
         result.failures = len(assembled.failures)
-        failures = categorise_failures(assembled.failures, categories)
+        failures = [infer_failure(f) for f in categorise_failures(assembled.failures, categories)]
         result.signature = sign_case(failures)
-        return result, case_files(assembled.case, failures)
+        return result, case_files(infer_case(assembled.case, failures), failures)
     except Exception as exc:
         _record_error(result, exc)
         return result, None
