@@ -15,28 +15,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from generator.pages import browse
+from generator.pages.cache import PageCache
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
-from generator.pages.html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
+from generator.pages.explorer import explorer_data
+from generator.pages.html import Tab, code_html, diff_html, prompt_html, relative_url, tabs_html
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
+from generator.pages.titles import case_title, plain_title
+from kb.facets import facets_of
 from kb.models import Failure, Reference, Response
-from kb.names import NONE, normalise_language, normalise_platform, normalise_service
+from kb.names import NONE, normalise_language, normalise_platform
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import template_problem
+from kb.render.env import builtin_templates_dir, template_problem
 from kb.render.markdown import diff
 from kb.render.report import FailureEntry, case_sections, failure_entries
 from kb.stats import Stats, compute_stats
-from kb.store import KnowledgeBase, LoadedCase
+from kb.store import KnowledgeBase, LoadedCase, record_data
 from kb.totals import totals_line
 
 __all__ = [
     "BLOCK_MARKER",
     "LATE_MARKER",
+    "RecordLinks",
     "SiteBuild",
     "SitePage",
     "add_site_filters",
@@ -82,6 +88,8 @@ class SiteBuild:
 
     pages: list[SitePage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    """Files that are not pages (the explorer's data, scripts, JSON per case), by path under the site."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,27 @@ class Link:
 
 
 @dataclass(frozen=True)
+class RecordLinks:
+    """Where a record can be viewed and edited (from MkDocs' ``repo_url`` and ``edit_uri``), by its path in the repository."""
+
+    view: str
+    edit: str
+
+    def of(self, path: str) -> dict[str, str]:
+        return {"view": self.view + path, "edit": self.edit + path}
+
+
+@dataclass(frozen=True)
 class FailureView:
     """What a case page shows for one failure, beyond the record itself."""
 
     entry: FailureEntry
     category: Link | None
     services: list[Link]
+    services_from: str
+    """`record`, `inferred` (from the failure's text and code) or `task` (inherited from the task's services)."""
+    links: dict[str, str]
+    """`view` and `edit` URLs of the record, when the site has a ``repo_url``."""
     tabs: str
     """MODEL_RESPONSE, IDEAL_RESPONSE and Diff as content tabs (an HTML block), or empty."""
     reference: Reference | None
@@ -116,9 +139,11 @@ def _yaml_string(text: str) -> str:
     return json.dumps("".join(c if ord(c) <= 0xFFFF else f"&#{ord(c)};" for c in text))
 
 
-def front_matter(title: str, *, search_exclude: bool = False, template: str | None = None) -> str:
-    """A page's YAML front matter. The title is HTML-escaped: themes print it unescaped."""
+def front_matter(title: str, *, search_exclude: bool = False, template: str | None = None, wide: bool = False) -> str:
+    """A page's YAML front matter. The title is HTML-escaped: themes print it unescaped. ``wide`` hides the sidebars."""
     lines = ["---", f"title: {_yaml_string(meta_title(title))}"]
+    if wide:
+        lines += ["hide:", "  - navigation", "  - toc"]
     if template:
         lines.append(f"template: {_yaml_string(template)}")
     if search_exclude:
@@ -164,6 +189,7 @@ def add_site_filters(env: jinja2.Environment) -> jinja2.Environment:
         code=lambda code, language="": code_html(code, code_language(language)),
         prompt=prompt_html,
         lang=code_language,
+        plain_title=plain_title,
     )
     env.globals["front_matter"] = front_matter
     return env
@@ -242,69 +268,33 @@ def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
     }
 
 
-def _links(groups: Sequence[browse.Group]) -> dict[str, Link]:
-    return {g.key: Link(g.title, g.anchor) for g in groups}
+def _links(facet: str, groups: Sequence[browse.Group]) -> dict[str, Link]:
+    """Each value's name and its view in the explorer (the hash holds the filter)."""
+    return {g.key: Link(g.title, f"{facet}={quote(g.key, safe='')}") for g in groups}
 
 
-_BROWSE = {
-    "impact": (
-        "browse/impact.md",
-        "Failures by impact",
-        "Impact",
-        "Most severe first. A failure whose source gave no level is listed last, never guessed.",
-    ),
-    "category": (
-        "browse/categories.md",
-        "Failures by category",
-        "Category",
-        "The categories of the [taxonomy](../taxonomy.md), in its order.",
-    ),
-    "service": (
-        "browse/services.md",
-        "Failures by AWS service",
-        "Service",
-        "A failure involving several services is listed under each of them.",
-    ),
-    "platform": ("browse/platforms.md", "Failures by platform", "Platform", "The IaC tool of each case's task."),
-}
+EXPLORER = "browse/index.md"
+"""The one browse page: filters, sorting and paging over every failure (``explorer.js`` on ``data/*.json``)."""
+ASSETS = ("assets/explorer.js", "assets/search.js")
+"""The site's scripts, from the built-in templates (``templates/site/assets/``): no framework, nothing fetched from elsewhere."""
 
 
-def _entry_items(path: str, entries: Sequence[browse.Entry], *, badges: bool, directory_urls: bool) -> list[ListItem]:
-    prefix = relative_url(path, "cases/x.md", directory_urls=directory_urls).removesuffix(
-        "x/" if directory_urls else "x.html"
-    )
-    suffix = "/#" if directory_urls else ".html#"
-    items = []
-    for entry in entries:
-        failure = entry.loaded.failure
-        level = (failure.impact.value if failure.impact else NONE) if badges else ""
-        items.append(ListItem(f"{prefix}{entry.case.id}{suffix}{failure.id}", failure.title, level))
-    return items
-
-
-def _browse_pages(
-    pages: _Pages, kb: KnowledgeBase, groups: dict[str, list[browse.Group]], *, directory_urls: bool
-) -> None:
-    for what, (path, title, header, intro) in _BROWSE.items():
-        lists = {
-            group.anchor: list_html(
-                _entry_items(path, group.entries, badges=what != "impact", directory_urls=directory_urls)
-            )
-            for group in groups[what]
-        }
-        pages.add(path, "site/browse.md.j2", title=title, header=header, intro=intro, groups=groups[what], lists=lists)
-    rows = []
-    for case in sorted(kb.cases, key=lambda c: c.id):
-        task = case.case.task
-        platform = normalise_platform(task.platform if task else None)
-        rows.append(
-            {
-                "case": case.case,
-                "platform": "" if platform == NONE else browse.PLATFORM_NAMES.get(platform, platform),
-                "totals": totals_line(f.failure for f in case.failures),
-            }
-        )
-    pages.add("browse/cases.md", "site/cases.md.j2", cases=rows)
+def _browse_pages(pages: _Pages, kb: KnowledgeBase) -> None:
+    """The explorer, its data, and the list of reports without failures."""
+    data = explorer_data(kb)
+    pages.build.files.update(data.files)
+    pages.add(EXPLORER, "site/explorer.md.j2", failures=data.failures, cases=data.cases)
+    empty = [
+        {"case": case.case, "title": case_title(case.case)}
+        for case in sorted(kb.cases, key=lambda c: c.id)
+        if not any(loaded.failure.is_failure for loaded in case.failures)
+    ]
+    copies = [
+        {"case": case.case, "title": case_title(case.case), "original": case.case.duplicate_of}
+        for case in sorted(kb.cases, key=lambda c: c.id)
+        if case.case.duplicate_of
+    ]
+    pages.add("browse/reports.md", "site/reports.md.j2", empty=empty, copies=copies)
 
 
 def _charts(groups: dict[str, list[browse.Group]]) -> dict[str, str]:
@@ -339,21 +329,50 @@ class _References:
         return code
 
 
-def _failure_views(
-    case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References, pages: _Pages
-) -> list[FailureView]:
+class _Context:
+    """What every case page of a build shares: the facet links, references, record links and the page cache."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        maps: dict[str, dict[str, Link]],
+        refs: _References,
+        record_links: RecordLinks | None,
+        cache: PageCache | None,
+    ) -> None:
+        self.maps = maps
+        self.refs = refs
+        self.record_links = record_links
+        self.cache = cache
+        self.titles = {case.id: case_title(case.case) for case in kb.cases}
+        root = kb.root.resolve()
+        try:
+            self.kb_in_repo: str | None = root.relative_to(refs.root.resolve()).as_posix()
+        except ValueError:
+            self.kb_in_repo = None
+
+    def links(self, path: Path) -> dict[str, str]:
+        if self.record_links is None or self.kb_in_repo is None:
+            return {}
+        return self.record_links.of(f"{self.kb_in_repo}/{path.parent.name}/{path.name}")
+
+
+def _failure_views(case: LoadedCase, context: _Context, pages: _Pages) -> list[FailureView]:
+    refs, maps = context.refs, context.maps
     by_id = {loaded.failure.id: loaded for loaded in case.failures}
     views = []
     for entry in failure_entries(case, report_dir=refs.root / "reports" / case.id, project_root=refs.root):
         failure = entry.failure
         reference = failure.ideal_response.reference if failure.ideal_response else None
         code = refs.get(reference, browse.Entry(case, by_id[failure.id])) if reference else None
-        services = dict.fromkeys(normalise_service(s) for s in failure.services if s.strip())
+        facets = facets_of(failure, case.case)
         views.append(
             FailureView(
                 entry=entry,
                 category=maps["category"].get(failure.category) if failure.category else None,
-                services=[maps["service"][s] for s in services if s in maps["service"]],
+                services=[maps["service"].get(s) or Link(s, f"service={quote(s, safe='')}") for s in facets.services],
+                services_from=facets.services_from,
+                links=context.links(by_id[failure.id].path),
                 tabs=_tabs(failure, entry.number, pages),
                 reference=reference,
                 code=code,
@@ -363,20 +382,51 @@ def _failure_views(
     return views
 
 
-def _case_page(pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References) -> None:
+def _case_page(pages: _Pages, case: LoadedCase, context: _Context) -> None:
     task = case.case.task
     platform = normalise_platform(task.platform if task else None)
     language = normalise_language(task.language if task else None)
-    pages.begin(f"cases/{case.id}.md")
+    path = f"cases/{case.id}.md"
+    original = case.case.duplicate_of
+    referenced = any(f.failure.ideal_response and f.failure.ideal_response.reference for f in case.failures)
+    cache = context.cache if not referenced else None  # reference pages list their users: render those every time
+    key = cache.key(case, f"{original}\0{context.titles.get(original or '', '')}") if cache else ""
+    cached = cache.get(case.id, key) if cache else None
+    if cached is not None:
+        pages.build.pages.append(
+            SitePage(path, str(cached["text"]), tuple(cached["blocks"]), tuple(cached["late"]))  # type: ignore[arg-type]
+        )
+        pages.build.problems.extend(cached["problems"])  # type: ignore[arg-type]
+        return
+    problems_before = len(pages.build.problems)
+    pages.begin(path)
     pages.render(
         "site/case.md.j2",
         case=case.case,
+        title=context.titles[case.id],
         totals=totals_line(f.failure for f in case.failures),
-        platform=maps["platform"].get(platform),
+        platform=context.maps["platform"].get(platform),
         language=None if language == NONE else language,
-        failures=_failure_views(case, maps, refs, pages),
+        failures=_failure_views(case, context, pages),
         sections=case_sections(case),
+        original={"id": original, "title": context.titles.get(original)} if original else None,
+        links=context.links(case.path / "case.yaml"),
+        json_url=pages.url(f"cases/{case.id}.json"),
+        explorer=EXPLORER,
     )
+    if cache is not None:
+        page = pages.build.pages[-1]
+        problems = pages.build.problems[problems_before:]
+        cache.put(case.id, key, {"text": page.text, "blocks": page.blocks, "late": page.late_blocks, "problems": problems})
+
+
+def _case_json(case: LoadedCase) -> str:
+    """A case and its failures as one JSON document (``cases/<id>.json``): the records as stored."""
+    data = {
+        "case": record_data(case.case),
+        "failures": [{"file": loaded.path.name, **record_data(loaded.failure)} for loaded in case.failures],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False)
 
 
 def build_pages(
@@ -386,6 +436,8 @@ def build_pages(
     project_root: Path | None = None,
     directory_urls: bool = True,
     progress: Progress = NO_PROGRESS,
+    cache: PageCache | None = None,
+    record_links: RecordLinks | None = None,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -393,6 +445,7 @@ def build_pages(
     ``project_root`` (default: the KB folder's parent) is where reference paths start;
     ``directory_urls`` is MkDocs' ``use_directory_urls`` (links in HTML blocks follow it).
     The KB's own problems are listed on the home page and returned in ``problems``.
+    ``cache`` keeps rendered case pages between builds; ``record_links`` adds "view"/"edit" links.
     """
     add_site_filters(env)
     pages = _Pages(env, directory_urls=directory_urls)
@@ -400,8 +453,10 @@ def build_pages(
     problems.extend(str(p) for p in kb.problems)
     stats = compute_stats(kb)
     groups = _groups(kb, stats)
-    maps = {what: _links(found) for what, found in groups.items()}
-    _browse_pages(pages, kb, groups, directory_urls=directory_urls)
+    maps = {what: _links(what, found) for what, found in groups.items()}
+    _browse_pages(pages, kb)
+    for asset in ASSETS:
+        pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
     pages.add(
         "index.md",
         "site/home.md.j2",
@@ -416,15 +471,20 @@ def build_pages(
         "taxonomy.md",
         "site/taxonomy.md.j2",
         categories=categories,
+        builtin=kb.taxonomy_builtin,
         counts={key: count.count for key, count in stats.by_category.items()},
         anchors={key: link.anchor for key, link in maps["category"].items()},
+        unknown=[g for g in groups["category"] if g.key not in {c.id for c in categories} and g.key != NONE],
     )
+    pages.add("search.md", "site/search.md.j2")
     pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
     pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
     refs = _References(project_root or kb.root.resolve().parent, problems)
+    context = _Context(kb, maps, refs, record_links, cache)
     progress.start("site", len(kb.cases))
     for case in kb.cases:
-        _case_page(pages, case, maps, refs)
+        _case_page(pages, case, context)
+        pages.build.files[f"cases/{case.id}.json"] = _case_json(case)
         progress.advance(1)
     for path, code in sorted(refs.files.items()):
         if code is not None:

@@ -111,7 +111,9 @@ def tabs_html(tabs: Sequence[Tab], number: int, structure: Callable[[str], str] 
 
 
 def page_url(path: str, *, directory_urls: bool = True) -> str:
-    """The URL MkDocs gives the page built from ``path`` (`cases/x.md` -> `cases/x/` or `cases/x.html`)."""
+    """The URL MkDocs gives the page built from ``path`` (`cases/x.md` -> `cases/x/` or `cases/x.html`; `cases/x.json` stays)."""
+    if not path.endswith(".md"):
+        return path  # a data file or asset keeps its path
     stem = path.removesuffix(".md")
     if not directory_urls:
         return f"{stem}.html"
