@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import gzip
 import json
 import re
 import shutil
@@ -95,6 +96,12 @@ def inert_report(html: str) -> tuple[list[str], str]:
     return checker.found, "".join(checker.text)
 
 
+def pagefind_fragment(path: Path) -> dict[str, Any]:
+    """One page of Pagefind's index (a gzipped JSON document after a signature)."""
+    data = gzip.decompress(path.read_bytes())
+    return dict(json.loads(data[data.index(b"{") :]))
+
+
 def broken_links(out: Path) -> list[str]:
     """Every relative link of the built site whose page or anchor does not exist."""
     broken = []
@@ -111,6 +118,11 @@ def broken_links(out: Path) -> list[str]:
                 target = target / "index.html"
             if not target.is_file():
                 broken.append(f"{page_file.relative_to(out)}: {href}")
+            elif "=" in parts.fragment:  # an explorer view (#service=Lambda): the filter must name a known value
+                data = json.loads((out / "data" / "facets.json").read_text(encoding="utf-8"))
+                facet, _, value = parts.fragment.partition("=")
+                if unquote(value) not in [key for key, _ in data["facets"].get(facet, [])]:
+                    broken.append(f"{page_file.relative_to(out)}: {href} (no such {facet} in the explorer)")
             elif parts.fragment and f'id="{parts.fragment}"' not in target.read_text(encoding="utf-8"):
                 broken.append(f"{page_file.relative_to(out)}: {href} (no such anchor)")
     return broken
@@ -216,8 +228,11 @@ def seed_site() -> SiteBuild:
 def test_every_kb_page_is_generated(seed_site: SiteBuild) -> None:
     paths = {p.path for p in seed_site.pages}
     expected = {"index.md", "taxonomy.md", "reference/schema.md", "reference/cli.md", f"cases/{SEED_CASE}.md"}
-    expected |= {f"browse/{what}.md" for what in ("impact", "categories", "services", "platforms", "cases")}
+    expected |= {"browse/index.md", "browse/reports.md", "search.md"}
     assert expected <= paths
+    assert {"data/facets.json", "data/titles-0.json", f"cases/{SEED_CASE}.json", "assets/explorer.js"} <= set(
+        seed_site.files
+    )
     assert seed_site.problems == []
 
 
@@ -245,26 +260,30 @@ def test_case_page_has_anchors_badges_code_tabs_diff_and_reference(seed_site: Si
     )
     assert "<h5>Training value: High</h5>" in text
     assert "<strong>Total failures</strong>: 3 (2 Critical, 1 High)" in text
-    assert '<a href="../../browse/categories/#service-limits">Service quotas and account-level resources</a>' in text
+    assert '<a href="../../browse/#category=service-limits">Service quotas and account-level resources</a>' in text
+    assert f'<a class="kb-permalink" href="#{SEED_FIRST}"' in text
     seed_first = kb.cases[0].failures[0].failure
     if seed_first.ideal_response and seed_first.ideal_response.reference:
         assert "<strong>Runnable reference</strong>" in text and 'href="../../code/examples/' in text
 
 
-def test_browse_pages_count_what_kb_stats_counts(seed_site: SiteBuild) -> None:
+def test_explorer_data_counts_what_kb_stats_counts(seed_site: SiteBuild) -> None:
     stats = compute_stats(load_kb(ROOT / "failures"))
-    impact = page(seed_site, "browse/impact.md")
+    data = json.loads(seed_site.files["data/facets.json"])
+    impacts = [key for key, _ in data["facets"]["impact"]]
     for level, count in stats.by_impact.items():
-        if count:
-            assert re.search(rf"\| \[[^\]]+\]\(#{level}\) \| {count} \|", impact)
-    services = page(seed_site, "browse/services.md")
-    for name, count in stats.by_service.items():
+        assert sum(1 for i in data["rows"]["impact"] if impacts[i] == level) == count
+    services = [key for key, _ in data["facets"]["service"]]
+    own = [row for row, source in zip(data["rows"]["services"], data["rows"]["from"], strict=True) if source < 2]
+    for name, count in stats.by_service.items():  # stated or inferred from the failure (2: the task's, shown apart)
         if name != "none":
-            assert f"| [{name}](#{name.lower()}) | {count} |" in services
+            assert sum(1 for row in own if name in [services[i] for i in row]) == count
+    titles = json.loads(seed_site.files["data/titles-0.json"])
+    assert len(titles) == stats.failures == len(data["rows"]["case"])
+    assert titles[0] == [SEED_FIRST, SEED_TITLE]
     home = page(seed_site, "index.md")
     assert f"**{stats.cases}** case" in home and f"**{stats.failures}** failure" in home
-    assert "<svg" in home
-    assert impact.count('<li><a href="../../cases/') == stats.failures
+    assert "<svg" in home and "](browse/index.md#impact=critical)" in home
 
 
 def test_pages_are_deterministic(seed_site: SiteBuild) -> None:
@@ -340,12 +359,13 @@ def test_strict_build_of_the_bundled_kb_shows_the_seed_case_outside_the_nav(
     assert f'id="{SEED_FIRST}"' in case_html and SEED_TITLE in case_html
     assert 'class="tabbed-set' in case_html and "<svg" in (out / "index.html").read_text(encoding="utf-8")
     nav = re.search(r'<nav class="md-nav md-nav--primary.*?</nav>', case_html, re.S)
-    assert nav is not None and "Browse" in nav.group(0) and SEED_CASE not in nav.group(0)
+    assert nav is not None and "Explore" in nav.group(0) and SEED_CASE not in nav.group(0)
     assert SEED_CASE not in (out / "taxonomy" / "index.html").read_text(encoding="utf-8")  # the nav on every page
-    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
-    located = {doc["location"] for doc in index["docs"]}
-    assert f"cases/{SEED_CASE}/#{SEED_FIRST}" in located
-    assert not any(loc.startswith("browse/") for loc in located)  # listings would only echo the cases
+    assert "data-pagefind-body" in case_html
+    assert "data-pagefind-body" not in (out / "browse" / "index.html").read_text(encoding="utf-8")  # listings echo cases
+    assert (out / "pagefind" / "pagefind-entry.json").is_file()  # the chunked search index
+    assert (out / "cases" / f"{SEED_CASE}.json").is_file()
+    assert f"cases/{SEED_CASE}/" in (out / "sitemap.xml").read_text(encoding="utf-8")
     assert broken_links(out) == []
 
 
@@ -354,8 +374,8 @@ def test_links_between_generated_pages_work_without_directory_urls(
 ) -> None:
     out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch, directory_urls=False)
     assert (out / "cases" / f"{SEED_CASE}.html").is_file()
-    impact = (out / "browse" / "impact.html").read_text(encoding="utf-8")
-    assert f'href="../cases/{SEED_CASE}.html#{SEED_FIRST}"' in impact
+    explorer = (out / "browse" / "index.html").read_text(encoding="utf-8")
+    assert 'data-cases="../cases/"' in explorer and 'data-dirs="0"' in explorer
     assert broken_links(out) == []
 
 
@@ -390,12 +410,13 @@ def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
         "## BROKEN OUT",
     ):
         assert needle in shown, f"record text lost: {needle}"
-    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
-    assert any("xss1" in doc["text"] or "xss1" in doc["title"] for doc in index["docs"])
-    for doc in index["docs"]:
-        for part in (doc["title"], doc["text"]):
-            found, _ = inert_report(part)
-            assert found == [], f"search index {doc['location']}: {found}"
+    fragments = [pagefind_fragment(path) for path in sorted((out / "pagefind" / "fragment").glob("*"))]
+    assert any("xss1" in f["content"] or "xss1" in f["meta"].get("title", "") for f in fragments)
+    # Pagefind keeps page text as text (not HTML) and its UI escapes it: tests/test_browser.py searches it.
+    data = (out / "data" / "facets.json").read_text(encoding="utf-8") + (out / "data" / "titles-0.json").read_text(
+        encoding="utf-8"
+    )
+    assert "xss1" in data  # the explorer shows it with textContent (tests/test_browser.py checks it stays text)
 
 
 def test_the_inert_check_catches_live_markup() -> None:

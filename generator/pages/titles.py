@@ -17,7 +17,7 @@ from kb.names import normalise_platform
 __all__ = ["case_title", "is_generic", "plain_title"]
 
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
-_MARKS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`+|^#+\s*|~~")
+_MARKS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`+|~~")
 _GENERIC_WORDS = frozenset(
     ["model", "models", "response", "responses", "failure", "failures", "failed", "analysis", "and", "or", "corrections", "correction", "fixes", "fix", "fixed", "issues", "issue", "identified", "report", "documentation", "summary", "of", "the", "vs", "ideal", "comparison", "md", "infrastructure", "changes", "change", "from", "to", "required", "achieve", "achieved", "working", "solution", "encountered", "applied", "implementation", "differences", "difference", "limitations", "trade", "offs", "in", "a", "an", "for", "with", "errors", "error", "problems", "gaps", "review", "detailed", "key", "observed", "lessons", "learned", "notes", "document", "overview", "task", "mistakes", "improvements", "common", "compared", "actual", "recommendations", "observations", "tap", "stack", "tapstack"]
 )

@@ -209,8 +209,8 @@
       caseCell.appendChild(ca); caseCell.appendChild(el("div", { "class": "kb-case-title" }, c[1])); tr.appendChild(caseCell);
       tr.appendChild(el("td", null, c[2] >= 0 ? data.facets.platform[c[2]][1] + ((r.flags[row] & 4) ? " (inferred)" : "") : ""));
       var imp = el("td"); imp.appendChild(badge(r.impact[row])); tr.appendChild(imp);
-      var names = r.services[row].map(function (s) { return data.facets.service[s][1]; }).join(", ");
-      var from = r["from"][row];
+      var from = r["from"][row], list = r.services[row].map(function (s) { return data.facets.service[s][1]; });
+      var names = from === 2 && list.length > 3 ? list.slice(0, 3).join(", ") + " +" + (list.length - 3) : list.join(", ");
       tr.appendChild(el("td", from === 2 ? { title: "From the task's services: the failure names none" } : null, names + (from === 2 ? " (task)" : "")));
       body.appendChild(tr);
     });
