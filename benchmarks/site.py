@@ -251,7 +251,9 @@ def main() -> None:
     print(
         f"  peak memory {ours_peak / 1e6:.0f} MB (bare {bare_peak / 1e6:.0f} MB; goal <= 1 GB) {'ok' if memory_ok else 'MISSED'}"
     )
-    print(f"  heaviest page {page_name}: {page_bytes / 1e6:.2f} MB compressed (goal <= 1.5 MB) {'ok' if page_ok else 'MISSED'}")
+    print(
+        f"  heaviest page {page_name}: {page_bytes / 1e6:.2f} MB compressed (goal <= 1.5 MB) {'ok' if page_ok else 'MISSED'}"
+    )
     print(f"  search payload {search_bytes / 1e6:.2f} MB compressed (goal <= 1 MB) {'ok' if search_ok else 'MISSED'}")
     print(f"  warm rebuild (--dirty, page cache full) {warm:.1f}s; after editing one record {edited:.1f}s")
     if args.check and not (time_ok and size_ok and memory_ok and page_ok and search_ok):

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def on_config(config: Any) -> Any:
 
 
 def _record_links(config: Any) -> RecordLinks | None:
-    """"view record"/"edit" URLs from ``repo_url`` and ``edit_uri`` (`edit/main/docs/` -> `blob/main/`, `edit/main/`)."""
+    """ "view record"/"edit" URLs from ``repo_url`` and ``edit_uri`` (`edit/main/docs/` -> `blob/main/`, `edit/main/`)."""
     repo = (config.repo_url or "").rstrip("/")
     edit_uri = (config.edit_uri or "").strip("/")
     if not repo or not edit_uri:
@@ -149,7 +150,10 @@ def on_files(files: Files, /, *, config: Any) -> Files:
 def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
     """Put a generated page's HTML blocks back in place of their markers (before search reads the page)."""
     generated = _pages.get(page.file.src_uri)
-    return fill_blocks(html, generated.blocks) if generated else html
+    if generated is None:
+        return html
+    _pages[page.file.src_uri] = replace(generated, text="", blocks=())  # used once: free them for the rest of the build
+    return fill_blocks(html, generated.blocks)
 
 
 def on_post_page(output: str, /, *, page: Any, config: Any) -> str:

@@ -58,7 +58,9 @@ TEXT_CHARS = 20_000
 # Resource types, one pattern per syntax; group 1 is the service word (or two, for Terraform).
 _CODE_PATTERNS = (
     re.compile(r"\bAWS::([A-Za-z0-9]+)::[A-Za-z0-9]+"),  # CloudFormation
-    re.compile(r"\baws_([a-z0-9]+(?:_[a-z0-9]+)?)_[a-z0-9_]+"),  # Terraform: aws_lambda_function, aws_cloudwatch_log_group
+    re.compile(
+        r"\baws_([a-z0-9]+(?:_[a-z0-9]+)?)_[a-z0-9_]+"
+    ),  # Terraform: aws_lambda_function, aws_cloudwatch_log_group
     re.compile(r"\baws\.([a-z0-9]+)_?\.[A-Z][A-Za-z0-9]*"),  # Pulumi: aws.lambda.Function, aws.lambda_.Function
     re.compile(r"\bnew\s+(?:aws_|_)?([a-z][a-z0-9]*)\.[A-Z][A-Za-z0-9]*\s*\("),  # CDK: new lambda.Function(
     re.compile(r"\b(?:aws_|_)?([a-z][a-z0-9]*)\.(?:Cfn)?[A-Z][a-z][A-Za-z0-9]*\s*\("),  # CDK Python: lambda_.Function(
@@ -71,7 +73,9 @@ _QUALIFIED = (0, 1, 2)
 """Indexes of the code patterns whose service word is qualified by an AWS prefix."""
 _IAM_PREFIXES = {"logs": "CloudWatch Logs", "states": "Step Functions", "execute-api": "API Gateway"}
 """IAM action prefixes that are not the service's usual spelling."""
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)(?:^ {0,3}\1[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(
+    r"^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)(?:^ {0,3}\1[ \t]*$|\Z)", re.DOTALL | re.MULTILINE
+)
 
 
 @cache
@@ -201,15 +205,36 @@ _PLATFORM_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "pulumi",
     ),
     (
-        re.compile(r"AWSTemplateFormatVersion|^\s*[\"']?Type[\"']?:\s*['\"]?AWS::|!(?:Ref|GetAtt|Sub|If|Join)\b|Fn::", re.MULTILINE),
+        re.compile(
+            r"AWSTemplateFormatVersion|^\s*[\"']?Type[\"']?:\s*['\"]?AWS::|!(?:Ref|GetAtt|Sub|If|Join)\b|Fn::",
+            re.MULTILINE,
+        ),
         "cfn",
     ),
-    (re.compile(r"^\s*(?:resource|provider|variable|module|data)\s+\"[A-Za-z0-9_-]+\"|\$\{aws_\w+\.|\baws_\w+\.\w+\.(?:id|arn|name)\b", re.MULTILINE), "tf"),
+    (
+        re.compile(
+            r"^\s*(?:resource|provider|variable|module|data)\s+\"[A-Za-z0-9_-]+\"|\$\{aws_\w+\.|\baws_\w+\.\w+\.(?:id|arn|name)\b",
+            re.MULTILINE,
+        ),
+        "tf",
+    ),
 )
 _PLATFORM_WORDS = re.compile(r"\b(CDKTF|CDK for Terraform|CDK|Pulumi|Terraform|CloudFormation)\b")
-_PLATFORM_OF_WORD = {"cdktf": "cdktf", "cdk for terraform": "cdktf", "cdk": "cdk", "pulumi": "pulumi", "terraform": "tf", "cloudformation": "cfn"}
+_PLATFORM_OF_WORD = {
+    "cdktf": "cdktf",
+    "cdk for terraform": "cdktf",
+    "cdk": "cdk",
+    "pulumi": "pulumi",
+    "terraform": "tf",
+    "cloudformation": "cfn",
+}
 _LANGUAGE_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^\s*import\s+.*\s+from\s+['\"]|:\s*(?:string|number|boolean)\b|\bconst\s+\w+\s*[:=]", re.MULTILINE), "ts"),
+    (
+        re.compile(
+            r"^\s*import\s+.*\s+from\s+['\"]|:\s*(?:string|number|boolean)\b|\bconst\s+\w+\s*[:=]", re.MULTILINE
+        ),
+        "ts",
+    ),
     (re.compile(r"^\s*(?:from\s+[\w.]+\s+import\s|def\s+\w+\(|import\s+\w+(?:\.\w+)*\s*$)", re.MULTILINE), "py"),
     (re.compile(r"^\s*package\s+\w+\s*$|\bfunc\s+\w+\(", re.MULTILINE), "go"),
     (re.compile(r"\bpublic\s+(?:final\s+)?class\s+\w+|\bimport\s+software\.amazon\."), "java"),

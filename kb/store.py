@@ -235,7 +235,9 @@ def discover(root: Path, cases: list[str] | None = None) -> Layout:
         return Layout(taxonomy, folders, problems)
     if taxonomy.exists() or taxonomy.is_symlink():
         what = "a folder" if taxonomy.is_dir() else "not a regular file" if taxonomy.exists() else "a broken link"
-        problems.append(Problem.at(taxonomy, f"is {what}; the taxonomy must be a YAML file (remove it to use the built-in one)"))
+        problems.append(
+            Problem.at(taxonomy, f"is {what}; the taxonomy must be a YAML file (remove it to use the built-in one)")
+        )
         return Layout(None, folders, problems, taxonomy_broken=True)
     return Layout(None, folders, problems)
 

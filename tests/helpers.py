@@ -265,8 +265,4 @@ def write_generated_kb(root: Path, cases: int = 300, failures: int = 3) -> Path:
 
 def generated_failures(cases: int = 300, failures: int = 3) -> list[tuple[int, Failure]]:
     """The (case number, failure) pairs ``write_generated_kb`` writes, to compute expected counts."""
-    return [
-        (c, generated_failure(c, k))
-        for c in range(cases)
-        for k in range(1, (0 if c % 25 == 24 else failures) + 1)
-    ]
+    return [(c, generated_failure(c, k)) for c in range(cases) for k in range(1, (0 if c % 25 == 24 else failures) + 1)]

@@ -213,7 +213,8 @@ def test_explorer_view_is_in_the_address(generated_url: str, page: Any) -> None:
     expected = [
         f
         for _, f in generated_failures(GENERATED_CASES)
-        if f.category == "encryption" and ((f.model_response and f.model_response.code) or (f.ideal_response and f.ideal_response.code))
+        if f.category == "encryption"
+        and ((f.model_response and f.model_response.code) or (f.ideal_response and f.ideal_response.code))
     ]
     assert matching == len(expected)
 
@@ -229,7 +230,9 @@ def test_a_row_opens_its_failure_and_the_permalink_points_at_it(generated_url: s
     sync_api.expect(heading).to_contain_text(title)
     permalink = page.locator("h3#failure-1 + p.kb-meta a.kb-permalink")
     assert (permalink.get_attribute("href") or "").endswith("#failure-1")
-    sync_api.expect(page.locator("h1")).to_contain_text("Build the generated stack number 0")  # a generic title replaced
+    sync_api.expect(page.locator("h1")).to_contain_text(
+        "Build the generated stack number 0"
+    )  # a generic title replaced
 
 
 def test_search_finds_a_root_cause_and_filters_by_platform(generated_url: str, page: Any) -> None:

@@ -417,7 +417,9 @@ def _case_page(pages: _Pages, case: LoadedCase, context: _Context) -> None:
     if cache is not None:
         page = pages.build.pages[-1]
         problems = pages.build.problems[problems_before:]
-        cache.put(case.id, key, {"text": page.text, "blocks": page.blocks, "late": page.late_blocks, "problems": problems})
+        cache.put(
+            case.id, key, {"text": page.text, "blocks": page.blocks, "late": page.late_blocks, "problems": problems}
+        )
 
 
 def _case_json(case: LoadedCase) -> str:
