@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import html
 import gzip
+import html
 import json
 import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import markdown

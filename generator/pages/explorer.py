@@ -103,7 +103,7 @@ def explorer_data(kb: KnowledgeBase) -> ExplorerData:
             has_code = bool((model and (model.code or "").strip()) or (ideal and (ideal.code or "").strip()))
             columns["flags"].append((1 if has_fix else 0) | (2 if has_code else 0) | (4 if facets.inferred else 0))
             shard_rows.append([failure.id, plain_title(failure.title)])
-    facets = {
+    index = {
         "version": 1,
         "shard": SHARD,
         "facets": {
@@ -116,7 +116,7 @@ def explorer_data(kb: KnowledgeBase) -> ExplorerData:
         "cases": cases,
         "rows": columns,
     }
-    files = {"data/facets.json": _dumps(facets)}
+    files = {"data/facets.json": _dumps(index)}
     for number, start in enumerate(range(0, len(shard_rows), SHARD)):
         files[f"data/titles-{number}.json"] = _dumps(shard_rows[start : start + SHARD])
     return ExplorerData(files, len(shard_rows), len(cases))

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import KbError, Problem, Severity
+from kb.facets import infer_case, infer_failure
 from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
 from kb.importer.metadata import read_task
-from kb.facets import infer_case, infer_failure
 from kb.importer.taxonomy import known_categories
-from kb.taxonomy import write_builtin_taxonomy
 from kb.importer.write import case_files, write_case_files
 from kb.models import Source
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
+from kb.taxonomy import write_builtin_taxonomy
 
 INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
