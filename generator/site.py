@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SitePage, build_pages, fill_blocks
-from generator.pages.cache import PageCache, site_cache_dir, templates_digest, write_sources
+from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
+from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.store import scan_kb
@@ -89,6 +90,21 @@ def _record_links(config: Any) -> RecordLinks | None:
     return RecordLinks(view=f"{repo}/{view}/", edit=f"{repo}/{edit}/")
 
 
+def _sources(docs: Path, site: SiteBuild) -> Iterator[tuple[str, str]]:
+    """Every generated file's text for the sources folder; a cached page's only when its file is missing."""
+    for page in site.pages:
+        if page.cached is None or not (docs / page.path).is_file():
+            yield page.path, _source_text(page.load())
+    for path, content in site.files.items():
+        if isinstance(content, str):
+            yield path, content
+        elif not (docs / path).is_file():
+            entry = read_entry(content)
+            if entry is None:
+                raise PluginError(f"kb site: {content}: the site's page cache changed during the build; build again")
+            yield path, str(entry["json"])
+
+
 def _source_text(page: SitePage) -> str:
     """A page's Markdown as kept on disk: with a digest of its blocks, so any change to the page changes the file."""
     h = hashlib.blake2b(digest_size=12)
@@ -125,17 +141,17 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     for problem in site.problems:
         log.warning(problem)
     _pages.clear()
-    sources = write_sources(folder, ((page.path, _source_text(page)) for page in site.pages))
+    sources = write_sources(folder, _sources(folder / "docs", site))
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
             raise PluginError(f"kb site: docs/{page.path} would hide the generated page of the same name; rename it")
         inclusion = InclusionLevel.NOT_IN_NAV if page.path.startswith(_HIDDEN_FROM_NAV) else InclusionLevel.UNDEFINED
         files.append(File(page.path, str(sources), config.site_dir, config.use_directory_urls, inclusion=inclusion))
-    for path, content in site.files.items():
+    for path in site.files:
         if files.get_file_from_path(path) is not None:
             raise PluginError(f"kb site: docs/{path} would hide the generated file of the same name; rename it")
-        files.append(File.generated(config, path, content=content))
+        files.append(File(path, str(sources), config.site_dir, config.use_directory_urls))
     log.info(
         "kb: %d page(s) from %d case(s) in %s (%.2f s; %d case page(s) from the cache)",
         len(site.pages),
@@ -152,6 +168,10 @@ def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
     generated = _pages.get(page.file.src_uri)
     if generated is None:
         return html
+    try:
+        generated = generated.load()
+    except KbError as exc:
+        raise PluginError(f"kb site: {exc}") from None
     _pages[page.file.src_uri] = replace(generated, text="", blocks=())  # used once: free them for the rest of the build
     return fill_blocks(html, generated.blocks)
 

@@ -199,14 +199,20 @@ def write_hostile_kb(root: Path) -> Path:
 
 
 def build_site(
-    kb_root: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch, *, strict: bool = True, directory_urls: bool = True
+    kb_root: Path,
+    site_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    strict: bool = True,
+    directory_urls: bool = True,
+    dirty: bool = False,
 ) -> Path:
-    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build`)."""
+    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build [--dirty]`)."""
     monkeypatch.setenv(site.KB_ENV, str(kb_root))
     config = load_config(
         config_file=str(ROOT / "mkdocs.yml"), site_dir=str(site_dir), strict=strict, use_directory_urls=directory_urls
     )
-    build(config)
+    build(config, dirty=dirty)
     return site_dir
 
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import jinja2
 
 from generator.pages import browse
-from generator.pages.cache import PageCache
+from generator.pages.cache import PageCache, read_entry
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
 from generator.pages.explorer import explorer_data
@@ -28,6 +28,7 @@ from generator.pages.html import Tab, code_html, diff_html, prompt_html, relativ
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
 from generator.pages.titles import case_title, plain_title
+from kb.errors import KbError
 from kb.facets import facets_of
 from kb.models import Failure, Reference, Response
 from kb.names import NONE, normalise_language, normalise_platform
@@ -75,6 +76,19 @@ class SitePage:
     blocks: tuple[str, ...] = ()
     late_blocks: tuple[str, ...] = ()
     """Blocks put back after search has indexed the page (``fill_blocks(..., LATE_MARKER)``): diffs, prompts, tab labels."""
+    cached: Path | None = None
+    """A page from the page cache: ``text`` and the blocks are read from this entry when needed (``load``)."""
+
+    def load(self) -> SitePage:
+        """The page with its text and blocks (read from the page cache for a cached page)."""
+        if self.cached is None:
+            return self
+        entry = read_entry(self.cached)
+        if entry is None:
+            raise KbError(f"{self.cached}: the site's page cache changed during the build; build again")
+        blocks, late = entry["blocks"], entry["late"]
+        assert isinstance(blocks, list) and isinstance(late, list)
+        return SitePage(self.path, str(entry["text"]), tuple(blocks), tuple(late))
 
 
 def fill_blocks(html: str, blocks: Sequence[str], marker: re.Pattern[str] = BLOCK_MARKER) -> str:
@@ -88,8 +102,9 @@ class SiteBuild:
 
     pages: list[SitePage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)
-    """Files that are not pages (the explorer's data, scripts, JSON per case), by path under the site."""
+    files: dict[str, str | Path] = field(default_factory=dict)
+    """Files that are not pages (the explorer's data, scripts, JSON per case), by path under the site: their
+    text, or the page-cache entry holding it (under ``json``)."""
 
 
 @dataclass(frozen=True)
@@ -387,18 +402,16 @@ def _case_page(pages: _Pages, case: LoadedCase, context: _Context) -> None:
     platform = normalise_platform(task.platform if task else None)
     language = normalise_language(task.language if task else None)
     path = f"cases/{case.id}.md"
+    data = f"cases/{case.id}.json"
     original = case.case.duplicate_of
     referenced = any(f.failure.ideal_response and f.failure.ideal_response.reference for f in case.failures)
     cache = context.cache if not referenced else None  # reference pages list their users: render those every time
     key = cache.key(case, f"{original}\0{context.titles.get(original or '', '')}") if cache else ""
-    cached = cache.get(case.id, key) if cache else None
-    if cached is not None:
-        pages.build.pages.append(
-            SitePage(path, str(cached["text"]), tuple(cached["blocks"]), tuple(cached["late"]))  # type: ignore[arg-type]
-        )
-        pages.build.problems.extend(cached["problems"])  # type: ignore[arg-type]
+    entry = cache.hit(key) if cache else None
+    if entry is not None:
+        pages.build.pages.append(SitePage(path, "", cached=entry))
+        pages.build.files[data] = entry
         return
-    problems_before = len(pages.build.problems)
     pages.begin(path)
     pages.render(
         "site/case.md.j2",
@@ -411,24 +424,35 @@ def _case_page(pages: _Pages, case: LoadedCase, context: _Context) -> None:
         sections=case_sections(case),
         original={"id": original, "title": context.titles.get(original)} if original else None,
         links=context.links(case.path / "case.yaml"),
-        json_url=pages.url(f"cases/{case.id}.json"),
+        json_url=pages.url(data),
         explorer=EXPLORER,
     )
+    pages.build.files[data] = _case_json(case)
     if cache is not None:
         page = pages.build.pages[-1]
-        problems = pages.build.problems[problems_before:]
         cache.put(
-            case.id, key, {"text": page.text, "blocks": page.blocks, "late": page.late_blocks, "problems": problems}
+            key, {"text": page.text, "blocks": page.blocks, "late": page.late_blocks, "json": pages.build.files[data]}
         )
 
 
 def _case_json(case: LoadedCase) -> str:
     """A case and its failures as one JSON document (``cases/<id>.json``): the records as stored."""
     data = {
-        "case": record_data(case.case),
-        "failures": [{"file": loaded.path.name, **record_data(loaded.failure)} for loaded in case.failures],
+        "case": _without_layout(record_data(case.case)),
+        "failures": [
+            {"file": loaded.path.name, **_without_layout(record_data(loaded.failure))} for loaded in case.failures
+        ],
     }
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_layout(data: dict[str, Any]) -> dict[str, Any]:
+    """A record's data without the import's presentation hints (``layout``): what a reader of the JSON wants."""
+    data.pop("layout", None)
+    for section in data.get("extra", []) or []:
+        if isinstance(section, dict):
+            section.pop("layout", None)
+    return data
 
 
 def build_pages(
@@ -486,8 +510,9 @@ def build_pages(
     progress.start("site", len(kb.cases))
     for case in kb.cases:
         _case_page(pages, case, context)
-        pages.build.files[f"cases/{case.id}.json"] = _case_json(case)
         progress.advance(1)
+    if cache is not None:
+        cache.prune()
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

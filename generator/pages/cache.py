@@ -1,30 +1,37 @@
 """The site's page cache: a case page is rendered again only when what it shows changed.
 
-A rendered case page (its Markdown and HTML blocks) is kept as JSON in kb's cache folder
-(``$KB_CACHE_DIR/site-<kb>/``), keyed by the bytes of the case's record files, the site
-templates and the settings the page depends on (``salt``). Entries hold data only
-(strings), never code; an entry that cannot be read is rendered again.
+A rendered case page (its Markdown, HTML blocks and its records as JSON) is kept in kb's
+cache folder (``$KB_CACHE_DIR/site-<kb>/pages/<key>.json``), named by its key: the bytes
+of the case's record files, the site templates and the settings the page depends on
+(``salt``). A hit costs one ``stat``; the entry is read only when MkDocs renders the
+page (``SitePage.load``), so an unchanged site is never read back whole, and never held
+in memory whole. Entries hold data only (strings), never code; one that cannot be read
+is rendered again, one no case uses any more is removed (``prune``).
 
-``write_sources`` also keeps each generated page's Markdown as a file there, rewritten
-only when its content changes, so MkDocs' ``--dirty`` rebuild (which compares the
-source's and the output's times) rebuilds just the pages an edit touched.
+``write_sources`` keeps each generated page's Markdown (and each case's JSON) as a file
+there too, rewritten only when its content changes, so MkDocs' ``--dirty`` rebuild
+(which compares the source's and the output's times) rebuilds just what an edit touched.
+These are caches, not records: they are written with a rename (never half a file) but
+without the fsync a record gets.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from kb.atomic import write_text
 from kb.cache import cache_dir
 from kb.render.env import builtin_templates_dir
 from kb.store import LoadedCase
 
-__all__ = ["FORMAT", "PageCache", "site_cache_dir", "templates_digest", "write_sources"]
+__all__ = ["FORMAT", "PageCache", "read_entry", "site_cache_dir", "templates_digest", "write_cached", "write_sources"]
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when the entries' shape or the pages' construction changes."""
 
 
@@ -38,7 +45,7 @@ def templates_digest(folders: Iterable[Path | None]) -> str:
     """A digest of every site template (built-in and the project's), and of the site code that renders them."""
     h = hashlib.blake2b(digest_size=16)
     here = Path(__file__).parent
-    for folder in (builtin_templates_dir(), *folders, here):
+    for folder in (builtin_templates_dir(), *folders, here, here.parent.parent / "kb"):
         if folder is None or not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
@@ -47,14 +54,39 @@ def templates_digest(folders: Iterable[Path | None]) -> str:
     return h.hexdigest()
 
 
+def write_cached(path: Path, text: str) -> None:
+    """Replace a cache file: a temp file renamed into place (no fsync: a lost cache file only costs time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_entry(path: Path) -> dict[str, object] | None:
+    """A cached page (``text``, ``blocks``, ``late``, ``problems``, ``json``), or None when it cannot be read."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
+
+
 class PageCache:
-    """Rendered case pages by case id, valid while the key (record bytes + ``salt``) matches."""
+    """Rendered case pages, by key (record bytes + ``salt``)."""
 
     def __init__(self, folder: Path, salt: str) -> None:
+        self.root = folder
         self.folder = folder / "pages"
         self.salt = salt
         self.hits = 0
         self.misses = 0
+        self.used: set[str] = set()
 
     def key(self, case: LoadedCase, context: str = "") -> str:
         """The key of a case's page: its record files' bytes, in order, plus ``context`` and the salt."""
@@ -67,36 +99,41 @@ class PageCache:
                 h.update(b"\1unreadable\0")
         return h.hexdigest()
 
-    def get(self, case_id: str, key: str) -> dict[str, object] | None:
-        """The cached page of a case (``path``, ``text``, ``blocks``, ``late``, ``problems``), or None."""
-        try:
-            entry = json.loads((self.folder / f"{case_id}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            entry = None
-        if not isinstance(entry, dict) or entry.get("key") != key:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return entry
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
 
-    def put(self, case_id: str, key: str, entry: dict[str, object]) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_text(self.folder / f"{case_id}.json", json.dumps({"key": key, **entry}, ensure_ascii=False))
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+    def hit(self, key: str) -> Path | None:
+        """The entry of ``key`` when it is there (checked with one stat; read later, when needed)."""
+        self.used.add(key)
+        path = self.path(key)
+        if path.is_file():
+            self.hits += 1
+            return path
+        self.misses += 1
+        return None
+
+    def put(self, key: str, entry: dict[str, object]) -> None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            write_cached(self.path(key), json.dumps({"format": FORMAT, **entry}, ensure_ascii=False))
+
+    def prune(self) -> None:
+        """Remove the entries no page of this build used (edited or deleted cases)."""
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.folder):
+                if entry.name.endswith(".json") and entry.name[:-5] not in self.used:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
-def write_sources(folder: Path, pages: Iterable[tuple[str, str]]) -> Path:
-    """Keep each page's Markdown under ``folder/docs/`` (rewritten only when it changed); return that folder."""
+def write_sources(folder: Path, files: Iterable[tuple[str, str]]) -> Path:
+    """Keep each file under ``folder/docs/`` (rewritten only when it changed); return that folder."""
     docs = folder / "docs"
-    for path, text in pages:
+    for path, text in files:
         target = docs / path
         try:
-            if target.read_text(encoding="utf-8") == text:
+            if target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text:
                 continue
         except (OSError, ValueError):
             pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_text(target, text)
+        write_cached(target, text)
     return docs

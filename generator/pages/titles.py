@@ -142,10 +142,11 @@ def case_title(case: Case) -> str:
     task = case.task
     if task is None:
         return own
-    platform = normalise_platform(task.platform)
-    parts = [_cut(_prompt_line(task.prompt))] if task.prompt else []
-    facts = [PLATFORM_NAMES.get(platform, task.platform or "")] if task.platform else []
-    facts += task.aws_services[:3]
-    if facts:
-        parts.append(", ".join(f for f in facts if f))
-    return " · ".join(p for p in parts if p) or own
+    platform = PLATFORM_NAMES.get(normalise_platform(task.platform), task.platform or "") if task.platform else ""
+    services = ", ".join(task.aws_services[:3])
+    line = _cut(_prompt_line(task.prompt))
+    if line:
+        return " · ".join(p for p in (line, ", ".join(x for x in (platform, services) if x)) if p)
+    if platform or services:
+        return f"A {platform or 'AWS'} task" + (f" on {services}" if services else "")
+    return own
