@@ -7,7 +7,7 @@
  */
 (function () {
   "use strict";
-  var RESULTS = 20, SUB_RESULTS = 3, FILTERS = ["impact", "platform", "language"];
+  var RESULTS = 10, SUB_RESULTS = 3, FILTERS = ["impact", "platform", "language"];
   var ENTITIES = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": "\"", "&#39;": "'", "&#x27;": "'" };
 
   function el(tag, attrs, text) {
@@ -57,27 +57,50 @@
       if (query) params.set("q", query);
       Object.keys(filters).forEach(function (f) { params.set(f, filters[f]); });
       history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
+      box.querySelectorAll(".kb-more-button").forEach(function (b) { b.remove(); });
       if (!query) { list.replaceChildren(); status.textContent = ""; return; }
+      var found = [];
       pagefind.debouncedSearch(query, { filters: filters }, 150).then(function (search) {
         if (!search || mine !== token) return null;
-        status.textContent = search.results.length + " page" + (search.results.length === 1 ? "" : "s") + " found";
-        return Promise.all(search.results.slice(0, RESULTS).map(function (r) { return r.data(); }));
+        found = search.results;
+        status.textContent = found.length + " page" + (found.length === 1 ? "" : "s") + " found";
+        return Promise.all(found.slice(0, RESULTS).map(function (r) { return r.data(); }));
       }).then(function (pages) {
         if (!pages || mine !== token) return;
-        list.replaceChildren.apply(list, pages.map(function (page) {
-          var li = el("li", { "class": "kb-search-result" });
-          li.appendChild(el("a", { href: page.url, "class": "kb-search-title" }, page.meta.title || page.url));
-          var subs = (page.sub_results || []).filter(function (s) { return s.url !== page.url; }).slice(0, SUB_RESULTS);
-          if (!subs.length) li.appendChild(excerpt(page.excerpt || ""));
-          subs.forEach(function (sub) {
-            var div = el("div", { "class": "kb-search-sub" });
-            div.appendChild(el("a", { href: sub.url }, sub.title || ""));
-            div.appendChild(excerpt(sub.excerpt || ""));
-            li.appendChild(div);
-          });
-          return li;
-        }));
+        list.replaceChildren();
+        show(pages);
         box.setAttribute("data-results", String(pages.length));
+        if (found.length > RESULTS) more(found, RESULTS, mine);
+      });
+    }
+
+    /* "More results": the next RESULTS pages' fragments, fetched only when asked for. */
+    function more(found, from, mine) {
+      var button = el("button", { type: "button", "class": "kb-more-button" }, "Show more results");
+      button.addEventListener("click", function () {
+        button.remove();
+        Promise.all(found.slice(from, from + RESULTS).map(function (r) { return r.data(); })).then(function (pages) {
+          if (mine !== token) return;
+          show(pages);
+          if (found.length > from + RESULTS) more(found, from + RESULTS, mine);
+        });
+      });
+      list.after(button);
+    }
+
+    function show(pages) {
+      pages.forEach(function (page) {
+        var li = el("li", { "class": "kb-search-result" });
+        li.appendChild(el("a", { href: page.url, "class": "kb-search-title" }, page.meta.title || page.url));
+        var subs = (page.sub_results || []).filter(function (s) { return s.url !== page.url; }).slice(0, SUB_RESULTS);
+        if (!subs.length) li.appendChild(excerpt(page.excerpt || ""));
+        subs.forEach(function (sub) {
+          var div = el("div", { "class": "kb-search-sub" });
+          div.appendChild(el("a", { href: sub.url }, sub.title || ""));
+          div.appendChild(excerpt(sub.excerpt || ""));
+          li.appendChild(div);
+        });
+        list.appendChild(li);
       });
     }
 
