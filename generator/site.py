@@ -12,8 +12,9 @@ the Markdown pass: ``on_page_content`` puts them back in place of their markers,
 Case pages come from a page cache (``generator.pages.cache``) when their records are
 unchanged, and every generated page is kept as a Markdown file in kb's cache folder,
 rewritten only when it changes, so ``mkdocs serve --dirty`` rebuilds only the pages an
-edit touched. After a build, Pagefind (from PyPI, its binary bundled) indexes the pages'
-titles, services, errors and root causes into a chunked index under ``pagefind/``.
+edit touched. After a build, Pagefind (from PyPI, its binary bundled) indexes the cases'
+titles, services, errors and root causes (``generator.pages.search``) into a chunked
+index under ``pagefind/``.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ _pages: dict[str, SitePage] = {}
 """The generated pages of the current build (with their HTML blocks), by source path."""
 _command = {"name": "build"}
 """The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
-_SEARCH_BODY = '<article class="md-content__inner md-typeset">'
-"""Material's article element: marked for Pagefind on the pages search should read."""
+_search: dict[str, Path] = {}
+"""The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
 
 
 def on_startup(*, command: str, dirty: bool) -> None:
@@ -141,7 +142,8 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     for problem in site.problems:
         log.warning(problem)
     _pages.clear()
-    sources = write_sources(folder, _sources(folder / "docs", site))
+    sources = write_sources(folder / "docs", _sources(folder / "docs", site))
+    _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
@@ -179,18 +181,14 @@ def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
 def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
     """Put in the blocks search should not index (diffs repeat the code; prompts are context)."""
     generated = _pages.get(page.file.src_uri)
-    if generated:
-        output = fill_blocks(output, generated.late_blocks, LATE_MARKER)
-    search = page.meta.get("search") if isinstance(page.meta, dict) else None
-    if not (isinstance(search, dict) and search.get("exclude")):
-        output = output.replace(_SEARCH_BODY, _SEARCH_BODY[:-1] + " data-pagefind-body>", 1)
-    return output
+    return fill_blocks(output, generated.late_blocks, LATE_MARKER) if generated else output
 
 
 def on_post_build(*, config: Any) -> None:
-    """Index the built site with Pagefind (once per ``mkdocs serve``: edits then show without re-indexing)."""
+    """Index what search reads with Pagefind, into the built site (once per ``mkdocs serve``)."""
     site = Path(config.site_dir)
-    if _command["name"] == "serve" and (site / "pagefind" / "pagefind.js").exists():
+    pages = _search.get("pages")
+    if pages is None or (_command["name"] == "serve" and (site / "pagefind" / "pagefind.js").exists()):
         return
     try:
         import pagefind_bin  # noqa: F401  (the binary Pagefind ships on PyPI)
@@ -198,7 +196,9 @@ def on_post_build(*, config: Any) -> None:
         log.warning("kb site: search is off: install Pagefind (`pip install 'pagefind[bin]'`, in kb's docs extra)")
         return
     started = time.perf_counter()
-    command = [sys.executable, "-m", "pagefind_bin", "--site", str(site), "--force-language", "en", "--quiet"]
+    output = site / "pagefind"
+    command = [sys.executable, "-m", "pagefind_bin", "--site", str(pages), "--output-path", str(output)]
+    command += ["--force-language", "en", "--quiet"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         log.warning("kb site: Pagefind failed (%s): %s", done.returncode, (done.stderr or done.stdout).strip()[-500:])

@@ -22,6 +22,7 @@ from generator.pages.cache import PageCache
 from generator.pages.case import CaseContext, Link, RecordLinks, References, case_page
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.explorer import explorer_data
+from generator.pages.html import page_url
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.render import (
     BLOCK_MARKER,
@@ -34,6 +35,7 @@ from generator.pages.render import (
     fill_blocks,
     front_matter,
 )
+from generator.pages.search import search_page
 from generator.pages.titles import case_title
 from kb.names import NONE
 from kb.progress import NO_PROGRESS, Progress
@@ -140,6 +142,9 @@ def build_pages(
     progress.start("site", len(kb.cases))
     for case in kb.cases:
         case_page(pages, case, context)
+        pages.build.search[page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)] = search_page(
+            case
+        )
         progress.advance(1)
     if cache is not None:
         cache.prune()

@@ -125,15 +125,21 @@ class PageCache:
                         os.unlink(entry.path)
 
 
-def write_sources(folder: Path, files: Iterable[tuple[str, str]]) -> Path:
-    """Keep each file under ``folder/docs/`` (rewritten only when it changed); return that folder."""
-    docs = folder / "docs"
+def write_sources(folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False) -> Path:
+    """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``."""
+    docs = folder
+    kept: set[Path] = set()
     for path, text in files:
         target = docs / path
         try:
+            kept.add(target)
             if target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text:
                 continue
         except (OSError, ValueError):
             pass
         write_cached(target, text)
+    if prune:
+        for stale in [p for p in docs.rglob("*") if p.is_file() and p not in kept]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
     return docs

@@ -86,6 +86,8 @@ class SiteBuild:
 
     pages: list[SitePage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    search: dict[str, str] = field(default_factory=dict)
+    """What search indexes (``generator.pages.search``): a small HTML page per case, by its built page's path."""
     files: dict[str, str | Path] = field(default_factory=dict)
     """Files that are not pages (the explorer's data, scripts, JSON per case), by path under the site: their
     text, or the page-cache entry holding it (under ``json``)."""
