@@ -206,9 +206,13 @@ def case_page(pages: Pages, case: LoadedCase, context: CaseContext) -> None:
 
 
 def _case_json(case: LoadedCase) -> str:
-    """A case and its failures as one JSON document (``cases/<id>.json``): the records as stored."""
+    """A case and its failures as one JSON document (``cases/<id>.json``): the records as stored, without the
+    import's layout hints and the task's prompt and raw metadata (they stay in case.yaml and the exports)."""
+    described = _without_layout(record_data(case.case))
+    if isinstance(described.get("task"), dict):
+        described["task"] = {k: v for k, v in described["task"].items() if k not in ("prompt", "metadata")}
     data = {
-        "case": _without_layout(record_data(case.case)),
+        "case": described,
         "failures": [
             {"file": loaded.path.name, **_without_layout(record_data(loaded.failure))} for loaded in case.failures
         ],
