@@ -8,25 +8,48 @@ an edited record reloads the page. Records that fail to load are logged as warni
 HTML blocks of the generated pages (rendered record text, code tabs, long lists) skip
 the Markdown pass: ``on_page_content`` puts them back in place of their markers, and
 ``on_post_page`` those search should not read (diffs, task prompts, the tabs' structure).
+
+Case pages come from a page cache (``generator.pages.cache``) when their records are
+unchanged, and every generated page is kept as a Markdown file in kb's cache folder,
+rewritten only when it changes, so ``mkdocs serve --dirty`` rebuilds only the pages an
+edit touched. After a build, Pagefind (from PyPI, its binary bundled) indexes the cases'
+titles, services, errors and root causes (``generator.pages.search``) into a chunked
+index under ``pagefind/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files, InclusionLevel
 
-from generator.pages.build import LATE_MARKER, SitePage, build_pages, fill_blocks
+from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
+from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.store import scan_kb
 
-__all__ = ["KB_ENV", "kb_path", "on_files", "on_page_content", "on_post_page", "on_serve"]
+__all__ = [
+    "KB_ENV",
+    "kb_path",
+    "on_config",
+    "on_files",
+    "on_page_content",
+    "on_post_build",
+    "on_post_page",
+    "on_serve",
+    "on_startup",
+]
 
 KB_ENV = "KB_PATH"
 DEFAULT_KB = "failures"
@@ -36,6 +59,59 @@ _HIDDEN_FROM_NAV = ("cases/", "code/")
 log = logging.getLogger("mkdocs.plugins.kb")
 _pages: dict[str, SitePage] = {}
 """The generated pages of the current build (with their HTML blocks), by source path."""
+_command = {"name": "build"}
+"""The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
+_search: dict[str, Path] = {}
+"""The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
+
+
+def on_startup(*, command: str, dirty: bool) -> None:
+    """Remember whether this is ``mkdocs serve`` (Pagefind then indexes once, not after every edit)."""
+    _command["name"] = command
+
+
+def on_config(config: Any) -> Any:
+    """Load the site's scripts (the explorer, search) on every page, after Material's own."""
+    scripts = config.extra_javascript
+    for asset in ASSETS:
+        if asset not in [str(s) for s in scripts]:
+            scripts.append(asset)
+    return config
+
+
+def _record_links(config: Any) -> RecordLinks | None:
+    """ "view record"/"edit" URLs from ``repo_url`` and ``edit_uri`` (`edit/main/docs/` -> `blob/main/`, `edit/main/`)."""
+    repo = (config.repo_url or "").rstrip("/")
+    edit_uri = (config.edit_uri or "").strip("/")
+    if not repo or not edit_uri:
+        return None
+    docs = Path(config.docs_dir).name
+    edit = edit_uri.removesuffix(docs).strip("/")
+    view = edit.replace("edit/", "blob/", 1) if edit.startswith("edit/") else edit
+    return RecordLinks(view=f"{repo}/{view}/", edit=f"{repo}/{edit}/")
+
+
+def _sources(docs: Path, site: SiteBuild) -> Iterator[tuple[str, str]]:
+    """Every generated file's text for the sources folder; a cached page's only when its file is missing."""
+    for page in site.pages:
+        if page.cached is None or not (docs / page.path).is_file():
+            yield page.path, _source_text(page.load())
+    for path, content in site.files.items():
+        if isinstance(content, str):
+            yield path, content
+        elif not (docs / path).is_file():
+            entry = read_entry(content)
+            if entry is None:
+                raise PluginError(f"kb site: {content}: the site's page cache changed during the build; build again")
+            yield path, str(entry["json"])
+
+
+def _source_text(page: SitePage) -> str:
+    """A page's Markdown as kept on disk: with a digest of its blocks, so any change to the page changes the file."""
+    h = hashlib.blake2b(digest_size=12)
+    for block in (*page.blocks, "\0", *page.late_blocks):
+        h.update(block.encode() + b"\0")
+    return f"{page.text}\n<!--kb-page:{h.hexdigest()}-->\n"
 
 
 def kb_path(config_file: str | None) -> Path:
@@ -52,11 +128,18 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     started = time.perf_counter()
     root = kb_path(config.config_file_path)
     kb = scan_kb(root)
+    templates = project_templates_dir(root)
+    links = _record_links(config)
+    folder = site_cache_dir(root)
+    salt = f"{templates_digest([templates])}:{config.use_directory_urls}:{links}"
+    cache = PageCache(folder, salt)
     try:
         site = build_pages(
             kb,
-            make_env(project_templates_dir(root)),
+            make_env(templates),
             directory_urls=config.use_directory_urls,
+            cache=cache,
+            record_links=links,
             site_name=config.site_name,
             site_url=config.site_url,
         )
@@ -65,22 +148,25 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     for problem in site.problems:
         log.warning(problem)
     _pages.clear()
+    sources = write_sources(folder / "docs", _sources(folder / "docs", site))
+    _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
             raise PluginError(f"kb site: docs/{page.path} would hide the generated page of the same name; rename it")
         inclusion = InclusionLevel.NOT_IN_NAV if page.path.startswith(_HIDDEN_FROM_NAV) else InclusionLevel.UNDEFINED
-        files.append(File.generated(config, page.path, content=page.text, inclusion=inclusion))
-    for path, text in site.files:  # the change feed, modified.csv, alias redirects: copied as they are
+        files.append(File(page.path, str(sources), config.site_dir, config.use_directory_urls, inclusion=inclusion))
+    for path in site.files:
         if files.get_file_from_path(path) is not None:
             raise PluginError(f"kb site: docs/{path} would hide the generated file of the same name; rename it")
-        files.append(File.generated(config, path, content=text))
+        files.append(File(path, str(sources), config.site_dir, config.use_directory_urls))
     log.info(
-        "kb: %d page(s) from %d case(s) in %s (%.2f s)",
+        "kb: %d page(s) from %d case(s) in %s (%.2f s; %d case page(s) from the cache)",
         len(site.pages),
         len(kb.cases),
         root,
         time.perf_counter() - started,
+        cache.hits,
     )
     return files
 
@@ -88,13 +174,42 @@ def on_files(files: Files, /, *, config: Any) -> Files:
 def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
     """Put a generated page's HTML blocks back in place of their markers (before search reads the page)."""
     generated = _pages.get(page.file.src_uri)
-    return fill_blocks(html, generated.blocks) if generated else html
+    if generated is None:
+        return html
+    try:
+        generated = generated.load()
+    except KbError as exc:
+        raise PluginError(f"kb site: {exc}") from None
+    _pages[page.file.src_uri] = replace(generated, text="", blocks=())  # used once: free them for the rest of the build
+    return fill_blocks(html, generated.blocks)
 
 
 def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
     """Put in the blocks search should not index (diffs repeat the code; prompts are context)."""
     generated = _pages.get(page.file.src_uri)
     return fill_blocks(output, generated.late_blocks, LATE_MARKER) if generated else output
+
+
+def on_post_build(*, config: Any) -> None:
+    """Index what search reads with Pagefind, into the built site (once per ``mkdocs serve``)."""
+    site = Path(config.site_dir)
+    pages = _search.get("pages")
+    if pages is None or (_command["name"] == "serve" and (site / "pagefind" / "pagefind.js").exists()):
+        return
+    try:
+        import pagefind_bin  # noqa: F401  (the binary Pagefind ships on PyPI)
+    except ImportError:
+        log.warning("kb site: search is off: install Pagefind (`pip install 'pagefind[bin]'`, in kb's docs extra)")
+        return
+    started = time.perf_counter()
+    output = site / "pagefind"
+    command = [sys.executable, "-m", "pagefind_bin", "--site", str(pages), "--output-path", str(output)]
+    command += ["--force-language", "en", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        log.warning("kb site: Pagefind failed (%s): %s", done.returncode, (done.stderr or done.stdout).strip()[-500:])
+        return
+    log.info("kb: search index built by Pagefind (%.2f s)", time.perf_counter() - started)
 
 
 def on_serve(server: Any, /, *, config: Any, builder: Any) -> Any:

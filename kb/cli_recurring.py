@@ -1,4 +1,4 @@
-"""The `kb similar`, `kb patterns` and `kb categorise` commands (registered on `kb.cli.app`).
+"""The `kb similar`, `kb patterns`, `kb categorise` and `kb infer` commands (registered on `kb.cli.app`).
 
 Thin like ``kb.cli``: parse, call one library function, print.
 """
@@ -121,6 +121,32 @@ def categorise(
         typer.echo(str(path))
     mix = ", ".join(f"{category} {count}" for category, count in result.by_category.items())
     typer.echo(f"{verb} {len(result.changed)} failure(s)" + (f": {mix}" if mix else "") + f"; {result.already} had one")
+
+
+@app.command()
+@reports_errors
+def infer(
+    kb: KbOption = DEFAULT_KB,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would change; write nothing.")] = False,
+) -> None:
+    """Fill the facets records leave empty, marked as inferred: each failure's services, each case's platform and language.
+
+    Services come from the failure's own code and text; platform and language from its case's code. `kb import` does the same; a stated value is never changed.
+    """
+    from kb.facets import infer_kb
+
+    result = infer_kb(kb, dry_run=dry_run)
+    for path in [*result.failures, *result.cases] if dry_run else []:
+        typer.echo(str(path))
+    for path in result.skipped:
+        typer.echo(f"{path}: hand-edited and already holds the keys; left as it is", err=True)
+    verb = "would infer" if dry_run else "inferred"
+    top = ", ".join(f"{name} {count}" for name, count in list(result.by_service.items())[:8])
+    typer.echo(
+        f"{verb} services for {len(result.failures)} failure(s)"
+        + (f" ({top})" if top else "")
+        + f", platform or language for {len(result.cases)} case(s)"
+    )
 
 
 def print_seen_before(kb: Path, case: str, text: str) -> None:

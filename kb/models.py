@@ -312,6 +312,8 @@ class RelatedLink(Record):
 
 InferredField = Literal["category", "services"]
 """A failure field whose value kb may infer."""
+InferredTaskField = Literal["platform", "language"]
+"""A field of a case's `task` whose value kb may infer (from the code of its failures)."""
 
 FailureField = Literal[
     "impact",
@@ -361,7 +363,7 @@ class Failure(Versioned):
     category: Slug | None = None
     """A category key from the knowledge base's `taxonomy.yaml`."""
     inferred: dict[InferredField, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
-    """Fields whose value kb inferred rather than an author or the source document stating it, each with its confidence from 0 to 1 (`category: 0.72`, written by `kb import` and `kb categorise`). Confirm a value by deleting its entry; an inferred value is never written over a stated one."""
+    """Fields whose value kb inferred rather than an author or the source document stating it, each with its confidence from 0 to 1 (`category: 0.72`, `services: 0.9`, written by `kb import`, `kb categorise` and `kb infer`). Confirm a value by deleting its entry; an inferred value is never written over a stated one."""
     services: list[str] = Field(default_factory=list)
     """The AWS services involved (`Lambda`, `IAM`, `SQS`, ...)."""
     related: list[FailureRef | RelatedLink] = Field(default_factory=list)
@@ -536,6 +538,8 @@ class Case(Versioned):
     """The closing summary."""
     extra: list[Section] = Field(default_factory=list)
     """Sections of the document the schema has no field for, verbatim and in order."""
+    inferred: dict[InferredTaskField, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    """Fields of `task` whose value kb inferred from the failures' code rather than the task's metadata stating it, each with its confidence from 0 to 1 (`platform: 0.9`, written by `kb import` and `kb infer`). Confirm a value by deleting its entry; an inferred value is never written over a stated one."""
     duplicate_of: Slug | None = None
     """The case this one is a near-copy of (the same analysis, another version), as `kb import` found it: its failures are not counted as recurrences of that case's."""
     references: list[TypedLink] = Field(default_factory=list)

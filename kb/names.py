@@ -37,14 +37,14 @@ Cognito: cognito
 Config: config
 DynamoDB: dynamodb
 EBS: ebs
-EC2: ec2
+EC2: ec2 eip elasticip launchtemplate
 ECR: ecr
 ECS: ecs fargate
 EFS: efs
 EKS: eks
 ElastiCache: elasticache redis
-ELB: elb elbv2 alb nlb applicationloadbalancer networkloadbalancer elasticloadbalancing elasticloadbalancingv2
-EventBridge: cloudwatchevents events eventbridge
+ELB: elb elbv2 lb alb nlb applicationloadbalancer networkloadbalancer elasticloadbalancing elasticloadbalancingv2
+EventBridge: cloudwatchevents cloudwatchevent events eventbridge
 Glue: glue
 GuardDuty: guardduty
 IAM: iam
@@ -64,7 +64,7 @@ SNS: sns
 SQS: sqs
 Step Functions: stepfunctions sfn
 Systems Manager: ssm systemsmanager parameterstore
-VPC: vpc
+VPC: vpc subnet subnets securitygroup securitygroups internetgateway natgateway routetable routetables networkacl networkacls
 WAF: waf wafv2
 X-Ray: xray
 """
@@ -74,6 +74,8 @@ _SERVICES = {
     for canonical, aliases in (line.split(":") for line in _SERVICE_ALIASES.strip().splitlines())
     for alias in aliases.split()
 }
+SERVICE_NAMES = tuple(dict.fromkeys(_SERVICES.values()))
+"""The canonical service names, in the table's order."""
 _SERVICE_PREFIX = re.compile(r"^(?:aws|amazon)(?:\s+|::)", re.IGNORECASE)
 _PARENTHESISED = re.compile(r"(?<!\s)\s*+\([^()]*+\)")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")

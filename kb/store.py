@@ -91,8 +91,11 @@ class KnowledgeBase:
 
     root: Path
     taxonomy: Taxonomy | None
+    """The KB's own `taxonomy.yaml`, else the built-in one (``taxonomy_builtin``); None only when its file is broken."""
     cases: list[LoadedCase]
     problems: list[Problem] = field(default_factory=list)
+    taxonomy_builtin: bool = False
+    """True when the KB has no `taxonomy.yaml` and uses kb's built-in taxonomy."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -162,8 +165,10 @@ def read_regular(path: Path, limit: int, *, within: Path | None = None) -> tuple
 
 
 def case_dirs(root: Path) -> list[Path]:
-    """The case folders of a knowledge base, sorted (folders starting with `.` or `_` are not cases)."""
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """The case folders of a knowledge base, sorted (folders starting with `.` or `_`, and `taxonomy.yaml`, are not cases)."""
+    return sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and p.name != TAXONOMY_FILE
+    )
 
 
 def load_kb(
@@ -265,6 +270,11 @@ class Scan:
             wanted.append(TAXONOMY_FILE)
         self._load_records(wanted)
         taxonomy = self.entries[TAXONOMY_FILE].record if self.layout.taxonomy else None
+        builtin = self.layout.taxonomy is None and not self.layout.taxonomy_broken
+        if builtin:
+            from kb.taxonomy import builtin_taxonomy
+
+            taxonomy = builtin_taxonomy()
         loaded: list[LoadedCase] = []
         for folder in folders:
             keys = folder.record_keys()
@@ -276,7 +286,7 @@ class Scan:
             ]
             if case is not None:
                 loaded.append(LoadedCase(folder.path, case, failures, folder.documents))
-        return KnowledgeBase(self.root, taxonomy, loaded, self.problems)
+        return KnowledgeBase(self.root, taxonomy, loaded, self.problems, taxonomy_builtin=builtin)
 
     def _load_records(self, keys: list[str]) -> None:
         """Fill in the records of the valid files ``keys``: from the cache's payloads, else parsed again."""
@@ -422,6 +432,8 @@ class Layout:
     taxonomy: Path | None
     cases: list[CaseFolder]
     problems: list[Problem]
+    taxonomy_broken: bool = False
+    """A `taxonomy.yaml` is there but cannot be read (not a regular file, or a link out of the KB)."""
 
     def files(self) -> list[tuple[str, type[BaseModel]]]:
         """Each record file relative to the KB (``/``-separated) and its model."""
@@ -446,7 +458,7 @@ def discover(root: Path, cases: list[str] | None = None, listings: Listings | No
     wanted = set(cases) if cases is not None else None
     with os.scandir(root) as scan:
         dirs = sorted(
-            (e for e in scan if not e.name.startswith((".", "_")) and e.is_dir()),
+            (e for e in scan if not e.name.startswith((".", "_")) and e.name != TAXONOMY_FILE and e.is_dir()),
             key=lambda e: e.name,
         )
     for found in dirs:
@@ -503,8 +515,16 @@ def discover(root: Path, cases: list[str] | None = None, listings: Listings | No
             problems.append(Problem.at(root / missing, f"no case `{missing}` in {root}"))
     if taxonomy.is_symlink() and not inside(root, taxonomy):
         problems.append(Problem.at(taxonomy, "links outside the knowledge base; refusing to read it"))
-        return Layout(None, folders, problems)
-    return Layout(taxonomy if taxonomy.is_file() else None, folders, problems)
+        return Layout(None, folders, problems, taxonomy_broken=True)
+    if taxonomy.is_file():
+        return Layout(taxonomy, folders, problems)
+    if taxonomy.exists() or taxonomy.is_symlink():
+        what = "a folder" if taxonomy.is_dir() else "not a regular file" if taxonomy.exists() else "a broken link"
+        problems.append(
+            Problem.at(taxonomy, f"is {what}; the taxonomy must be a YAML file (remove it to use the built-in one)")
+        )
+        return Layout(None, folders, problems, taxonomy_broken=True)
+    return Layout(None, folders, problems)
 
 
 def interrupted_imports(root: Path) -> list[Problem]:

@@ -47,7 +47,7 @@ def make_failure(failure_id: str, **fields: Any) -> Failure:
         "id": failure_id,
         "title": f"Title of {failure_id}",
         "impact": Impact.high,
-        "category": "iam",
+        "category": "iam-permissions",
         "services": ["Lambda", "IAM"],
         "model_response": Response(text="The policy was missing a permission:", code=f"const bad = '{failure_id}';"),
         "ideal_response": IdealResponse(text="Grant it:", code=f"const good = '{failure_id}';", language="typescript"),
@@ -199,12 +199,76 @@ def write_hostile_kb(root: Path) -> Path:
 
 
 def build_site(
-    kb_root: Path, site_dir: Path, monkeypatch: pytest.MonkeyPatch, *, strict: bool = True, directory_urls: bool = True
+    kb_root: Path,
+    site_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    strict: bool = True,
+    directory_urls: bool = True,
+    dirty: bool = False,
 ) -> Path:
-    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build`)."""
+    """Build the real mkdocs.yml for ``kb_root`` into ``site_dir`` (in process, as `mkdocs build [--dirty]`)."""
     monkeypatch.setenv(site.KB_ENV, str(kb_root))
     config = load_config(
         config_file=str(ROOT / "mkdocs.yml"), site_dir=str(site_dir), strict=strict, use_directory_urls=directory_urls
     )
-    build(config)
+    build(config, dirty=dirty)
     return site_dir
+
+
+# -- a generated knowledge base for the browser ---------------------------------------------
+
+GENERATED_PLATFORMS = (("cdk", "ts"), ("pulumi", "py"), ("tf", "hcl"), ("cfn", "yaml"))
+GENERATED_SERVICES = ("Lambda", "S3", "IAM", "DynamoDB", "SQS", "KMS", "VPC")
+GENERATED_CATEGORIES = ("iam-permissions", "encryption", "networking", "naming", "configuration")
+GENERATED_IMPACTS = (Impact.critical, Impact.high, Impact.medium, Impact.low, None)
+
+
+def generated_failure(case: int, k: int) -> Failure:
+    """Failure ``k`` of generated case ``case``: facets vary with both, so every combination occurs."""
+    n = (case * 2654435761 + k * 40503) % 2**32  # a cheap hash: the facets vary independently
+    service = GENERATED_SERVICES[(n // 25) % len(GENERATED_SERVICES)]
+    code = (n // 700) % 3 != 0
+    return Failure(
+        id=f"failure-{k}",
+        title=f"Failure {k} of case {case}: {service} set up wrongly",
+        impact=GENERATED_IMPACTS[n % len(GENERATED_IMPACTS)],
+        category=GENERATED_CATEGORIES[(n // 5) % len(GENERATED_CATEGORIES)],
+        services=[service] if (n // 175) % 4 else [],
+        model_response=Response(text=f"The model configured {service} without care.", code="x = 1" if code else None),
+        ideal_response=IdealResponse(text="Configure it properly.", code="x = 2" if code else None)
+        if (n // 2100) % 5
+        else None,
+        root_cause=f"The model did not know {service}'s limits (marker gen{case}x{k}).",
+    )
+
+
+def write_generated_kb(root: Path, cases: int = 300, failures: int = 3) -> Path:
+    """A KB of ``cases`` generated cases of ``failures`` failures each (none for every 25th case)."""
+    root.mkdir(parents=True)
+    for c in range(cases):
+        platform, language = GENERATED_PLATFORMS[c % len(GENERATED_PLATFORMS)]
+        folder = root / f"gen-{c:04d}"
+        folder.mkdir()
+        save_record(
+            folder / CASE_FILE,
+            Case(
+                id=folder.name,
+                title=f"Generated case {c}" if c % 2 else "Model Response Failures Analysis",
+                task=Task(
+                    platform=platform,
+                    language=language,
+                    aws_services=["EC2", "ELB"],
+                    prompt=f"Build the generated stack number {c} on AWS.",
+                ),
+            ),
+        )
+        for k in range(1, (0 if c % 25 == 24 else failures) + 1):
+            failure = generated_failure(c, k)
+            save_record(folder / failure_file_name(k, failure.id), failure)
+    return root
+
+
+def generated_failures(cases: int = 300, failures: int = 3) -> list[tuple[int, Failure]]:
+    """The (case number, failure) pairs ``write_generated_kb`` writes, to compute expected counts."""
+    return [(c, generated_failure(c, k)) for c in range(cases) for k in range(1, (0 if c % 25 == 24 else failures) + 1)]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from kb.cli import app
 from kb.models import Case, Task
 from kb.store import load_kb
-from tests.helpers import make_failure, page, write_kb
+from tests.helpers import make_failure, write_kb
 
 runner = CliRunner()
 METADATA = {"platform": "AWS CDK", "language": "golang", "aws_services": ["ALB", "AWS Config", "Fargate"]}
@@ -135,5 +135,6 @@ def test_the_site_browses_the_failure_under_the_service_stats_counts_it_by(tmp_p
 
     kb = load_kb(_kb_with_aws_lambda(tmp_path))
     assert compute_stats(kb).by_service == {"Lambda": 1}
-    services = page(build_pages(kb, make_env()), "browse/services.md")
+    explored = json.loads(build_pages(kb, make_env()).files["data/facets.json"])
+    services = json.dumps(explored["facets"]["service"])
     assert "Lambda" in services and "AWS Lambda" not in services

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import markdown
@@ -42,6 +44,7 @@ from tests.helpers import (
     SEED_TITLE,
     build_site,
     page,
+    write_generated_kb,
     write_hostile_kb,
 )
 
@@ -95,6 +98,12 @@ def inert_report(html: str) -> tuple[list[str], str]:
     return checker.found, "".join(checker.text)
 
 
+def pagefind_fragment(path: Path) -> dict[str, Any]:
+    """One page of Pagefind's index (a gzipped JSON document after a signature)."""
+    data = gzip.decompress(path.read_bytes())
+    return dict(json.loads(data[data.index(b"{") :]))
+
+
 def broken_links(out: Path) -> list[str]:
     """Every relative link of the built site whose page or anchor does not exist."""
     broken = []
@@ -111,6 +120,11 @@ def broken_links(out: Path) -> list[str]:
                 target = target / "index.html"
             if not target.is_file():
                 broken.append(f"{page_file.relative_to(out)}: {href}")
+            elif "=" in parts.fragment:  # an explorer view (#service=Lambda): the filter must name a known value
+                data = json.loads((out / "data" / "facets.json").read_text(encoding="utf-8"))
+                facet, _, value = parts.fragment.partition("=")
+                if unquote(value) not in [key for key, _ in data["facets"].get(facet, [])]:
+                    broken.append(f"{page_file.relative_to(out)}: {href} (no such {facet} in the explorer)")
             elif parts.fragment and f'id="{parts.fragment}"' not in target.read_text(encoding="utf-8"):
                 broken.append(f"{page_file.relative_to(out)}: {href} (no such anchor)")
     return broken
@@ -216,8 +230,11 @@ def seed_site() -> SiteBuild:
 def test_every_kb_page_is_generated(seed_site: SiteBuild) -> None:
     paths = {p.path for p in seed_site.pages}
     expected = {"index.md", "taxonomy.md", "reference/schema.md", "reference/cli.md", f"cases/{SEED_CASE}.md"}
-    expected |= {f"browse/{what}.md" for what in ("impact", "categories", "services", "platforms", "cases")}
+    expected |= {"browse/index.md", "browse/reports.md", "search.md"}
     assert expected <= paths
+    assert {"data/facets.json", "data/titles-0.json", f"cases/{SEED_CASE}.json", "assets/explorer.js"} <= set(
+        seed_site.files
+    )
     assert seed_site.problems == []
 
 
@@ -245,26 +262,30 @@ def test_case_page_has_anchors_badges_code_tabs_diff_and_reference(seed_site: Si
     )
     assert "<h5>Training value: High</h5>" in text
     assert "<strong>Total failures</strong>: 3 (2 Critical, 1 High)" in text
-    assert '<a href="../../browse/categories/#service-limits">Service quotas and account-level resources</a>' in text
+    assert '<a href="../../browse/#category=service-limits">Service quotas and account-level resources</a>' in text
+    assert f'<a class="kb-permalink" href="#{SEED_FIRST}"' in text
     seed_first = kb.cases[0].failures[0].failure
     if seed_first.ideal_response and seed_first.ideal_response.reference:
         assert "<strong>Runnable reference</strong>" in text and 'href="../../code/examples/' in text
 
 
-def test_browse_pages_count_what_kb_stats_counts(seed_site: SiteBuild) -> None:
+def test_explorer_data_counts_what_kb_stats_counts(seed_site: SiteBuild) -> None:
     stats = compute_stats(load_kb(ROOT / "failures"))
-    impact = page(seed_site, "browse/impact.md")
+    data = json.loads(seed_site.files["data/facets.json"])
+    impacts = [key for key, _ in data["facets"]["impact"]]
     for level, count in stats.by_impact.items():
-        if count:
-            assert re.search(rf"\| \[[^\]]+\]\(#{level}\) \| {count} \|", impact)
-    services = page(seed_site, "browse/services.md")
-    for name, count in stats.by_service.items():
+        assert sum(1 for i in data["rows"]["impact"] if impacts[i] == level) == count
+    services = [key for key, _ in data["facets"]["service"]]
+    own = [row for row, source in zip(data["rows"]["services"], data["rows"]["from"], strict=True) if source < 2]
+    for name, count in stats.by_service.items():  # stated or inferred from the failure (2: the task's, shown apart)
         if name != "none":
-            assert f"| [{name}](#{name.lower()}) | {count} |" in services
+            assert sum(1 for row in own if name in [services[i] for i in row]) == count
+    titles = json.loads(seed_site.files["data/titles-0.json"])
+    assert len(titles) == stats.failures == len(data["rows"]["case"])
+    assert titles[0] == [SEED_FIRST, SEED_TITLE]
     home = page(seed_site, "index.md")
     assert f"**{stats.cases}** case" in home and f"**{stats.failures}** failure" in home
-    assert "<svg" in home
-    assert impact.count('<li><a href="../../cases/') == stats.failures
+    assert "<svg" in home and "](browse/index.md#impact=critical)" in home
 
 
 def test_pages_are_deterministic(seed_site: SiteBuild) -> None:
@@ -340,12 +361,13 @@ def test_strict_build_of_the_bundled_kb_shows_the_seed_case_outside_the_nav(
     assert f'id="{SEED_FIRST}"' in case_html and SEED_TITLE in case_html
     assert 'class="tabbed-set' in case_html and "<svg" in (out / "index.html").read_text(encoding="utf-8")
     nav = re.search(r'<nav class="md-nav md-nav--primary.*?</nav>', case_html, re.S)
-    assert nav is not None and "Browse" in nav.group(0) and SEED_CASE not in nav.group(0)
+    assert nav is not None and "Explore" in nav.group(0) and SEED_CASE not in nav.group(0)
     assert SEED_CASE not in (out / "taxonomy" / "index.html").read_text(encoding="utf-8")  # the nav on every page
-    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
-    located = {doc["location"] for doc in index["docs"]}
-    assert f"cases/{SEED_CASE}/#{SEED_FIRST}" in located
-    assert not any(loc.startswith("browse/") for loc in located)  # listings would only echo the cases
+    fragments = [pagefind_fragment(p) for p in (out / "pagefind" / "fragment").glob("*")]  # the chunked index
+    assert [f["url"] for f in fragments] == [f"/cases/{SEED_CASE}/"]  # cases only: listings would echo them
+    assert SEED_TITLE in fragments[0]["content"] and "configRecorder" not in fragments[0]["content"]  # no code
+    assert (out / "cases" / f"{SEED_CASE}.json").is_file()
+    assert f"cases/{SEED_CASE}/" in (out / "sitemap.xml").read_text(encoding="utf-8")
     assert broken_links(out) == []
 
 
@@ -354,8 +376,8 @@ def test_links_between_generated_pages_work_without_directory_urls(
 ) -> None:
     out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch, directory_urls=False)
     assert (out / "cases" / f"{SEED_CASE}.html").is_file()
-    impact = (out / "browse" / "impact.html").read_text(encoding="utf-8")
-    assert f'href="../cases/{SEED_CASE}.html#{SEED_FIRST}"' in impact
+    explorer = (out / "browse" / "index.html").read_text(encoding="utf-8")
+    assert 'data-cases="../cases/"' in explorer and 'data-dirs="0"' in explorer
     assert broken_links(out) == []
 
 
@@ -372,15 +394,41 @@ def test_strict_build_fails_on_an_invalid_record_and_serve_still_shows_the_rest(
     assert (out / "cases" / SEED_CASE / "index.html").exists()
 
 
+def _pages_of(out: Path) -> dict[str, bytes]:
+    """The built pages and data files (Pagefind's index aside), by path."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.suffix in (".html", ".json") and "pagefind" not in p.parts
+    }
+
+
+def test_cached_and_dirty_builds_equal_a_clean_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=8)
+    cold = _pages_of(build_site(kb, tmp_path / "cold", monkeypatch))
+    warm_out = build_site(kb, tmp_path / "warm", monkeypatch)  # every case page from the page cache
+    assert _pages_of(warm_out) == cold
+    edited = kb / "gen-0003" / "01-failure-1.yaml"
+    edited.write_text(edited.read_text().replace("Failure 1 of case 3", "An edited title"))
+    untouched = warm_out / "cases" / "gen-0005" / "index.html"
+    stamp = untouched.stat().st_mtime_ns
+    dirty = _pages_of(build_site(kb, warm_out, monkeypatch, dirty=True, strict=False))  # as `serve --dirty` does
+    clean = _pages_of(build_site(kb, tmp_path / "clean", monkeypatch))
+    assert [k for k in clean if dirty.get(k) != clean[k]] == []
+    assert "An edited title" in clean["cases/gen-0003/index.html"].decode()
+    assert untouched.stat().st_mtime_ns == stamp  # an unchanged case page is not rebuilt
+    assert dirty["cases/gen-0005/index.html"] == cold["cases/gen-0005/index.html"]
+
+
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kb = write_hostile_kb(tmp_path / "kb")
     out = build_site(kb, tmp_path / "site", monkeypatch, strict=False)
     shown = ""
-    hand_written = {page.stem for page in (ROOT / "docs").glob("*.md")}  # no record text: images allowed
+    written = {p.stem for p in (ROOT / "docs").glob("*.md")}  # hand-written pages may hold images
     for html_file in sorted(out.rglob("*.html")):
-        if html_file.relative_to(out).parts[0] in hand_written:
+        if html_file.parent.name in written and html_file.parent.parent == out:
             continue
         found, text = inert_report(html_file.read_text(encoding="utf-8"))
         assert found == [], f"{html_file.relative_to(out)}: {found}"
@@ -393,12 +441,13 @@ def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
         "## BROKEN OUT",
     ):
         assert needle in shown, f"record text lost: {needle}"
-    index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
-    assert any("xss1" in doc["text"] or "xss1" in doc["title"] for doc in index["docs"])
-    for doc in index["docs"]:
-        for part in (doc["title"], doc["text"]):
-            found, _ = inert_report(part)
-            assert found == [], f"search index {doc['location']}: {found}"
+    fragments = [pagefind_fragment(path) for path in sorted((out / "pagefind" / "fragment").glob("*"))]
+    assert any("xss1" in f["content"] or "xss1" in f["meta"].get("title", "") for f in fragments)
+    # Pagefind keeps page text as text (not HTML) and its UI escapes it: tests/test_browser.py searches it.
+    data = (out / "data" / "facets.json").read_text(encoding="utf-8") + (out / "data" / "titles-0.json").read_text(
+        encoding="utf-8"
+    )
+    assert "xss1" in data  # the explorer shows it with textContent (tests/test_browser.py checks it stays text)
 
 
 def test_the_inert_check_catches_live_markup() -> None:

@@ -56,10 +56,10 @@ def test_a_withdrawn_case_keeps_its_page_as_a_tombstone(tmp_path: Path, monkeypa
     alpha = (out / "cases" / "alpha" / "index.html").read_text(encoding="utf-8")
     assert 'id="dropped"' in alpha and 'href="#kept"' in alpha  # listed under Withdrawn, linked to its successor
     assert "<strong>Published</strong>" in alpha and "2026-01-01" in alpha
-    listed = (out / "browse" / "cases" / "index.html").read_text(encoding="utf-8")
-    assert "alpha" in listed and "bravo" not in listed
-    impact = (out / "browse" / "impact" / "index.html").read_text(encoding="utf-8")
-    assert "#kept" in impact and "#dropped" not in impact and "all-gone" not in impact
+    explored = json.loads((out / "data" / "facets.json").read_text(encoding="utf-8"))
+    assert [case[0] for case in explored["cases"]] == ["alpha"]  # the explorer counts no withdrawn record
+    titles = json.loads((out / "data" / "titles-0.json").read_text(encoding="utf-8"))
+    assert [row[0] for row in titles] == ["kept"]
 
 
 def _state(root: Path, *, later: bool) -> Path:

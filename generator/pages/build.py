@@ -1,242 +1,68 @@
 """The knowledge base's pages for the MkDocs site, rendered from the records through Jinja.
 
-``build_pages`` turns a loaded ``KnowledgeBase`` into Markdown pages (home, browse
-pages, one page per case, taxonomy, runnable references, schema and CLI reference);
-``generator.site`` hands them to MkDocs at build time. Templates live in
-``templates/site/`` and are overridable like every kb template. Counts come from
-``kb.stats.compute_stats``, the computation ``kb stats`` prints.
+``build_pages`` turns a loaded ``KnowledgeBase`` into Markdown pages (home, the explorer
+and its data, one page per case, taxonomy, search, runnable references, schema and CLI
+reference) and other files (scripts, JSON per case); ``generator.site`` hands them to
+MkDocs at build time. Templates live in ``templates/site/`` and are overridable like
+every kb template. Counts come from ``kb.stats.compute_stats``, the computation ``kb
+stats`` prints. A page family of its own (a change feed, tombstones) is a module under
+``generator/pages/`` with a function called from ``build_pages``, like ``_browse_pages``.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from generator.pages import browse
+from generator.pages.cache import PageCache
+from generator.pages.case import CaseContext, Link, RecordLinks, References, case_page
 from generator.pages.charts import Bar, bar_chart
-from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
+from generator.pages.explorer import explorer_data
 from generator.pages.feed import FEED_FILE, MODIFIED_FILE, feed_json, modified_csv
-from generator.pages.html import ListItem, Tab, code_html, diff_html, list_html, prompt_html, relative_url, tabs_html
+from generator.pages.html import page_url
 from generator.pages.reference import cli_docs, schema_docs
-from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
-from generator.pages.tombstones import add_tombstone, redirect_files, withdrawn_views
-from kb.aliases import Names, names_of
-from kb.documents import PROMPT
-from kb.lifecycle import case_changed, case_published, live
-from kb.models import Failure, Reference, Response
-from kb.names import NONE, normalise_language, normalise_platform, normalise_service
+from generator.pages.render import (
+    BLOCK_MARKER,
+    EXPLORER,
+    LATE_MARKER,
+    Pages,
+    SiteBuild,
+    SitePage,
+    add_site_filters,
+    fill_blocks,
+    front_matter,
+)
+from generator.pages.search import search_page
+from generator.pages.titles import case_title
+from generator.pages.tombstones import add_tombstone, redirect_files
+from kb.aliases import names_of
+from kb.lifecycle import live
+from kb.names import NONE
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import template_problem
-from kb.render.markdown import diff
-from kb.render.report import FailureEntry, case_sections, failure_entries
+from kb.render.env import builtin_templates_dir
 from kb.stats import Stats, compute_stats
-from kb.store import KnowledgeBase, LoadedCase
-from kb.totals import totals_line
+from kb.store import KnowledgeBase
 
 __all__ = [
+    "ASSETS",
     "BLOCK_MARKER",
+    "EXPLORER",
     "LATE_MARKER",
+    "RecordLinks",
     "SiteBuild",
     "SitePage",
     "add_site_filters",
     "build_pages",
     "fill_blocks",
+    "front_matter",
 ]
 
 TOP_SERVICES = 15
-"""Services shown on the home page's chart and table (the browse page lists all)."""
-
-
-BLOCK_MARKER = re.compile(r"<!--kb-block:(\d+)-->")
-"""Where an HTML block goes back into a rendered page (record text can never produce it: `<` is escaped)."""
-LATE_MARKER = re.compile(r"<!--kb-late:(\d+)-->")
-"""The same, for blocks put back after search has read the page."""
-
-
-@dataclass(frozen=True)
-class SitePage:
-    """One generated page: its path under the docs folder (`cases/pr7060.md`), Markdown and HTML blocks.
-
-    The Markdown holds a marker (``<!--kb-block:N-->``, a line of its own) for each block;
-    ``fill_blocks`` puts the blocks back into the HTML MkDocs renders. Big HTML (record
-    Markdown rendered by markdown-it, code tabs, lists) so skips Python-Markdown, which
-    would only parse it again to pass it through.
-    """
-
-    path: str
-    text: str
-    blocks: tuple[str, ...] = ()
-    late_blocks: tuple[str, ...] = ()
-    """Blocks put back after search has indexed the page (``fill_blocks(..., LATE_MARKER)``): diffs, prompts, tab labels."""
-
-
-def fill_blocks(html: str, blocks: Sequence[str], marker: re.Pattern[str] = BLOCK_MARKER) -> str:
-    """Replace each block marker by its block (one pass: a block's own text is never rescanned)."""
-    return marker.sub(lambda match: blocks[int(match[1])], html) if blocks else html
-
-
-@dataclass
-class SiteBuild:
-    """The generated pages, and what could not be shown (one line each, for the build log)."""
-
-    pages: list[SitePage] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    files: list[tuple[str, str]] = field(default_factory=list)
-    """Other files of the site, as (path under the site, text): the change feed, `modified.csv`, alias redirects."""
-
-
-@dataclass(frozen=True)
-class Link:
-    """A name shown on a case page and its anchor on a browse page."""
-
-    title: str
-    anchor: str
-
-
-@dataclass(frozen=True)
-class FailureView:
-    """What a case page shows for one failure, beyond the record itself."""
-
-    entry: FailureEntry
-    category: Link | None
-    services: list[Link]
-    tabs: str
-    """MODEL_RESPONSE, IDEAL_RESPONSE and Diff as content tabs (an HTML block), or empty."""
-    reference: Reference | None
-    code: CodeFile | None
-    snippet: Snippet | None
-
-
-def _yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar of ``text``: JSON's ASCII form, which YAML reads back unchanged.
-
-    Characters beyond the Basic Multilingual Plane would become JSON surrogate pairs, which
-    YAML does not join; they are written as HTML character references instead (the value
-    is HTML already).
-    """
-    return json.dumps("".join(c if ord(c) <= 0xFFFF else f"&#{ord(c)};" for c in text))
-
-
-def front_matter(title: str, *, search_exclude: bool = False, template: str | None = None) -> str:
-    """A page's YAML front matter. The title is HTML-escaped: themes print it unescaped."""
-    lines = ["---", f"title: {_yaml_string(meta_title(title))}"]
-    if template:
-        lines.append(f"template: {_yaml_string(template)}")
-    if search_exclude:
-        lines += ["search:", "  exclude: true"]
-    return "\n".join([*lines, "---", ""])
-
-
-def _response_html(response: Response | None, markdown: Callable[[str | None], str]) -> str:
-    if response is None:
-        return ""
-    parts = [markdown(response.text)]
-    if response.code and response.code.strip():
-        parts.append(code_html(response.code, code_language(response.language)))
-    return "".join(parts).strip()
-
-
-def _tabs(failure: Failure, number: int, pages: _Pages) -> str:
-    """The model's and the ideal response side by side in tabs, with the diff of their code."""
-    tabs = [
-        Tab(label, html)
-        for label, html in (
-            ("MODEL_RESPONSE", _response_html(failure.model_response, pages.markdown)),
-            ("IDEAL_RESPONSE", _response_html(failure.ideal_response, pages.markdown)),
-        )
-        if html
-    ]
-    model = failure.model_response.code if failure.model_response else None
-    ideal = failure.ideal_response.code if failure.ideal_response else None
-    if model and ideal and model.strip() and ideal.strip():
-        changes = diff(model, ideal)
-        tabs.append(
-            Tab("Diff", pages.stash_late(diff_html(changes)) if changes else "<p>The two snippets are the same.</p>")
-        )
-    return tabs_html(tabs, number, pages.stash_late)
-
-
-def add_site_filters(env: jinja2.Environment) -> jinja2.Environment:
-    """Register the site's escaping filters on an environment from ``kb.render.env.make_env``."""
-    env.filters.update(
-        plain=plain,
-        md_inline=html_inline,
-        text_html=title_html,
-        code=lambda code, language="": code_html(code, code_language(language)),
-        prompt=prompt_html,
-        lang=code_language,
-    )
-    env.globals["front_matter"] = front_matter
-    return env
-
-
-class _Pages:
-    """Renders templates into pages, turning template errors into one-line problems.
-
-    While a page renders, HTML blocks are stashed (``stash``: back in place before search
-    indexes the page; ``stash_late``: after, for what search should not read) and the
-    Markdown keeps a marker for each.
-    """
-
-    def __init__(self, env: jinja2.Environment, *, directory_urls: bool) -> None:
-        self.env = env
-        self.build = SiteBuild()
-        self.blocks: list[str] = []
-        self.late: list[str] = []
-        self.path = ""
-        self.directory_urls = directory_urls
-        env.filters["md"] = lambda text: self.stash(wrap_block(self.markdown(text)))
-        env.filters["md_html"] = self.markdown
-        env.filters["raw"] = self.stash
-        env.filters["late"] = self.stash_late
-        env.globals["url"] = self.url
-
-    def markdown(self, text: str | None) -> str:
-        """A Markdown field as safe HTML."""
-        return render_html(text)
-
-    def stash(self, html: str) -> str:
-        """Keep an HTML block for the page being rendered; its marker goes in the Markdown."""
-        html = html.strip()
-        if not html:
-            return ""
-        self.blocks.append(html)
-        return f"<!--kb-block:{len(self.blocks) - 1}-->"
-
-    def stash_late(self, html: str) -> str:
-        """Keep an HTML block that goes in after search has indexed the page (diffs, prompts)."""
-        html = html.strip()
-        if not html:
-            return ""
-        self.late.append(html)
-        return f"<!--kb-late:{len(self.late) - 1}-->"
-
-    def url(self, page: str, anchor: str = "") -> str:
-        """A link from the page being rendered to another generated page (for HTML blocks)."""
-        return relative_url(self.path, page, anchor, directory_urls=self.directory_urls)
-
-    def begin(self, path: str) -> None:
-        """Start a page: blocks stashed from now on belong to it."""
-        self.blocks, self.late, self.path = [], [], path
-
-    def render(self, template: str, **context: Any) -> None:
-        """Render the page begun last."""
-        try:
-            text = self.env.get_template(template).render(**context)
-        except jinja2.TemplateError as exc:
-            raise template_problem(exc, template=template, context=f"page {self.path}") from None
-        page = SitePage(self.path, text.rstrip("\n") + "\n", tuple(self.blocks), tuple(self.late))
-        self.build.pages.append(page)
-
-    def add(self, path: str, template: str, **context: Any) -> None:
-        self.begin(path)
-        self.render(template, **context)
+"""Services shown on the home page's chart and table (the explorer lists all)."""
 
 
 def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
@@ -249,69 +75,31 @@ def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
     }
 
 
-def _links(groups: Sequence[browse.Group]) -> dict[str, Link]:
-    return {g.key: Link(g.title, g.anchor) for g in groups}
+def _links(facet: str, groups: Sequence[browse.Group]) -> dict[str, Link]:
+    """Each value's name and its view in the explorer (the hash holds the filter)."""
+    return {g.key: Link(g.title, f"{facet}={quote(g.key, safe='')}") for g in groups}
 
 
-_BROWSE = {
-    "impact": (
-        "browse/impact.md",
-        "Failures by impact",
-        "Impact",
-        "Most severe first. A failure whose source gave no level is listed last, never guessed.",
-    ),
-    "category": (
-        "browse/categories.md",
-        "Failures by category",
-        "Category",
-        "The categories of the [taxonomy](../taxonomy.md), in its order.",
-    ),
-    "service": (
-        "browse/services.md",
-        "Failures by AWS service",
-        "Service",
-        "A failure involving several services is listed under each of them.",
-    ),
-    "platform": ("browse/platforms.md", "Failures by platform", "Platform", "The IaC tool of each case's task."),
-}
+ASSETS = ("assets/explorer.js", "assets/search.js")
+"""The site's scripts, from the built-in templates (``templates/site/assets/``): no framework, nothing fetched from elsewhere."""
 
 
-def _entry_items(path: str, entries: Sequence[browse.Entry], *, badges: bool, directory_urls: bool) -> list[ListItem]:
-    prefix = relative_url(path, "cases/x.md", directory_urls=directory_urls).removesuffix(
-        "x/" if directory_urls else "x.html"
-    )
-    suffix = "/#" if directory_urls else ".html#"
-    items = []
-    for entry in entries:
-        failure = entry.loaded.failure
-        level = (failure.impact.value if failure.impact else NONE) if badges else ""
-        items.append(ListItem(f"{prefix}{entry.case.id}{suffix}{failure.id}", failure.title, level))
-    return items
-
-
-def _browse_pages(
-    pages: _Pages, kb: KnowledgeBase, groups: dict[str, list[browse.Group]], *, directory_urls: bool
-) -> None:
-    for what, (path, title, header, intro) in _BROWSE.items():
-        lists = {
-            group.anchor: list_html(
-                _entry_items(path, group.entries, badges=what != "impact", directory_urls=directory_urls)
-            )
-            for group in groups[what]
-        }
-        pages.add(path, "site/browse.md.j2", title=title, header=header, intro=intro, groups=groups[what], lists=lists)
-    rows = []
-    for case in sorted(kb.cases, key=lambda c: c.id):
-        task = case.case.task
-        platform = normalise_platform(task.platform if task else None)
-        rows.append(
-            {
-                "case": case.case,
-                "platform": "" if platform == NONE else browse.PLATFORM_NAMES.get(platform, platform),
-                "totals": totals_line(f.failure for f in case.failures),
-            }
-        )
-    pages.add("browse/cases.md", "site/cases.md.j2", cases=rows)
+def _browse_pages(pages: Pages, kb: KnowledgeBase) -> None:
+    """The explorer, its data, and the list of reports without failures."""
+    data = explorer_data(kb)
+    pages.build.files.update(data.files)
+    pages.add(EXPLORER, "site/explorer.md.j2", failures=data.failures, cases=data.cases)
+    empty = [
+        {"case": case.case, "title": case_title(case.case)}
+        for case in sorted(kb.cases, key=lambda c: c.id)
+        if not any(loaded.failure.is_failure for loaded in case.failures)
+    ]
+    copies = [
+        {"case": case.case, "title": case_title(case.case), "original": case.case.duplicate_of}
+        for case in sorted(kb.cases, key=lambda c: c.id)
+        if case.case.duplicate_of
+    ]
+    pages.add("browse/reports.md", "site/reports.md.j2", empty=empty, copies=copies)
 
 
 def _charts(groups: dict[str, list[browse.Group]]) -> dict[str, str]:
@@ -325,73 +113,6 @@ def _charts(groups: dict[str, list[browse.Group]]) -> dict[str, str]:
     }
 
 
-class _References:
-    """Each referenced example file, read once; problems collected for the build log."""
-
-    def __init__(self, project_root: Path, problems: list[str]) -> None:
-        self.root = project_root
-        self.problems = problems
-        self.files: dict[str, CodeFile | None] = {}
-        self.users: dict[str, list[dict[str, Any]]] = {}
-
-    def get(self, reference: Reference, entry: browse.Entry) -> CodeFile | None:
-        if reference.path not in self.files:
-            loaded = load_code_file(self.root, reference.path)
-            if isinstance(loaded, str):
-                self.problems.append(f"{entry.loaded.path}: {loaded}")
-            self.files[reference.path] = loaded if isinstance(loaded, CodeFile) else None
-        code = self.files[reference.path]
-        if code is not None:
-            self.users.setdefault(code.path, []).append({"entry": entry, "symbol": reference.symbol})
-        return code
-
-
-def _failure_views(
-    case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References, pages: _Pages
-) -> list[FailureView]:
-    by_id = {loaded.failure.id: loaded for loaded in case.failures}
-    views = []
-    for entry in failure_entries(case, report_dir=refs.root / "reports" / case.id, project_root=refs.root):
-        failure = entry.failure
-        reference = failure.ideal_response.reference if failure.ideal_response else None
-        code = refs.get(reference, browse.Entry(case, by_id[failure.id])) if reference else None
-        services = dict.fromkeys(normalise_service(s) for s in failure.services if s.strip())
-        views.append(
-            FailureView(
-                entry=entry,
-                category=maps["category"].get(failure.category) if failure.category else None,
-                services=[maps["service"][s] for s in services if s in maps["service"]],
-                tabs=_tabs(failure, entry.number, pages),
-                reference=reference,
-                code=code,
-                snippet=snippet(code, reference) if code and reference else None,
-            )
-        )
-    return views
-
-
-def _case_page(
-    pages: _Pages, case: LoadedCase, maps: dict[str, dict[str, Link]], refs: _References, names: Names
-) -> None:
-    task = case.case.task
-    platform = normalise_platform(task.platform if task else None)
-    language = normalise_language(task.language if task else None)
-    pages.begin(f"cases/{case.id}.md")
-    pages.render(
-        "site/case.md.j2",
-        case=case.case,
-        prompt=case.document(PROMPT) or "",
-        totals=totals_line(f.failure for f in case.failures),
-        platform=maps["platform"].get(platform),
-        language=None if language == NONE else language,
-        failures=_failure_views(case, maps, refs, pages),
-        sections=case_sections(case),
-        withdrawn=withdrawn_views(case, names),
-        published=case_published(case),
-        modified=case_changed(case),
-    )
-
-
 def build_pages(
     kb: KnowledgeBase,
     env: jinja2.Environment,
@@ -399,6 +120,8 @@ def build_pages(
     project_root: Path | None = None,
     directory_urls: bool = True,
     progress: Progress = NO_PROGRESS,
+    cache: PageCache | None = None,
+    record_links: RecordLinks | None = None,
     site_name: str = "kb",
     site_url: str | None = None,
 ) -> SiteBuild:
@@ -408,18 +131,54 @@ def build_pages(
     ``project_root`` (default: the KB folder's parent) is where reference paths start;
     ``directory_urls`` is MkDocs' ``use_directory_urls`` (links in HTML blocks follow it).
     The KB's own problems are listed on the home page and returned in ``problems``.
+    ``cache`` keeps rendered case pages between builds; ``record_links`` adds "view"/"edit" links.
     Withdrawn cases get a tombstone page and count nowhere; ``site_name`` and ``site_url``
     title and anchor the change feed (see ``generator.pages.feed`` and ``.tombstones``).
     """
     everything, kb = kb, live(kb)
     add_site_filters(env)
-    pages = _Pages(env, directory_urls=directory_urls)
-    problems = pages.build.problems
-    problems.extend(str(p) for p in kb.problems)
+    pages = Pages(env, directory_urls=directory_urls)
+    pages.build.problems.extend(str(p) for p in kb.problems)
     stats = compute_stats(kb)
     groups = _groups(kb, stats)
-    maps = {what: _links(found) for what, found in groups.items()}
-    _browse_pages(pages, kb, groups, directory_urls=directory_urls)
+    maps = {what: _links(what, found) for what, found in groups.items()}
+    _browse_pages(pages, kb)
+    _overview_pages(pages, kb, stats, groups, maps)
+    for asset in ASSETS:
+        pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
+    refs = References(project_root or kb.root.resolve().parent, pages.build.problems)
+    names = names_of(everything)
+    context = CaseContext(kb, maps, refs, record_links, cache, names)
+    progress.start("site", len(everything.cases))
+    for case in everything.cases:
+        if case.case.withdrawn:
+            pages.begin(f"cases/{case.id}.md")
+            add_tombstone(pages.render, case, names)
+        else:
+            case_page(pages, case, context)
+            url = page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)
+            pages.build.search[url] = search_page(case)
+        progress.advance(1)
+    pages.build.files.update(redirect_files(everything, directory_urls=directory_urls))
+    feed = feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls)
+    pages.build.files[FEED_FILE] = feed
+    pages.build.files[MODIFIED_FILE] = modified_csv(everything)
+    if cache is not None:
+        cache.prune()
+    for path, code in sorted(refs.files.items()):
+        if code is not None:
+            pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))
+    return pages.build
+
+
+def _overview_pages(
+    pages: Pages,
+    kb: KnowledgeBase,
+    stats: Stats,
+    groups: dict[str, list[browse.Group]],
+    maps: dict[str, dict[str, Link]],
+) -> None:
+    """Home, taxonomy, search and the references: pages whose size does not grow with the KB."""
     pages.add(
         "index.md",
         "site/home.md.j2",
@@ -434,27 +193,11 @@ def build_pages(
         "taxonomy.md",
         "site/taxonomy.md.j2",
         categories=categories,
+        builtin=kb.taxonomy_builtin,
         counts={key: count.count for key, count in stats.by_category.items()},
         anchors={key: link.anchor for key, link in maps["category"].items()},
+        unknown=[g for g in groups["category"] if g.key not in {c.id for c in categories} and g.key != NONE],
     )
+    pages.add("search.md", "site/search.md.j2")
     pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
     pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
-    refs = _References(project_root or kb.root.resolve().parent, problems)
-    names = names_of(everything)
-    progress.start("site", len(everything.cases))
-    for case in everything.cases:
-        if case.case.withdrawn:
-            pages.begin(f"cases/{case.id}.md")
-            add_tombstone(pages.render, case, names)
-        else:
-            _case_page(pages, case, maps, refs, names)
-        progress.advance(1)
-    pages.build.files += redirect_files(everything, directory_urls=directory_urls)
-    pages.build.files.append(
-        (FEED_FILE, feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls))
-    )
-    pages.build.files.append((MODIFIED_FILE, modified_csv(everything)))
-    for path, code in sorted(refs.files.items()):
-        if code is not None:
-            pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))
-    return pages.build

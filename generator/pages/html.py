@@ -110,14 +110,16 @@ def tabs_html(tabs: Sequence[Tab], number: int, structure: Callable[[str], str] 
 # -- links between generated pages ---------------------------------------------------
 
 
-def page_url(path: str, *, directory_urls: bool = True) -> str:
-    """The URL MkDocs gives the page built from ``path`` (`cases/x.md` -> `cases/x/` or `cases/x.html`)."""
+def page_url(path: str, *, directory_urls: bool = True, file: bool = False) -> str:
+    """The URL MkDocs gives the page built from ``path`` (`cases/x.md` -> `cases/x/` or `cases/x.html`; `cases/x.json`
+    stays); with ``file``, the built file's path (`cases/x/index.html`)."""
+    if not path.endswith(".md"):
+        return path  # a data file or asset keeps its path
     stem = path.removesuffix(".md")
     if not directory_urls:
         return f"{stem}.html"
-    if stem == "index":
-        return ""
-    return f"{stem.removesuffix('/index')}/"
+    url = "" if stem == "index" else f"{stem.removesuffix('/index')}/"
+    return f"{url}index.html" if file else url
 
 
 def relative_url(from_path: str, to_path: str, anchor: str = "", *, directory_urls: bool = True) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import ExistsError, KbError, Problem, Severity, WriteError
+from kb.facets import infer_case, infer_failure
 from kb.importer.assemble import assemble_case
 from kb.importer.decode import decode_document
 from kb.importer.discover import ImportPlan, Job, plan_import
@@ -28,6 +29,7 @@ from kb.recurring.duplicates import mark_duplicates, sign_case
 from kb.secrets import find_secrets
 from kb.secrets import redact as redact_text
 from kb.store import read_regular
+from kb.taxonomy import write_builtin_taxonomy
 from kb.yamlio import MAX_RECORD_BYTES
 
 _CANNOT_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
@@ -177,6 +179,7 @@ def _run(
     on_progress: Callable[[int], None] | None,
     workers: int | None,
 ) -> ImportResult:
+    write_builtin_taxonomy(into)
     categories = known_categories(into)
     jobs = plan.jobs
     workers = max(1, workers or os.cpu_count() or 1)
@@ -268,10 +271,10 @@ def prepare_one(
         )
         result.warnings = warnings + decoded.warnings + task.warnings + assembled.warnings
         result.failures = len(assembled.failures)
-        failures = categorise_failures(assembled.failures, categories)
+        failures = [infer_failure(f) for f in categorise_failures(assembled.failures, categories)]
         result.signature = sign_case(failures)
         result.aliases = source_aliases(job.case_id, job.fallback_title, task_record)
-        case, failures = date_records(assembled.case, failures, task_record, result.aliases)
+        case, failures = date_records(infer_case(assembled.case, failures), failures, task_record, result.aliases)
         files = case_files(case, failures, documents)
     except Exception as exc:
         _record_error(result, exc)

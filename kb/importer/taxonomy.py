@@ -7,26 +7,10 @@ from pathlib import Path
 
 from kb.models import Taxonomy
 from kb.store import TAXONOMY_FILE, load_record
+from kb.taxonomy import builtin_taxonomy
 
-DEFAULT_CATEGORIES = frozenset(
-    {
-        "service-limits",
-        "iam-permissions",
-        "encryption",
-        "networking",
-        "naming",
-        "invalid-api",
-        "dependencies",
-        "code-quality",
-        "testing",
-        "configuration",
-        "destroyability",
-        "monitoring",
-        "cost",
-        "security",
-    }
-)
-"""The categories of the bundled `failures/taxonomy.yaml`."""
+DEFAULT_CATEGORIES = frozenset(c.id for c in builtin_taxonomy().categories)
+"""The categories of the built-in taxonomy (`kb.taxonomy`)."""
 
 _SYNONYMS = {
     "iam": "iam-permissions",
