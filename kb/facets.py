@@ -31,6 +31,7 @@ from pathlib import Path
 
 from kb.models import Case, Failure, Response, Task
 from kb.names import NONE, SERVICE_NAMES, language_name, service_of_word
+from kb.recurring.features import split_fences
 
 __all__ = [
     "CODE_CONFIDENCE",
@@ -75,25 +76,6 @@ _IAM_PREFIXES = {"logs": "CloudWatch Logs", "states": "Step Functions", "execute
 """IAM action prefixes that are not the service's usual spelling."""
 
 
-def _split_fences(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """``text`` with each fenced block (three backticks) replaced by a space, and the (info
-    word, code) of each; found with ``str.find``, so linear on any text."""
-    prose: list[str] = []
-    blocks: list[tuple[str, str]] = []
-    at = 0
-    while (start := text.find("```", at)) >= 0:
-        newline = text.find("\n", start + 3)
-        if newline < 0:
-            break
-        info = text[start + 3 : newline].strip("` \t").split()
-        end = text.find("```", newline + 1)
-        blocks.append((info[0] if info else "", text[newline + 1 : len(text) if end < 0 else end]))
-        prose.append(text[at:start])
-        at = len(text) if end < 0 else end + 3
-    prose.append(text[at:])
-    return " ".join(prose), blocks
-
-
 @cache
 def _prose_pattern() -> re.Pattern[str]:
     """Service names as prose writes them: `Lambda`, `Amazon S3`, `API Gateway`, `AWS Config`."""
@@ -130,7 +112,7 @@ def services_in_code(code: str) -> list[str]:
 def services_in_prose(text: str) -> list[str]:
     """Services named in prose (code fences left out: ``services_in_code`` reads them), most mentioned first."""
     counts: Counter[str] = Counter()
-    for match in _prose_pattern().finditer(_split_fences(text[:TEXT_CHARS])[0]):
+    for match in _prose_pattern().finditer(split_fences(text[:TEXT_CHARS])[0]):
         name = match["prefixed"] or " ".join(match["plain"].split())
         canonical = _canonical(name)
         if canonical:
@@ -146,7 +128,7 @@ def _canonical(name: str) -> str | None:
 
 def _fenced(text: str | None) -> list[tuple[str, str]]:
     """The (info word, code) of each fenced block in Markdown text."""
-    return _split_fences((text or "")[:TEXT_CHARS])[1]
+    return split_fences((text or "")[:TEXT_CHARS])[1]
 
 
 def _codes(failure: Failure) -> list[tuple[str, str]]:

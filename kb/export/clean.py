@@ -44,6 +44,7 @@ _MARK_LEAD = re.compile(
     r"changed|added|removed|broken)\b\s*[:\-\u2013\u2014!(]",
     re.IGNORECASE,
 )
+"""A comment opening with a verdict and a colon or dash (`# Fixed: ...`, `// Wrong - ...`)."""
 _VERDICT = re.compile(
     r"\b(?:missing|overly|too (?:permissive|broad|open)|hard-?coded|insecure|incorrect(?:ly)?|wrong(?:ly)?|"
     r"should(?:n't| not)? (?:be|have|use|include)|instead of|vulnerab\w*|the model|model's|ideal|"
@@ -53,7 +54,6 @@ _VERDICT = re.compile(
 )
 """Words of a review, anywhere in a comment (`# Overly permissive`, `// Missing encryption`):
 removing such a comment costs at most a comment, never code."""
-"""A comment opening with a verdict and a colon or dash (`# Fixed: ...`, `// Wrong - ...`)."""
 _REFERENCE = re.compile(r"\b(?:MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\b|\bQA\b")
 """Names of the task's other documents (and the QA process behind them)."""
 _VERDICT_ASIDE = re.compile(

@@ -233,33 +233,33 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     code = [model_code, ideal_code]
     for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
         prose[name], fenced = split_fences(prose[name])
-        code.extend(fenced)
+        code.extend(block for _, block in fenced)
         code.extend(_INLINE.findall(prose[name]))
     listed = data.get("services")
     names = [s for s in listed if isinstance(s, str)] if isinstance(listed, list) else []
     return prose, "\n".join(c for c in code if c), names
 
 
-def split_fences(text: str) -> tuple[str, list[str]]:
-    """``text`` with each fenced code block replaced by a space, and the code of each.
+def split_fences(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` with each fenced code block replaced by a space, and the (info word, code) of each.
 
     A fence opens at three backticks, its code starts on the next line and runs to the
     next three backticks (or the end). Found with ``str.find``, so linear on any text.
     """
     prose: list[str] = []
-    code: list[str] = []
+    blocks: list[tuple[str, str]] = []
     at = 0
     while (start := text.find("```", at)) >= 0:
         newline = text.find("\n", start + 3)
         if newline < 0:
             break
+        info = text[start + 3 : newline].strip("` \t").split()
         end = text.find("```", newline + 1)
-        stop = len(text) if end < 0 else end + 3
         prose.append(text[at:start])
-        code.append(text[newline + 1 : len(text) if end < 0 else end])
-        at = stop
+        blocks.append((info[0] if info else "", text[newline + 1 : len(text) if end < 0 else end]))
+        at = len(text) if end < 0 else end + 3
     prose.append(text[at:])
-    return " ".join(prose), code
+    return " ".join(prose), blocks
 
 
 def terms(data: Mapping[str, Any]) -> Terms:
