@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from kb.errors import Problem, Severity
 
-FORMAT = 2
+FORMAT = 3
 RACY_NS = 2_000_000_000
 """An entry is trusted on its stat alone only for a file last modified this long before the
 entry was written (two seconds: the coarsest timestamps in use, FAT's, tick that slowly)."""
@@ -134,6 +134,8 @@ class Known(NamedTuple):
     problems_json: str
     ident: str | None
     """The record's id (a case's or a failure's)."""
+    credentials_json: str
+    """The credentials found in the file, as `kb check` reports them (JSON, like ``problems_json``)."""
 
     def unchanged(self, st: os.stat_result) -> bool:
         """True when the stat says the file is as the entry saw it, and the entry is not racy:
@@ -150,6 +152,10 @@ class Known(NamedTuple):
         """The problems reading the file gave (at ``path``, the file's path as the KB is named)."""
         return _problems(self.problems_json, path) if self.problems_json != "[]" else ()
 
+    def credentials(self, path: str) -> tuple[Problem, ...]:
+        """The credentials in the file, as errors at ``path``."""
+        return _problems(self.credentials_json, path) if self.credentials_json != "[]" else ()
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -161,6 +167,7 @@ class Stored:
     problems: tuple[Problem, ...]
     ident: str | None
     payloads: dict[str, str]
+    credentials: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -203,7 +210,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     key TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
-    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, checksum BLOB
+    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, credentials TEXT,
+    checksum BLOB
 );
 CREATE TABLE IF NOT EXISTS payloads (
     key TEXT, kind TEXT, digest BLOB, payload TEXT, checksum BLOB, PRIMARY KEY (key, kind)
@@ -224,16 +232,17 @@ def _sum(name: str, file_digest: bytes, text: str) -> bytes:
     return hashlib.blake2b(file_digest + f"{name}\0{text}".encode(), digest_size=16, key=_key()).digest()
 
 
-_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident"
+_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident, credentials"
 
 
 def _row_text(row: tuple[Any, ...]) -> str:
-    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id."""
+    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id, credentials."""
     return repr(row[:5] + row[6:])
 
 
 def _problems_json(problems: Iterable[Problem]) -> str:
-    return json.dumps([[p.line, p.col, p.message, p.severity.value] for p in problems])
+    listed = [[p.line, p.col, p.message, p.severity.value] for p in problems]
+    return json.dumps(listed) if listed else "[]"
 
 
 def _problems(text: str, path: str) -> tuple[Problem, ...]:
@@ -330,6 +339,7 @@ class RecordCache:
                 int(e.valid),
                 _problems_json(e.problems),
                 e.ident,
+                _problems_json(e.credentials),
             )
             rows.append((e.key, *values, _sum(e.key, e.digest, _row_text(values))))
             payloads.extend(
@@ -345,7 +355,7 @@ class RecordCache:
         def write(db: sqlite3.Connection) -> None:
             db.executemany("DELETE FROM payloads WHERE key=?", gone)
             db.executemany("DELETE FROM files WHERE key=?", [(key,) for key in forget])
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?,?,?)", payloads)
             db.executemany(
                 "UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew
