@@ -285,15 +285,16 @@ class RecordCache:
         """Every file entry whose checksum holds, by key (the path relative to the KB)."""
         found: dict[str, Known] = {}
         rows = self._query(f"SELECT checksum, key, {_FILE_COLUMNS} FROM files")  # noqa: S608 (a constant)
-        secret, blake2b = _key(), hashlib.blake2b
-        for row in rows:
+        keyed = hashlib.blake2b(digest_size=16, key=_key())  # copied for each row: keyed once
+        for row in rows:  # _sum and _row_text, inlined: this loop runs once a file
             checksum, key, values = row[0], row[1], row[2:]
             file_digest = values[5]
-            text = repr(values[:5] + values[6:])  # _row_text, inlined: this loop runs once a file
-            if (
-                isinstance(file_digest, bytes)
-                and checksum == blake2b(file_digest + f"{key}\0{text}".encode(), digest_size=16, key=secret).digest()
-            ):
+            if not isinstance(file_digest, bytes):
+                continue
+            h = keyed.copy()
+            h.update(file_digest)
+            h.update(f"{key}\0{values[:5] + values[6:]!r}".encode())
+            if checksum == h.digest():
                 found[key] = Known._make(values)
         return found
 
@@ -370,8 +371,8 @@ class RecordCache:
         found: dict[str, tuple[str, list[tuple[int, str]]]] = {}
         for name, stat, names, checksum in self._query("SELECT name, stat, names, checksum FROM listings"):
             if checksum == _sum(f"listing:{name}", b"", f"{stat}|{names}"):
-                with contextlib.suppress(ValueError, TypeError):
-                    found[name] = (stat, [(int(n), str(file)) for n, file in json.loads(names)])
+                with contextlib.suppress(ValueError):
+                    found[name] = (stat, json.loads(names))  # [NN, name] pairs, as stored
         return Listings(found)
 
     def store_listings(self, listings: Listings) -> None:

@@ -200,9 +200,10 @@ def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[
 def _documents_stat(folder: CaseFolder) -> str:
     """The stat of a case folder's task documents: a document's problems are stale when it changes."""
     stats = []
+    base = f"{folder.path}{os.sep}"
     for name in folder.documents:
         try:
-            st = os.stat(folder.path / name)
+            st = os.stat(base + name)
         except OSError:
             stats.append(f"{name}:-")
             continue
