@@ -61,18 +61,15 @@ def digest(data: bytes) -> bytes:
 
 @cache
 def code_fingerprint() -> str:
-    """Changes whenever kb's code (any module under ``kb/``) or its version changes."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Changes whenever kb's code (any module under ``kb/``) or the pydantic that validates and
+    serialises its records changes."""
+    import pydantic
 
-    try:
-        ours = version("kb-iac-failures")
-    except PackageNotFoundError:
-        ours = "unknown"
     here = Path(__file__).parent
     sources = hashlib.blake2b(digest_size=16)
     for path in sorted(here.rglob("*.py")):
         sources.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
-    return f"{FORMAT}:{ours}:{sources.hexdigest()}"
+    return f"{FORMAT}:{pydantic.VERSION}:{sources.hexdigest()}"
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,6 @@ from kb.credentials import credentials_in
 from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
-from kb.pool import crashed, worker_pool
 from kb.validate import validate
 
 CASE_FILE = "case.yaml"
@@ -592,6 +591,8 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) < POOL_MIN_FILES or workers < 2:
         return _load_chunk(pending, slim)
+    from kb.pool import crashed, worker_pool
+
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     finished = [0]
