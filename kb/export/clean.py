@@ -80,8 +80,10 @@ _ELIDED = (
     r"remains? (?:the )?same|same as (?:before|above)|for brevity|see (?:the )?full file|omitted here|content omitted|"
     r"(?:code|config\w*|implementation) continues)\b"
 )
-_PLACEHOLDER_COMMENT = re.compile(r"(?:\.\.\.|\u2026)[\s\])*/]{0,3}$|" + _ELIDED, re.IGNORECASE)
-"""A comment standing for code left out: ending in `...`, or `rest of the code`, `remains the same`..."""
+_PLACEHOLDER_COMMENT = re.compile(r"(?<!\w\()(?:\.\.\.|\u2026)[\s\])*/]{0,3}$|" + _ELIDED, re.IGNORECASE)
+"""A comment standing for code left out: ending in `...`, or `rest of the code`, `remains the same`...
+Not a call's elided arguments (`# policy = LogDataProtectionPolicy(...)`): commented-out code
+runs no code, so its elision leaves none out."""
 
 NOT_CODE = frozenset({"", "text", "txt", "console", "log", "output", "plaintext", "diff", "markdown", "md", "none"})
 """Fence languages that hold no program (diagrams, output, prose)."""
@@ -373,16 +375,45 @@ class CleanedDocument:
     reason: str | None = None
 
 
-def _without_elisions(code: str, language: str) -> str:
-    """An excerpt without its whole-line elision marks (`...`, `// ...`): what remains is still an excerpt."""
-    return "\n".join(line for line in code.split("\n") if not _PLACEHOLDER_LINE.match(line))
+_COPY_HEADER = re.compile(
+    r"^[ \t]*(?:#|//|/\*|<!--|--)[^\n]*\b(?:PROMPT|MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\.md\b"
+)
+"""A code block's first line naming one of the task's documents (`# lib/MODEL_RESPONSE.md (excerpt)`):
+the block is a copy of that document, not part of the answer."""
+
+EXCERPT = "excerpt"
+"""The fence word that marks a code block of an analysis as a quoted excerpt (```` ```ts excerpt ````)."""
+
+
+def is_copy(block: Block) -> bool:
+    """True for a code block that opens by naming another of the task's documents (a copy of it)."""
+    first = next((line for line in block.text.split("\n") if line.strip()), "")
+    return bool(_COPY_HEADER.match(first))
+
+
+def is_excerpt(block: Block) -> bool:
+    return EXCERPT in block.fences[0].split()[1:]
+
+
+def elides_code(text: str) -> bool:
+    """True when a code block of a Markdown answer leaves code out (``has_placeholder``) and is not
+    marked as an excerpt: what an exported answer must not hold (the exporter's and the quality
+    benchmark's one test; an elision in prose or in output is no code left out)."""
+    return any(
+        b.kind == "code"
+        and b.language.lower() not in NOT_CODE
+        and not is_excerpt(b)
+        and has_placeholder(b.text, b.language)
+        for b in blocks(text)
+    )
 
 
 def clean_document(text: str, *, check_code: bool, references: str = "drop") -> CleanedDocument:
     """A Markdown answer cleaned: annotation comments out of its code, marks out of its prose,
     sections and paragraphs that name the other documents removed (``references="drop"``) or
     the names made plain (``"rename"``: for an analysis, which is about those documents, and
-    whose code blocks are excerpts: their whole-line elisions `...` are removed).
+    whose code blocks are quotes: one that leaves code out is marked ``EXCERPT`` on its fence).
+    An answer's code block that opens by naming another task document is a copy of it: removed.
 
     Marker symbols in a program's own strings and heredocs stay (they are its output).
     ``check_code`` also refuses the document when a code block holds a placeholder or does
@@ -411,6 +442,8 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
         elif block.kind == "prose":
             if not has_reference(block.text):
                 kept.append(strip_marks(block.text))
+        elif references == "drop" and is_copy(block):
+            continue  # the task's prompt or another response, pasted in: not the answer
         elif block.language.lower() in NOT_CODE:  # a diagram or output: its lines are prose
             lines = (strip_marks(line) for line in block.text.split("\n") if not has_reference(line))
             kept.append("\n".join((block.fences[0], *lines, block.fences[1])))
@@ -422,6 +455,8 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
                 return CleanedDocument(text, "placeholder in code")
             if check_code and (parser := parse_problem(cleaned.code, block.language)):
                 return CleanedDocument(text, f"does not parse ({parser})")
-            code = _without_elisions(cleaned.code, block.language) if references == "rename" else cleaned.code
-            kept.append("\n".join((block.fences[0], code, block.fences[1])))
+            opening = block.fences[0]
+            if references == "rename" and not is_excerpt(block) and has_placeholder(cleaned.code, block.language):
+                opening = f"{opening.rstrip()} {EXCERPT}"  # a reviewer's quote that leaves code out says so
+            kept.append("\n".join((opening, cleaned.code, block.fences[1])))
     return CleanedDocument("\n\n".join(part for part in kept if part.strip()).strip() + "\n")
