@@ -23,6 +23,7 @@ import ast
 import json
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,14 +180,35 @@ class Cleaned:
 
 
 _SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
+_ELISION_SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
 def _suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """What makes a line worth a closer look: a comment starter, a marker symbol or a document
-    name (one search per line; the other lines are kept as they are)."""
+    """What makes a line worth a closer look for annotations: a comment starter, a marker
+    symbol or a document name (the other lines are kept as they are)."""
     if tokens not in _SUSPECTS:
         _SUSPECTS[tokens] = re.compile("|".join([*map(re.escape, tokens), f"[{MARKS}]", "_RESPONSE", "MODEL_FAILURE"]))
     return _SUSPECTS[tokens]
+
+
+def _elision_suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """What makes a line worth a closer look for placeholders: `...`, `…` or a comment starter."""
+    if tokens not in _ELISION_SUSPECTS:
+        _ELISION_SUSPECTS[tokens] = re.compile("|".join([r"\.\.\.", "\u2026", *map(re.escape, tokens)]))
+    return _ELISION_SUSPECTS[tokens]
+
+
+def _lines_matching(text: str, pattern: re.Pattern[str]) -> Iterator[int]:
+    """The numbers of the lines of ``text`` (split at newlines) that hold a match of ``pattern``,
+    in order, found in one scan of the text (most lines of code hold none)."""
+    number, start = 0, 0  # the line that starts at ``start``
+    while (match := pattern.search(text, start)) is not None:
+        number += text.count("\n", start, match.start())
+        yield number
+        end = text.find("\n", match.start())
+        if end < 0:
+            return
+        number, start = number + 1, end + 1
 
 
 def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> Cleaned:
@@ -200,31 +222,29 @@ def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> 
     if not suspect.search(code):
         return Cleaned(code.strip("\n"))
     marks = _MARK.search(code) is not None
-    kept: list[str] = []
-    for line in code.split("\n"):
-        if not suspect.search(line):
-            kept.append(line)
-            continue
-        body, comment = split_comment(line, tokens)
+    lines = code.split("\n")
+    annotations: set[int] = set()  # whole-line annotations
+    for number in _lines_matching(code, suspect):
+        body, comment = split_comment(lines[number], tokens)
         if comment and is_annotation(comment):
-            if not body.strip():
-                continue  # a whole-line annotation
-            line = body.rstrip()
+            if body.strip():
+                lines[number] = body.rstrip()
+            else:
+                annotations.add(number)
         if not keep_marks and marks and _MARK.search(_in_strings(body)):
             return Cleaned(code, "annotation in the code itself")
         if _DOCUMENT_NAME.search(body):
             return Cleaned(code, "names MODEL_RESPONSE/IDEAL_RESPONSE in code")
-        kept.append(line)
-    return Cleaned("\n".join(kept).strip("\n"))
+    return Cleaned("\n".join(line for n, line in enumerate(lines) if n not in annotations).strip("\n"))
 
 
 def has_placeholder(code: str, language: str) -> bool:
     """True when the code elides part of itself (`...`, `# ... other configuration ...`, `{...}`)."""
     tokens = comment_tokens(language)
-    for line in code.split("\n"):
+    lines = code.split("\n")
+    for number in _lines_matching(code, _elision_suspect(tokens)):
+        line = lines[number]
         dots = "..." in line or "\u2026" in line
-        if not dots and not any(t in line for t in tokens):
-            continue
         if dots and _PLACEHOLDER_LINE.match(line):
             return True
         body, comment = split_comment(line, tokens)
