@@ -11,8 +11,10 @@ installed) rejects.
 ``clean_document`` does the same for a whole Markdown answer (MODEL_RESPONSE.md,
 IDEAL_RESPONSE.md): code blocks as above; in prose, marker symbols are dropped and any
 section, paragraph or list item that talks about the task's other documents
-(MODEL_RESPONSE, IDEAL_RESPONSE, MODEL_FAILURES, QA) is removed. ``neutral_names``
-instead renames those documents in prose that explains a failure ("the model's response").
+(MODEL_RESPONSE, IDEAL_RESPONSE, MODEL_FAILURES, QA) is removed, and so is a code block
+that copies one of them. ``neutral_names`` instead renames those documents in prose that
+explains a failure ("the model's response"), whose quotes that leave code out are fenced
+as excerpts. ``elides_code`` is the one test of a placeholder in an exported answer.
 
 Every pattern is linear: no nested quantifiers, each line scanned once.
 """

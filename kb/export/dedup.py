@@ -111,9 +111,27 @@ def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]], memo: Memo
 
 
 def content_key(row: dict[str, object], columns: Sequence[str]) -> str:
-    """A digest of the row's content columns (two rows with the same one are the same example)."""
-    data = json.dumps([row.get(c) for c in columns], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """A digest of the row's content columns (two rows with the same one are the same example):
+    each string, message role and content length-prefixed (whole answers are long: no JSON
+    encoding of them), any other value as JSON."""
+    h = hashlib.sha256()
+
+    def add(kind: str, text: str) -> None:
+        data = text.encode("utf-8")
+        h.update(f"{kind}{len(data)}:".encode() + data)
+
+    for column in columns:
+        value = row.get(column)
+        if isinstance(value, str):
+            add("s", value)
+        elif isinstance(value, list) and all(isinstance(m, dict) and set(m) == {"role", "content"} for m in value):
+            add("m", str(len(value)))
+            for message in value:
+                add("r", str(message["role"]))
+                add("c", str(message["content"]))
+        else:
+            add("j", json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return h.hexdigest()
 
 
 def row_text(value: object) -> str:
