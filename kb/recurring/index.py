@@ -298,34 +298,31 @@ def _update(root: Path, old: Index | None, case_files: list[Found], failure_file
         else:
             fresh_rows.append(row)
             fresh_at.append(k)
-    import scipy.sparse as sp
-
     terms = sorted(set(old.vocabulary if old else ()) | set(made.vocabulary))
     vocabulary = {term: col for col, term in enumerate(terms)}
-    parts: list[sp.csr_matrix] = []
+    parts: list[Rows] = []
     sig_parts: list[NDArray[np.uint32]] = []
     rows: list[Row] = []
     if keep and old is not None:
         take = np.array([i for i, _ in keep], dtype=np.int64)
-        parts.append(_recolumn(old.counts.matrix()[take], old.terms, vocabulary))
+        parts.append(_recolumn(old.counts.take(take), old.terms, vocabulary))
         sig_parts.append(old.signatures[take])
         rows.extend(row for _, row in keep)
     if fresh_rows:
         at = np.array(fresh_at, dtype=np.int64)
-        parts.append(_recolumn(made.counts[at], made.vocabulary, vocabulary))
+        parts.append(_recolumn(made.counts.take(at), made.vocabulary, vocabulary))
         sig_parts.append(made.signatures[at])
         rows.extend(fresh_rows)
-    width = len(vocabulary)
-    counts = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, width), dtype=np.float32)
+    counts = Rows.stacked(parts, len(vocabulary))
     signatures = np.concatenate(sig_parts) if sig_parts else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].case, rows[i].path))
     if order:
         perm = np.array(order, dtype=np.int64)
         rows = [rows[i] for i in order]
-        counts = sp.csr_matrix(counts[perm])
+        counts = counts.take(perm)
         signatures = signatures[perm]
     counts, vocabulary = _used_terms(counts, terms)
-    index = Index(_columns(rows, ROW_FIELDS), dict(sorted(cases.items())), vocabulary, Rows.of(counts), signatures, {})
+    index = Index(_columns(rows, ROW_FIELDS), dict(sorted(cases.items())), vocabulary, counts, signatures, {})
     index.rows = rows
     index.copy_of = _copy_groups(index)
     return index, True
@@ -344,32 +341,19 @@ def _unchanged(old: Index, case_files: list[Found], failure_files: list[Found]) 
     )
 
 
-def _used_terms(counts: sp.csr_matrix, terms: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+def _used_terms(counts: Rows, terms: list[str]) -> tuple[Rows, dict[str, int]]:
     """``counts`` without the columns of terms no row has any more (an edit removed them),
-    the vocabulary still in sorted order, each row's columns sorted."""
-    import scipy.sparse as sp
-
+    the vocabulary still in sorted order."""
     used = np.flatnonzero(np.bincount(counts.indices, minlength=len(terms)))
-    compact = sp.csr_matrix(
-        (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
-        shape=(counts.shape[0], len(used)),
-    )
-    compact.sort_indices()
+    compact = Rows(counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr, len(used))
     return compact, {terms[col]: k for k, col in enumerate(used.tolist())}
 
 
-def _recolumn(counts: sp.csr_matrix, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> sp.csr_matrix:
+def _recolumn(counts: Rows, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> Rows:
     """``counts`` (columns named by ``terms``) with its columns renumbered to ``vocabulary``."""
-    import scipy.sparse as sp
-
     names = terms if isinstance(terms, list) else sorted(terms, key=terms.__getitem__)
     mapping = np.fromiter((vocabulary[t] for t in names), dtype=np.int32, count=len(names))
-    counts = sp.csr_matrix(counts)
-    moved = sp.csr_matrix(
-        (counts.data, mapping[counts.indices] if len(names) else counts.indices, counts.indptr),
-        shape=(counts.shape[0], len(vocabulary)),
-    )
-    return moved
+    return counts.renumbered(mapping, len(vocabulary))
 
 
 def _copy_groups(index: Index) -> dict[str, str]:
@@ -479,7 +463,7 @@ class Made:
 
     rows: list[Row]
     vocabulary: dict[str, int]
-    counts: sp.csr_matrix
+    counts: Rows
     signatures: NDArray[np.uint32]
 
 
@@ -567,10 +551,7 @@ def _merge(parts: list[Made]) -> Made:
     for part in parts:
         for term in part.vocabulary:
             vocabulary.setdefault(term, len(vocabulary))
-    import scipy.sparse as sp
-
-    matrices = [_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts]
-    counts = sp.vstack(matrices, format="csr") if matrices else sp.csr_matrix((0, 0), dtype=np.float32)
+    counts = Rows.stacked([_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts], len(vocabulary))
     sigs = [part.signatures for part in parts if len(part.signatures)]
     signatures = np.concatenate(sigs) if sigs else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     return Made([row for part in parts for row in part.rows], vocabulary, counts, signatures)

@@ -27,16 +27,6 @@ class Rows(NamedTuple):
     """Row i's values are ``data[indptr[i]:indptr[i + 1]]``."""
     width: int
 
-    @classmethod
-    def of(cls, matrix: sp.csr_matrix) -> Rows:
-        matrix.sort_indices()
-        return cls(
-            matrix.data.astype(np.float32, copy=False),
-            matrix.indices.astype(np.int32, copy=False),
-            matrix.indptr.astype(np.int64, copy=False),
-            int(matrix.shape[1]),
-        )
-
     @property
     def height(self) -> int:
         return len(self.indptr) - 1
@@ -53,6 +43,36 @@ class Rows(NamedTuple):
     def row_of_values(self) -> NDArray[np.int64]:
         """The row of each value."""
         return np.repeat(np.arange(self.height, dtype=np.int64), np.diff(self.indptr))
+
+    def take(self, rows: NDArray[np.int64]) -> Rows:
+        """The given rows, in the given order."""
+        lengths = np.diff(self.indptr)[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        at = np.repeat(self.indptr[rows] - indptr[:-1], lengths) + np.arange(indptr[-1], dtype=np.int64)
+        return Rows(self.data[at], self.indices[at], indptr, self.width)
+
+    def renumbered(self, mapping: NDArray[np.int32], width: int) -> Rows:
+        """The columns renumbered (column c becomes ``mapping[c]``), each row's in ascending order again."""
+        indices = mapping[self.indices].astype(np.int32) if len(self.indices) else self.indices
+        if np.all(mapping[1:] > mapping[:-1]):  # the order kept
+            return Rows(self.data, indices, self.indptr, width)
+        order = np.lexsort((indices, self.row_of_values()))
+        return Rows(self.data[order], indices[order], self.indptr, width)
+
+    @staticmethod
+    def stacked(parts: Sequence[Rows], width: int) -> Rows:
+        """The rows of ``parts`` one after the other (all of ``width`` columns)."""
+        offsets = np.cumsum([0] + [int(p.indptr[-1]) for p in parts])
+        indptr = np.concatenate(
+            [np.zeros(1, dtype=np.int64)] + [p.indptr[1:] + o for p, o in zip(parts, offsets[:-1], strict=True)]
+        )
+        return Rows(
+            np.concatenate([np.zeros(0, dtype=np.float32)] + [p.data for p in parts]),
+            np.concatenate([np.zeros(0, dtype=np.int32)] + [p.indices for p in parts]),
+            indptr.astype(np.int64),
+            width,
+        )
 
     def scores(self, query: Vector) -> NDArray[np.float64]:
         """Each row's dot product with ``query``."""
@@ -72,23 +92,21 @@ class Vector(NamedTuple):
     values: NDArray[np.float32]
 
 
-def count_matrix(rows: Sequence[Mapping[str, float]], vocabulary: dict[str, int]) -> sp.csr_matrix:
-    """A sparse rows x terms matrix of weighted counts; new terms are added to ``vocabulary``."""
-    import scipy.sparse as sp
-
+def count_matrix(rows: Sequence[Mapping[str, float]], vocabulary: dict[str, int]) -> Rows:
+    """Rows x terms weighted counts; new terms are added to ``vocabulary``."""
     indptr = [0]
     indices: list[int] = []
     data: list[float] = []
     for counts in rows:
-        for term in sorted(counts):
-            col = vocabulary.setdefault(term, len(vocabulary))
+        for col, count in sorted((vocabulary.setdefault(term, len(vocabulary)), n) for term, n in counts.items()):
             indices.append(col)
-            data.append(counts[term])
+            data.append(count)
         indptr.append(len(indices))
-    shape = (len(rows), len(vocabulary))
-    return sp.csr_matrix(
-        (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
-        shape=shape,
+    return Rows(
+        np.asarray(data, dtype=np.float32),
+        np.asarray(indices, dtype=np.int32),
+        np.asarray(indptr, dtype=np.int64),
+        len(vocabulary),
     )
 
 
