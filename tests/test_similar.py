@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +273,20 @@ def test_many_copies_of_one_document_make_one_group() -> None:
     sigs = np.stack([signature(base.words)] * 40 + [signature(other.words)])
     names = [f"case{i:02d}" for i in range(41)]
     assert copy_groups(names, sigs) == {f"case{i:02d}": "case00" for i in range(1, 40)}
+
+
+def test_a_query_against_an_up_to_date_index_loads_neither_scipy_nor_the_record_models(kb: Path) -> None:
+    load_index(kb)  # the index exists; what `kb similar` then imports is what each query pays for
+    probe = (
+        "import sys\n"
+        "from kb.cli import main\n"
+        "sys.argv = ['kb', 'similar', 'alpha/kms-key-policy-misses-logs-principal', '--kb', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('scipy', 'kb.models', 'kb.store') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(kb)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert "bravo/log-group-cannot-use-cmk" in done.stdout
