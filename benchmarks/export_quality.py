@@ -9,7 +9,10 @@ with checks independent of the exporter's own cleaning:
 - answers (chosen, rejected, completion) holding an annotation marker (goal < 1%): a
   marker symbol in a comment or prose, or a verdict word (WRONG, FIXED...) in a comment;
   marker symbols in a program's own strings are counted apart;
-- answers holding a placeholder (`...` lines, `# ... other ...`, `{...}`; goal < 5%);
+- answers holding a placeholder (goal < 5%): a code block that leaves code out (`...` lines,
+  `# ... other ...`, `{...}`, `Stack(app, 'id', ...)`) and is not fenced as an excerpt
+  (``kb.export.clean.elides_code``: one definition of a placeholder, the exporter's); the
+  answers quoting excerpts so marked (a reviewer's quotes, in `critique`) are counted apart;
 - exact duplicate rows (goal 0); validation/test cases with a near-twin in train
   (exact Jaccard of 5-word shingles >= 0.9 between the cases' row texts; goal 0);
 - `datasets.load_dataset` warnings on loading (goal none); TRL's `is_conversational`
@@ -30,16 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from kb.export import SPLITS, export_dataset
+from kb.export.clean import blocks, elides_code, is_excerpt
 
 _MARK = re.compile("[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0\U0001f6ab\u26d4]")
 _COMMENT_MARK = re.compile(r"(?:#|//|/\*|<!--)[^\n]*[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0]")
 _COMMENT_VERDICT = re.compile(r"(?:^|\s)(?:#|//)[^\n]*\b(?:WRONG|CORRECT|CORRECTED|FIXED|BAD|GOOD|INCORRECT)\b")
 _STRING_MARK = re.compile(
     r"[\"'`][^\"'`\n]*[\u274c\u2705\u2714\u2713\u2717\u2718\u26a0][^\"'`\n]*[\"'`]|<[^>\n]*>[^<\n]*[\u274c\u2705\u2713\u2714]"
-)
-_PLACEHOLDER = re.compile(
-    r"^\s*(?:(?:#|//)\s*)?(?:\.\.\.|\u2026)(?:\s.*)?$|\{\s*\.\.\.\s*\}|\[\s*\.\.\.\s*\]|\(\s*\.\.\.\s*\)",
-    re.MULTILINE,
 )
 ANSWERS = ("chosen", "rejected", "completion")
 
@@ -106,12 +106,14 @@ def measure(kb: Path, fmt: str, tmp: Path) -> dict[str, Any]:
         marked = sum(bool(_COMMENT_MARK.search(a) or _COMMENT_VERDICT.search(a)) for a in answers)
         symbols = sum(bool(_MARK.search(a)) for a in answers)
         in_strings = sum(bool(_STRING_MARK.search(a)) for a in answers)
-        placeholders = sum(bool(_PLACEHOLDER.search(a)) for a in answers)
+        placeholders = sum(elides_code(a) for a in answers)
+        excerpts = sum(any(b.kind == "code" and is_excerpt(b) for b in blocks(a)) for a in answers)
         figures["answers with annotation markers"] = f"{marked}/{len(answers)} = {100 * marked / len(answers):.2f}%"
         figures["answers with any marker symbol"] = f"{symbols} ({in_strings} inside program strings or HTML)"
         figures["answers with placeholders"] = (
             f"{placeholders}/{len(answers)} = {100 * placeholders / len(answers):.2f}%"
         )
+        figures["answers quoting a marked excerpt"] = f"{excerpts}/{len(answers)}"
     content = [c for c in rows[0] if c not in ("id", "case", "impact", "category", "services", "platform", "language")]
     keys = [json.dumps([row[c] for c in content], sort_keys=True) for row in rows]
     figures["exact duplicate rows"] = len(keys) - len(set(keys))

@@ -72,7 +72,7 @@ def main() -> None:
         kb = work / "kb"
         run([*KB, "import", str(args.corpus), "--into", str(kb)], env=env)
         grow(kb, args.scale)
-        failures = [p for p in kb.rglob("*.yaml") if p.name != "case.yaml"]
+        failures = sorted(p for p in kb.glob("*/*.yaml") if p.name != "case.yaml")
         cases = sum(1 for p in kb.iterdir() if p.is_dir())
         ref = f"{failures[0].parent.name}/{failures[0].name.split('-', 1)[1].removesuffix('.yaml')}"
         similar = [*KB, "similar", ref, "--kb", str(kb), "-n", "10"]

@@ -31,16 +31,16 @@ from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
 from kb.credentials import credentials_in
 from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
+from kb.layout import CASE_FILE as CASE_FILE
+from kb.layout import FAILURE_FILE as FAILURE_FILE
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
 from kb.validate import validate
 
-CASE_FILE = "case.yaml"
 STAGING_PREFIX = ".import-"
 """Folders an import writes a case into before moving it into place (``kb.importer.write``)."""
 OLD_PREFIX = ".import-old-"
 """Where a replacement keeps the old case, as `.import-old-*/<case-id>`, between its two steps."""
 TAXONOMY_FILE = "taxonomy.yaml"
-FAILURE_FILE = re.compile(r"^(?P<nn>\d+)-(?P<id>.+)\.yaml$")
 SLUG = re.compile(SLUG_PATTERN)
 SCHEMA_NAMES: dict[type[BaseModel], str] = {
     Case: "case.schema.json",

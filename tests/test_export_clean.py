@@ -7,6 +7,7 @@ import pytest
 from kb.export.clean import (
     clean_code,
     clean_document,
+    elides_code,
     has_placeholder,
     neutral_names,
     parse_problem,
@@ -66,6 +67,7 @@ def test_a_comment_starts_outside_quotes_only() -> None:
         "new Stack(app, 'id', ...);",
         "// rest of the code unchanged",
         "# Implementation details...",
+        "# Lambda functions (...)",
     ],
 )
 def test_placeholders_are_found(code: str) -> None:
@@ -74,9 +76,15 @@ def test_placeholders_are_found(code: str) -> None:
 
 @pytest.mark.parametrize(
     "code",
-    ["const all = [...a, ...b];", "f(...args)", "// publicKey: 'ssh-rsa AAAA...'", "x = {**base}"],
+    [
+        "const all = [...a, ...b];",
+        "f(...args)",
+        "// publicKey: 'ssh-rsa AAAA...'",
+        "x = {**base}",
+        "// policy = new LogDataProtectionPolicy(...)",  # commented-out code: it leaves no running code out
+    ],
 )
-def test_spreads_and_quoted_ellipses_are_not_placeholders(code: str) -> None:
+def test_spreads_quoted_ellipses_and_commented_out_calls_are_not_placeholders(code: str) -> None:
     assert not has_placeholder(code, "ts")
 
 
@@ -144,10 +152,50 @@ def test_a_preferred_answer_with_a_placeholder_is_refused() -> None:
     assert clean_document(document, check_code=False).reason is None  # the rejected side may be incomplete
 
 
-def test_an_analysis_names_the_documents_plainly() -> None:
+def test_an_analysis_names_the_documents_plainly_and_marks_its_elided_quotes_as_excerpts() -> None:
     assert neutral_names("The MODEL_RESPONSE used X; IDEAL_RESPONSE.md uses Y.") == (
         "The model's response used X; the corrected response uses Y."
     )
-    report = "## Issues in MODEL_RESPONSE\n\n```ts\nconst a = 1;\n// ...\nconst b = 2;\n```\n"
+    report = (
+        "## Issues in MODEL_RESPONSE\n\n```ts\nconst a = 1;\n// ...\nconst b = 2;\n```\n\n```ts\nconst c = 3;\n```\n"
+    )
     cleaned = clean_document(report, check_code=False, references="rename")
-    assert cleaned.text == "## Issues in the model's response\n\n```ts\nconst a = 1;\nconst b = 2;\n```\n"
+    assert cleaned.text == (
+        "## Issues in the model's response\n\n```ts excerpt\nconst a = 1;\n// ...\nconst b = 2;\n```\n\n"
+        "```ts\nconst c = 3;\n```\n"
+    )
+    assert not elides_code(cleaned.text)
+    assert elides_code(report)
+
+
+def test_a_placeholder_is_code_left_out_not_an_elision_in_prose_or_output() -> None:
+    assert not elides_code('The prompt says: "two files [...] a CSV". Use `new S3Backend(...)`.\n')
+    assert not elides_code("```text\nDeploying...\n...\n```\n")
+    assert elides_code("Done:\n\n```python\nstack = Stack(app, 'id', ...)\n```\n")
+
+
+def test_a_code_block_that_copies_another_task_document_is_not_part_of_the_answer() -> None:
+    document = "\n".join(
+        [
+            "# VPC stack",
+            "",
+            "```hcl",
+            'resource "aws_vpc" "main" {',
+            '  cidr_block = "10.0.0.0/16"',
+            "}",
+            "```",
+            "",
+            "```python",
+            "# lib/MODEL_RESPONSE.md (represented)",
+            "# Content omitted here to avoid nested code fences.",
+            "```",
+            "",
+            "```markdown",
+            "# lib/PROMPT.md (excerpt)",
+            "We need a VPC.",
+            "```",
+        ]
+    )
+    cleaned = clean_document(document, check_code=True)
+    assert cleaned.reason is None
+    assert "PROMPT" not in cleaned.text and "omitted" not in cleaned.text and 'resource "aws_vpc"' in cleaned.text

@@ -375,6 +375,51 @@ def test_export_is_deterministic_in_every_format(tmp_path: Path) -> None:
             assert (tmp_path / f"a-{tag}" / name).read_bytes() == (tmp_path / f"b-{tag}" / name).read_bytes(), name
 
 
+# -- kb's cache ----------------------------------------------------------------------------------
+
+
+def test_an_export_from_the_cache_is_the_export_computed_afresh(kb: Path, tmp_path: Path) -> None:
+    for fmt in ("pairs", "critique"):
+        export(kb, fmt, tmp_path / f"{fmt}-first")  # fills the cache
+        export(kb, fmt, tmp_path / f"{fmt}-cached")
+        export(kb, fmt, tmp_path / f"{fmt}-fresh", use_cache=False)
+        for name in ("README.md", *(f"{s}.jsonl" for s in SPLITS)):
+            cached = (tmp_path / f"{fmt}-cached" / name).read_bytes()
+            assert (
+                cached
+                == (tmp_path / f"{fmt}-fresh" / name).read_bytes()
+                == (tmp_path / f"{fmt}-first" / name).read_bytes()
+            )
+
+
+def test_a_document_changed_after_an_export_is_cleaned_and_scanned_again(kb: Path, tmp_path: Path) -> None:
+    export(kb, "pairs", tmp_path / "out", split="100/0/0")
+    ideal, model = kb / "task-03" / "IDEAL_RESPONSE.md", kb / "task-03" / "MODEL_RESPONSE.md"
+    ideal.write_text(ideal.read_text().replace("The corrected stack.", "The stack, now private."))
+    model.write_text(model.read_text() + f"\nUse aws_secret_access_key = {FAKE_SECRET}\n")
+    with pytest.raises(SecretsFoundError) as caught:
+        export(kb, "pairs", tmp_path / "out", split="100/0/0")
+    assert [p.path for p in caught.value.problems] == [str(model)]
+    export(kb, "pairs", tmp_path / "out", split="100/0/0", redact=True)
+    [row] = [r for r in every_row(tmp_path / "out") if r["case"] == "task-03"]
+    assert "The stack, now private." in row["chosen"][0]["content"]
+    assert "[REDACTED:" in row["rejected"][0]["content"]
+
+
+def test_a_record_or_template_changed_after_an_export_gives_a_new_critique(kb: Path, tmp_path: Path) -> None:
+    export(kb, "critique", tmp_path / "out", split="100/0/0")
+    [record] = (kb / "task-05").glob("01-*.yaml")
+    record.write_text(record.read_text().replace("Bucket is public", "Bucket is world-readable"))
+    templates = kb.parent / "templates" / "report"  # the project's templates, beside the KB folder
+    shutil.copytree(Path(__file__).parents[1] / "templates" / "report", templates)
+    template = templates / "MODEL_FAILURES.md.j2"
+    template.write_text("Reviewed.\n" + template.read_text())
+    export(kb, "critique", tmp_path / "out", split="100/0/0")
+    completions = {r["case"]: r["completion"][0]["content"] for r in every_row(tmp_path / "out")}
+    assert "Bucket is world-readable" in completions["task-05"] and "Bucket is public" in completions["task-06"]
+    assert all(text.startswith("Reviewed.") for text in completions.values())
+
+
 # -- credentials --------------------------------------------------------------------------------
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -224,7 +227,7 @@ def test_an_incremental_update_gives_the_index_a_fresh_build_gives(
     fresh = load_index(kb)
     assert [r.id for r in updated.rows] == [r.id for r in fresh.rows]
     assert updated.terms == fresh.terms
-    assert (updated.counts != fresh.counts).nnz == 0
+    assert all(np.array_equal(a, b) for a, b in zip(updated.counts, fresh.counts, strict=True))
     assert (updated.signatures == fresh.signatures).all()
     query = "alpha/kms-key-policy-misses-logs-principal"
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "fresh-cache"))
@@ -270,3 +273,20 @@ def test_many_copies_of_one_document_make_one_group() -> None:
     sigs = np.stack([signature(base.words)] * 40 + [signature(other.words)])
     names = [f"case{i:02d}" for i in range(41)]
     assert copy_groups(names, sigs) == {f"case{i:02d}": "case00" for i in range(1, 40)}
+
+
+def test_a_query_against_an_up_to_date_index_loads_neither_scipy_nor_the_record_models(kb: Path) -> None:
+    load_index(kb)  # the index exists; what `kb similar` then imports is what each query pays for
+    probe = (
+        "import sys\n"
+        "from kb.cli import main\n"
+        "sys.argv = ['kb', 'similar', 'alpha/kms-key-policy-misses-logs-principal', '--kb', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('scipy', 'kb.models', 'kb.store') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(kb)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert "bravo/log-group-cannot-use-cmk" in done.stdout

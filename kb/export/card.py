@@ -71,7 +71,10 @@ DATA_COLUMNS: dict[str, dict[str, str]] = {
     },
     "critique": {
         "prompt": "The task (PROMPT.md) and the model's whole answer (MODEL_RESPONSE.md).",
-        "completion": "The failure analysis: the rendered MODEL_FAILURES report (its JSON form when structured).",
+        "completion": (
+            "The failure analysis: the rendered MODEL_FAILURES report (its JSON form when structured); "
+            "a quote that leaves code out is fenced as an excerpt (```` ```ts excerpt ````)."
+        ),
     },
 }
 PREFERENCE = frozenset({"dpo", "pairs"})

@@ -11,8 +11,10 @@ installed) rejects.
 ``clean_document`` does the same for a whole Markdown answer (MODEL_RESPONSE.md,
 IDEAL_RESPONSE.md): code blocks as above; in prose, marker symbols are dropped and any
 section, paragraph or list item that talks about the task's other documents
-(MODEL_RESPONSE, IDEAL_RESPONSE, MODEL_FAILURES, QA) is removed. ``neutral_names``
-instead renames those documents in prose that explains a failure ("the model's response").
+(MODEL_RESPONSE, IDEAL_RESPONSE, MODEL_FAILURES, QA) is removed, and so is a code block
+that copies one of them. ``neutral_names`` instead renames those documents in prose that
+explains a failure ("the model's response"), whose quotes that leave code out are fenced
+as excerpts. ``elides_code`` is the one test of a placeholder in an exported answer.
 
 Every pattern is linear: no nested quantifiers, each line scanned once.
 """
@@ -23,6 +25,7 @@ import ast
 import json
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +83,10 @@ _ELIDED = (
     r"remains? (?:the )?same|same as (?:before|above)|for brevity|see (?:the )?full file|omitted here|content omitted|"
     r"(?:code|config\w*|implementation) continues)\b"
 )
-_PLACEHOLDER_COMMENT = re.compile(r"(?:\.\.\.|\u2026)[\s\])*/]{0,3}$|" + _ELIDED, re.IGNORECASE)
-"""A comment standing for code left out: ending in `...`, or `rest of the code`, `remains the same`..."""
+_PLACEHOLDER_COMMENT = re.compile(r"(?<!\w\()(?:\.\.\.|\u2026)[\s\])*/]{0,3}$|" + _ELIDED, re.IGNORECASE)
+"""A comment standing for code left out: ending in `...`, or `rest of the code`, `remains the same`...
+Not a call's elided arguments (`# policy = LogDataProtectionPolicy(...)`): commented-out code
+runs no code, so its elision leaves none out."""
 
 NOT_CODE = frozenset({"", "text", "txt", "console", "log", "output", "plaintext", "diff", "markdown", "md", "none"})
 """Fence languages that hold no program (diagrams, output, prose)."""
@@ -177,14 +182,35 @@ class Cleaned:
 
 
 _SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
+_ELISION_SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
 def _suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """What makes a line worth a closer look: a comment starter, a marker symbol or a document
-    name (one search per line; the other lines are kept as they are)."""
+    """What makes a line worth a closer look for annotations: a comment starter, a marker
+    symbol or a document name (the other lines are kept as they are)."""
     if tokens not in _SUSPECTS:
         _SUSPECTS[tokens] = re.compile("|".join([*map(re.escape, tokens), f"[{MARKS}]", "_RESPONSE", "MODEL_FAILURE"]))
     return _SUSPECTS[tokens]
+
+
+def _elision_suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """What makes a line worth a closer look for placeholders: `...`, `…` or a comment starter."""
+    if tokens not in _ELISION_SUSPECTS:
+        _ELISION_SUSPECTS[tokens] = re.compile("|".join([r"\.\.\.", "\u2026", *map(re.escape, tokens)]))
+    return _ELISION_SUSPECTS[tokens]
+
+
+def _lines_matching(text: str, pattern: re.Pattern[str]) -> Iterator[int]:
+    """The numbers of the lines of ``text`` (split at newlines) that hold a match of ``pattern``,
+    in order, found in one scan of the text (most lines of code hold none)."""
+    number, start = 0, 0  # the line that starts at ``start``
+    while (match := pattern.search(text, start)) is not None:
+        number += text.count("\n", start, match.start())
+        yield number
+        end = text.find("\n", match.start())
+        if end < 0:
+            return
+        number, start = number + 1, end + 1
 
 
 def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> Cleaned:
@@ -198,31 +224,29 @@ def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> 
     if not suspect.search(code):
         return Cleaned(code.strip("\n"))
     marks = _MARK.search(code) is not None
-    kept: list[str] = []
-    for line in code.split("\n"):
-        if not suspect.search(line):
-            kept.append(line)
-            continue
-        body, comment = split_comment(line, tokens)
+    lines = code.split("\n")
+    annotations: set[int] = set()  # whole-line annotations
+    for number in _lines_matching(code, suspect):
+        body, comment = split_comment(lines[number], tokens)
         if comment and is_annotation(comment):
-            if not body.strip():
-                continue  # a whole-line annotation
-            line = body.rstrip()
+            if body.strip():
+                lines[number] = body.rstrip()
+            else:
+                annotations.add(number)
         if not keep_marks and marks and _MARK.search(_in_strings(body)):
             return Cleaned(code, "annotation in the code itself")
         if _DOCUMENT_NAME.search(body):
             return Cleaned(code, "names MODEL_RESPONSE/IDEAL_RESPONSE in code")
-        kept.append(line)
-    return Cleaned("\n".join(kept).strip("\n"))
+    return Cleaned("\n".join(line for n, line in enumerate(lines) if n not in annotations).strip("\n"))
 
 
 def has_placeholder(code: str, language: str) -> bool:
     """True when the code elides part of itself (`...`, `# ... other configuration ...`, `{...}`)."""
     tokens = comment_tokens(language)
-    for line in code.split("\n"):
+    lines = code.split("\n")
+    for number in _lines_matching(code, _elision_suspect(tokens)):
+        line = lines[number]
         dots = "..." in line or "\u2026" in line
-        if not dots and not any(t in line for t in tokens):
-            continue
         if dots and _PLACEHOLDER_LINE.match(line):
             return True
         body, comment = split_comment(line, tokens)
@@ -373,16 +397,45 @@ class CleanedDocument:
     reason: str | None = None
 
 
-def _without_elisions(code: str, language: str) -> str:
-    """An excerpt without its whole-line elision marks (`...`, `// ...`): what remains is still an excerpt."""
-    return "\n".join(line for line in code.split("\n") if not _PLACEHOLDER_LINE.match(line))
+_COPY_HEADER = re.compile(
+    r"^[ \t]*(?:#|//|/\*|<!--|--)[^\n]*\b(?:PROMPT|MODEL_RESPONSE|IDEAL_RESPONSE|MODEL_FAILURES?)\.md\b"
+)
+"""A code block's first line naming one of the task's documents (`# lib/MODEL_RESPONSE.md (excerpt)`):
+the block is a copy of that document, not part of the answer."""
+
+EXCERPT = "excerpt"
+"""The fence word that marks a code block of an analysis as a quoted excerpt (```` ```ts excerpt ````)."""
+
+
+def is_copy(block: Block) -> bool:
+    """True for a code block that opens by naming another of the task's documents (a copy of it)."""
+    first = next((line for line in block.text.split("\n") if line.strip()), "")
+    return bool(_COPY_HEADER.match(first))
+
+
+def is_excerpt(block: Block) -> bool:
+    return EXCERPT in block.fences[0].split()[1:]
+
+
+def elides_code(text: str) -> bool:
+    """True when a code block of a Markdown answer leaves code out (``has_placeholder``) and is not
+    marked as an excerpt: what an exported answer must not hold (the exporter's and the quality
+    benchmark's one test; an elision in prose or in output is no code left out)."""
+    return any(
+        b.kind == "code"
+        and b.language.lower() not in NOT_CODE
+        and not is_excerpt(b)
+        and has_placeholder(b.text, b.language)
+        for b in blocks(text)
+    )
 
 
 def clean_document(text: str, *, check_code: bool, references: str = "drop") -> CleanedDocument:
     """A Markdown answer cleaned: annotation comments out of its code, marks out of its prose,
     sections and paragraphs that name the other documents removed (``references="drop"``) or
     the names made plain (``"rename"``: for an analysis, which is about those documents, and
-    whose code blocks are excerpts: their whole-line elisions `...` are removed).
+    whose code blocks are quotes: one that leaves code out is marked ``EXCERPT`` on its fence).
+    An answer's code block that opens by naming another task document is a copy of it: removed.
 
     Marker symbols in a program's own strings and heredocs stay (they are its output).
     ``check_code`` also refuses the document when a code block holds a placeholder or does
@@ -411,6 +464,8 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
         elif block.kind == "prose":
             if not has_reference(block.text):
                 kept.append(strip_marks(block.text))
+        elif references == "drop" and is_copy(block):
+            continue  # the task's prompt or another response, pasted in: not the answer
         elif block.language.lower() in NOT_CODE:  # a diagram or output: its lines are prose
             lines = (strip_marks(line) for line in block.text.split("\n") if not has_reference(line))
             kept.append("\n".join((block.fences[0], *lines, block.fences[1])))
@@ -422,6 +477,8 @@ def clean_document(text: str, *, check_code: bool, references: str = "drop") -> 
                 return CleanedDocument(text, "placeholder in code")
             if check_code and (parser := parse_problem(cleaned.code, block.language)):
                 return CleanedDocument(text, f"does not parse ({parser})")
-            code = _without_elisions(cleaned.code, block.language) if references == "rename" else cleaned.code
-            kept.append("\n".join((block.fences[0], code, block.fences[1])))
+            opening = block.fences[0]
+            if references == "rename" and not is_excerpt(block) and has_placeholder(cleaned.code, block.language):
+                opening = f"{opening.rstrip()} {EXCERPT}"  # a reviewer's quote that leaves code out says so
+            kept.append("\n".join((opening, cleaned.code, block.fences[1])))
     return CleanedDocument("\n\n".join(part for part in kept if part.strip()).strip() + "\n")

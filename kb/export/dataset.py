@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb import yamlio
+from kb.cache import RecordCache
 from kb.documents import PROMPT
 from kb.errors import ExistsError, KbError, LicenseError, Problem, SecretsFoundError, UsageError
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
 from kb.export.dedup import RowFilter, clusters
 from kb.export.lengths import Lengths
+from kb.export.memo import Memo, report_inputs, templates_digest
 from kb.export.publish import publish, write_file
 from kb.export.result import SPLITS, ExportResult
 from kb.export.rows import (
@@ -48,7 +50,7 @@ from kb.filters import Filters, Selection, select
 from kb.lifecycle import is_withdrawn
 from kb.models import Status
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import make_env, project_templates_dir
+from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.render.report import render_case
 from kb.secrets import KIND_LABELS, find_secrets
 from kb.secrets import redact as redact_secrets
@@ -206,6 +208,7 @@ def export_dataset(
     allow_no_task: bool = False,
     structured: bool = False,
     force: bool = False,
+    use_cache: bool = True,
     progress: Progress = NO_PROGRESS,
 ) -> ExportResult:
     """Write the dataset (``out/{train,validation,test}.jsonl`` or ``out/data/*.parquet``) and
@@ -213,7 +216,8 @@ def export_dataset(
 
     ``license`` is required (``unknown`` only with ``force``). Raises ``SecretsFoundError``
     (writing nothing) when an exported string holds a credential and ``redact`` is false;
-    ``KbError`` when no row is left to export or the files cannot be written.
+    ``KbError`` when no row is left to export or the files cannot be written. ``use_cache``:
+    records, document scans and cleanings, and signatures come from kb's cache when unchanged.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -238,40 +242,51 @@ def export_dataset(
         from kb.export.parquet import require_pyarrow
 
         require_pyarrow()  # before any work: a clear error when pyarrow is missing
-    kb = load_kb(kb_root)
-    selection = select(kb, filters)
-    skipped: Counter[str] = Counter()
-    chosen = _selected(kb.cases, selection, skipped)
-    cases = [case for case, failures in chosen if failures or fmt == "pairs"]
-    cluster_of = clusters([c.id for c in cases], [(c.document(PROMPT) or "", _analysis(c)) for c in cases])
-    options = RowOptions(min_lines=min_lines, allow_no_task=allow_no_task, structured=structured)
-    env = make_env(project_templates_dir(kb_root)) if fmt == "critique" and not structured else None
-    render: Callable[[LoadedCase], str] | None = (lambda case: render_case(case, env)) if env is not None else None
+    kb = load_kb(kb_root, use_cache=use_cache)
+    with RecordCache.open(kb_root, enabled=use_cache) as record_cache:
+        memo = Memo(record_cache)
+        selection = select(kb, filters)
+        skipped: Counter[str] = Counter()
+        chosen = _selected(kb.cases, selection, skipped)
+        cases = [case for case, failures in chosen if failures or fmt == "pairs"]
+        cluster_of = clusters([c.id for c in cases], [(c.document(PROMPT) or "", _analysis(c)) for c in cases], memo)
+        options = RowOptions(min_lines=min_lines, allow_no_task=allow_no_task, structured=structured)
+        render = _renderer(kb_root, memo) if fmt == "critique" and not structured else None
 
-    per_case = fmt in CASE_BUILDERS
-    if per_case:
-        skipped.clear()  # rows are cases: what happened to single failures is not a row's fate
-    run = _Run(fmt, style, options, render, redact=redact, max_tokens=max_tokens, filtered=bool(filters.describe()))
-    progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
-    built, hits = run.build(
-        chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress
-    )
-    if hits and not redact:
-        raise SecretsFoundError(_problems(hits))
+        per_case = fmt in CASE_BUILDERS
+        if per_case:
+            skipped.clear()  # rows are cases: what happened to single failures is not a row's fate
+        run = _Run(
+            fmt,
+            style,
+            options,
+            render,
+            redact=redact,
+            max_tokens=max_tokens,
+            filtered=bool(filters.describe()),
+            memo=memo,
+        )
+        progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
+        built, hits = run.build(
+            chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress
+        )
+        if hits and not redact:
+            raise SecretsFoundError(_problems(hits))
 
-    lengths = Lengths(fmt)
-    columns = [f["name"] for f in features(fmt, style) if f["name"] not in _METADATA]
-    dedup = RowFilter(columns, ANSWER_COLUMNS[fmt], NEAR_COLUMNS[fmt])
-    rows: dict[str, list[Row]] = {}
-    for s in SPLITS:
-        rows[s] = []
-        for _, row in sorted(built[s], key=lambda item: item[0]):
-            repeat = dedup.reason(row, s)
-            if repeat:
-                skipped[repeat] += 1
-            else:
-                rows[s].append(row)
-                lengths.add(row)
+        lengths = Lengths(fmt)
+        columns = [f["name"] for f in features(fmt, style) if f["name"] not in _METADATA]
+        dedup = RowFilter(columns, ANSWER_COLUMNS[fmt], NEAR_COLUMNS[fmt], memo=memo, name=fmt)
+        rows: dict[str, list[Row]] = {}
+        for s in SPLITS:
+            rows[s] = []
+            for _, row in sorted(built[s], key=lambda item: item[0]):
+                repeat = dedup.reason(row, s)
+                if repeat:
+                    skipped[repeat] += 1
+                else:
+                    rows[s].append(row)
+                    lengths.add(row)
+        memo.save()
     if not any(rows.values()):
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())) or "no failures"
         raise KbError(f"nothing to export as {fmt} from {kb_root} ({reasons})")
@@ -322,6 +337,7 @@ class _Run:
     redact: bool
     max_tokens: int | None
     filtered: bool
+    memo: Memo
 
     def build(
         self,
@@ -340,7 +356,7 @@ class _Run:
                 progress.advance(1)
                 continue
             case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
-            documents = DocumentReader(case, case_reader, redact=self.redact)
+            documents = DocumentReader(case, case_reader, redact=self.redact, memo=self.memo)
             for loaded in [None] if per_case else failures:
                 made = self._row(case, loaded, case_reader, documents, hits)
                 progress.advance(1)
@@ -376,6 +392,18 @@ class _Run:
             return "over the token budget"
         hits.update(dict.fromkeys(found))
         return row
+
+
+def _renderer(kb_root: Path, memo: Memo) -> Callable[[LoadedCase], str]:
+    """A case's failure report as Markdown, rendered or (its inputs unchanged) from ``memo``."""
+    templates = project_templates_dir(kb_root)
+    env = make_env(templates)
+    fingerprint = templates_digest([templates, builtin_templates_dir()])
+
+    def render(case: LoadedCase) -> str:
+        return memo.get("report", case.id, report_inputs(case, fingerprint), lambda _: render_case(case, env), str, str)
+
+    return render
 
 
 def _files(rows: dict[str, list[Row]], fmt: str, style: Style, file_format: str) -> list[tuple[str, bytes]]:

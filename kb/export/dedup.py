@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from kb.export.memo import NO_MEMO, Memo, dump_signature, load_signature
 from kb.recurring.copies import EMPTY, NUM_PERM, agreement, signature
 
 SHINGLE = 5
@@ -44,6 +45,10 @@ def words(text: str) -> list[str]:
 def sign(text: str) -> NDArray[np.uint32]:
     """The MinHash signature of the 5-word shingles of ``text`` (words split at white space)."""
     return signature(words(text), shingle=SHINGLE)
+
+
+def _signed(memo: Memo, place: str, text: str) -> NDArray[np.uint32]:
+    return memo.get("minhash", place, text, sign, dump_signature, load_signature)
 
 
 class NearIndex:
@@ -74,7 +79,7 @@ class NearIndex:
         return index
 
 
-def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]]) -> dict[str, str]:
+def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]], memo: Memo = NO_MEMO) -> dict[str, str]:
     """Each case mapped to the first id (sorted) of its cluster: cases linked when any of their
     texts (task prompt, analysis) reaches ``CASE_THRESHOLD`` with the same kind of text of another."""
     order = sorted(range(len(case_ids)), key=lambda i: case_ids[i])
@@ -94,7 +99,7 @@ def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]]) -> dict[st
             text = texts[i][kind] if kind < len(texts[i]) else ""
             if not text.strip():
                 continue
-            sig = sign(text)
+            sig = _signed(memo, f"case:{case_ids[i]}:{kind}", text)
             for j in index.near(sig):
                 a, b = root(i), root(owners[j])
                 if a != b:
@@ -106,9 +111,27 @@ def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]]) -> dict[st
 
 
 def content_key(row: dict[str, object], columns: Sequence[str]) -> str:
-    """A digest of the row's content columns (two rows with the same one are the same example)."""
-    data = json.dumps([row.get(c) for c in columns], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """A digest of the row's content columns (two rows with the same one are the same example):
+    each string, message role and content length-prefixed (whole answers are long: no JSON
+    encoding of them), any other value as JSON."""
+    h = hashlib.sha256()
+
+    def add(kind: str, text: str) -> None:
+        data = text.encode("utf-8")
+        h.update(f"{kind}{len(data)}:".encode() + data)
+
+    for column in columns:
+        value = row.get(column)
+        if isinstance(value, str):
+            add("s", value)
+        elif isinstance(value, list) and all(isinstance(m, dict) and set(m) == {"role", "content"} for m in value):
+            add("m", str(len(value)))
+            for message in value:
+                add("r", str(message["role"]))
+                add("c", str(message["content"]))
+        else:
+            add("j", json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return h.hexdigest()
 
 
 def row_text(value: object) -> str:
@@ -123,7 +146,9 @@ def row_text(value: object) -> str:
 class RowFilter:
     """Decides, row by row in train-validation-test order, whether a row repeats one already kept."""
 
-    def __init__(self, content: Sequence[str], answer: str, near: Sequence[str]) -> None:
+    def __init__(
+        self, content: Sequence[str], answer: str, near: Sequence[str], *, memo: Memo = NO_MEMO, name: str = ""
+    ) -> None:
         self.content = content
         self.answer = answer
         self.near = near
@@ -131,6 +156,9 @@ class RowFilter:
         self._keys: set[str] = set()
         self._train_answers: set[str] = set()
         self._index = NearIndex(ROW_THRESHOLD)
+        self.memo = memo
+        self.name = name
+        """Names this export's rows in ``memo`` (the format)."""
 
     def reason(self, row: dict[str, object], split: str) -> str | None:
         """Why the row must go (`exact duplicate`, ...), or None after recording it as kept."""
@@ -140,7 +168,7 @@ class RowFilter:
         answer = hashlib.sha256(row_text(row.get(self.answer)).encode("utf-8")).hexdigest()
         if split != "train" and answer in self._train_answers:
             return "answer also in train"
-        sig = sign("\n".join(row_text(row.get(c)) for c in self.near))
+        sig = _signed(self.memo, f"row:{self.name}:{row.get('id')}", "\n".join(row_text(row.get(c)) for c in self.near))
         if self._index.near(sig):
             return "near-duplicate row"
         self._keys.add(key)

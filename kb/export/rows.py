@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from kb.documents import IDEAL_RESPONSE, MODEL_RESPONSE, PROMPT
 from kb.export.clean import (
     NOT_CODE,
+    CleanedDocument,
     blocks,
     clean_code,
     clean_document,
@@ -47,6 +48,7 @@ from kb.export.clean import (
     strip_marks,
     without_comments,
 )
+from kb.export.memo import NO_MEMO, Memo, dump_secrets, load_secrets
 from kb.models import Failure, Status
 from kb.names import normalise_language
 from kb.render.markdown import fence
@@ -125,12 +127,14 @@ class FieldReader:
 
 
 class DocumentReader:
-    """A case's task documents (and its rendered report), each read once and scanned."""
+    """A case's task documents (and its rendered report), each read once, scanned and, when
+    asked, cleaned; scans and cleanings come from ``memo`` when the text is unchanged."""
 
-    def __init__(self, case: LoadedCase, reader: FieldReader, *, redact: bool) -> None:
+    def __init__(self, case: LoadedCase, reader: FieldReader, *, redact: bool, memo: Memo = NO_MEMO) -> None:
         self.case = case
         self.fields = reader
         self.redact = redact
+        self.memo = memo
         self.hits: list[Hit] = []
         self._cache: dict[str, tuple[str, list[Hit]]] = {}
 
@@ -139,19 +143,31 @@ class DocumentReader:
         if name not in self.case.documents:
             return self.fields.text("task", "prompt") if name == PROMPT else ""
         if name not in self._cache:
-            self._cache[name] = self._scan(self.case.path / name, self.case.document(name) or "")
+            self._cache[name] = self._scan(self.case.path / name, name, self.case.document(name) or "")
         text, hits = self._cache[name]
         self.hits.extend(hits)
         return text
 
-    def scanned(self, path: Path, text: str) -> str:
-        """Any other text of the case (its rendered report), scanned and redacted as a document."""
-        cleaned, hits = self._scan(path, text)
+    def scanned(self, path: Path, name: str, text: str) -> str:
+        """Any other text of the case (its rendered report, ``name``), scanned and redacted as a document."""
+        cleaned, hits = self._scan(path, name, text)
         self.hits.extend(hits)
         return cleaned
 
-    def _scan(self, path: Path, text: str) -> tuple[str, list[Hit]]:
-        secrets = find_secrets(text) if text else []
+    def cleaned(self, name: str, text: str, *, check_code: bool, references: str = "drop") -> CleanedDocument:
+        """``clean_document`` of the text ``text`` of ``name`` (a document, or the report)."""
+        return self.memo.get(
+            "clean",
+            f"{self.case.id}/{name}:{check_code}:{references}",
+            text,
+            lambda t: clean_document(t, check_code=check_code, references=references),
+            lambda c: [c.text, c.reason],
+            lambda v: CleanedDocument(str(v[0]), None if v[1] is None else str(v[1])),
+        )
+
+    def _scan(self, path: Path, name: str, text: str) -> tuple[str, list[Hit]]:
+        place = f"{self.case.id}/{name}"
+        secrets = self.memo.get("secrets", place, text, find_secrets, dump_secrets, load_secrets) if text else []
         hits = [Hit(path, (), s.kind, s.start) for s in secrets]
         return (redact(text, secrets) if self.redact and secrets else text), hits
 
@@ -414,10 +430,10 @@ def _pairs_row(ctx: RowContext) -> Row | str:
     model, ideal = ctx.documents.text(MODEL_RESPONSE), ctx.documents.text(IDEAL_RESPONSE)
     if not model.strip() or not ideal.strip():
         return "no MODEL_RESPONSE.md" if not model.strip() else "no IDEAL_RESPONSE.md"
-    chosen = clean_document(ideal, check_code=True)
+    chosen = ctx.documents.cleaned(IDEAL_RESPONSE, ideal, check_code=True)
     if chosen.reason:
         return chosen.reason
-    rejected = clean_document(model, check_code=False)
+    rejected = ctx.documents.cleaned(MODEL_RESPONSE, model, check_code=False)
     if rejected.reason:
         return rejected.reason
     if len(chosen.text.split()) < MIN_ANSWER_WORDS or len(rejected.text.split()) < MIN_ANSWER_WORDS:
@@ -473,15 +489,15 @@ def _critique_row(ctx: RowContext) -> Row | str:
         return "no MODEL_RESPONSE.md"
     if not any(_exported(f.failure) for f in case.failures):
         return "no failure to report"
-    response = clean_document(model, check_code=False)
+    response = ctx.documents.cleaned(MODEL_RESPONSE, model, check_code=False)
     if response.reason:
         return response.reason
     if ctx.options.structured:
         analysis = _structured(ctx, case)
     else:
         assert ctx.render is not None
-        report = ctx.documents.scanned(case.path / CASE_FILE, ctx.render(case))
-        cleaned = clean_document(report, check_code=False, references="rename")
+        report = ctx.documents.scanned(case.path / CASE_FILE, "report", ctx.render(case))
+        cleaned = ctx.documents.cleaned("report", report, check_code=False, references="rename")
         if cleaned.reason:
             return cleaned.reason
         analysis = cleaned.text.rstrip("\n")

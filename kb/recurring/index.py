@@ -25,20 +25,22 @@ from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 import yaml
 from numpy.typing import NDArray
 
 from kb.atomic import replacing
 from kb.cache import cache_file, digest
+from kb.layout import CASE_FILE, FAILURE_FILE
 from kb.pool import crashed, worker_pool
 from kb.recurring import copies
 from kb.recurring.features import analyse
-from kb.recurring.vectors import count_matrix, idf, weigh
-from kb.store import CASE_FILE, FAILURE_FILE
+from kb.recurring.vectors import Rows, count_matrix, idf, weigh
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 FORMAT = 2
 POOL_MIN_FILES = 600
@@ -86,36 +88,51 @@ CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
 class Index:
     """Rows, their term counts (rows x vocabulary) and MinHash signatures, and the cases."""
 
-    rows: list[Row]
+    columns: dict[str, list[Any]]
+    """The rows as one list per field of ``Row`` (a query reads a few of them, and a few rows)."""
     cases: dict[str, CaseRow]
     vocabulary: dict[str, int]
-    counts: sp.csr_matrix
+    counts: Rows
     signatures: NDArray[np.uint32]
     copy_of: dict[str, str]
     """Each case that is a near-copy of another (found by MinHash or stated by `duplicate_of`) -> its group's first case."""
 
     @cached_property
+    def rows(self) -> list[Row]:
+        return [Row(*values) for values in zip(*(self.columns[name] for name in ROW_FIELDS), strict=True)]
+
+    def row(self, i: int) -> Row:
+        if "rows" in self.__dict__:
+            return self.rows[i]
+        return Row(*(self.columns[name][i] for name in ROW_FIELDS))
+
+    @cached_property
     def positions(self) -> dict[str, int]:
-        return {row.id: i for i, row in enumerate(self.rows)}
+        return {row_id: i for i, row_id in enumerate(self.columns["id"])}
 
     @cached_property
     def idf(self) -> NDArray[np.float32]:
-        return idf(self.counts[self.failure_mask]) if self.counts.shape[0] else np.zeros(0, dtype=np.float32)
+        return idf(self.counts, self.failure_mask)
 
     @cached_property
-    def vectors(self) -> sp.csr_matrix:
+    def weighted(self) -> Rows:
         """Unit-length TF-IDF rows (the IDF over failures only)."""
         return weigh(self.counts, self.idf)
 
     @cached_property
+    def vectors(self) -> sp.csr_matrix:
+        """``weighted`` as a scipy matrix, for matrix algebra over many rows."""
+        return self.weighted.matrix()
+
+    @cached_property
     def failure_mask(self) -> NDArray[np.bool_]:
-        return np.array([row.failure for row in self.rows], dtype=bool)
+        return np.array(self.columns["failure"], dtype=bool)
 
     @cached_property
     def case_numbers(self) -> NDArray[np.int64]:
         """Each row's case, as a number (rows of one case share it)."""
         names: dict[str, int] = {}
-        return np.array([names.setdefault(row.case, len(names)) for row in self.rows], dtype=np.int64)
+        return np.array([names.setdefault(case, len(names)) for case in self.columns["case"]], dtype=np.int64)
 
     @cached_property
     def terms(self) -> list[str]:
@@ -132,7 +149,10 @@ class Index:
     def groups(self) -> NDArray[np.int64]:
         """Each row's near-copy group, as a number."""
         names: dict[str, int] = {}
-        return np.array([names.setdefault(self.group(row.case), len(names)) for row in self.rows], dtype=np.int64)
+        copy_of = self.copy_of
+        return np.array(
+            [names.setdefault(copy_of.get(case, case), len(names)) for case in self.columns["case"]], dtype=np.int64
+        )
 
 
 def index_path(root: Path) -> Path:
@@ -152,7 +172,7 @@ def load_index(root: Path | str) -> Index:
     root = Path(root)
     with _no_gc():
         old = _read(index_path(root))
-        index, changed = _update(root, old)
+        index, changed = _update(root, old, *scan(root))
     if changed:
         with contextlib.suppress(OSError):
             _write(index_path(root), index)
@@ -202,6 +222,7 @@ def scan(root: Path) -> tuple[list[Found], list[Found]]:
     real_root = os.path.realpath(base)
     cases: list[Found] = []
     failures: list[Found] = []
+    match_failure = FAILURE_FILE.match
     with os.scandir(base) as top:
         folders = sorted((e for e in top if not e.name.startswith((".", "_"))), key=lambda e: e.name)
     for folder in folders:
@@ -214,9 +235,10 @@ def scan(root: Path) -> tuple[list[Found], list[Found]]:
             continue
         found_case: Found | None = None
         found_failures: list[Found] = []
+        case_name = folder.name
         for entry in entries:
             name = entry.name
-            if name.startswith(".") or (name != CASE_FILE and not FAILURE_FILE.match(name)):
+            if not name.endswith(".yaml") or (name != CASE_FILE and not match_failure(name)):
                 continue
             try:
                 if entry.is_symlink() and not _inside(real_root, entry.path):
@@ -226,13 +248,14 @@ def scan(root: Path) -> tuple[list[Found], list[Found]]:
                 st = entry.stat()
             except OSError:
                 continue
-            item = Found(folder.name, f"{folder.name}/{name}", entry.path, st.st_size, st.st_mtime_ns)
+            item = Found(case_name, f"{case_name}/{name}", entry.path, st.st_size, st.st_mtime_ns)
             if name == CASE_FILE:
                 found_case = item
             else:
                 found_failures.append(item)
         if found_case is not None:
             cases.append(found_case)
+            found_failures.sort()
             failures.extend(found_failures)
     return cases, failures
 
@@ -240,8 +263,9 @@ def scan(root: Path) -> tuple[list[Found], list[Found]]:
 # -- updating ------------------------------------------------------------------------
 
 
-def _update(root: Path, old: Index | None) -> tuple[Index, bool]:
-    case_files, failure_files = scan(root)
+def _update(root: Path, old: Index | None, case_files: list[Found], failure_files: list[Found]) -> tuple[Index, bool]:
+    if old is not None and _unchanged(old, case_files, failure_files):
+        return old, False
     old_rows = {row.path: (i, row) for i, row in enumerate(old.rows)} if old else {}
     old_cases = old.cases if old else {}
     keep: list[tuple[int, Row]] = []
@@ -276,62 +300,66 @@ def _update(root: Path, old: Index | None) -> tuple[Index, bool]:
             fresh_at.append(k)
     terms = sorted(set(old.vocabulary if old else ()) | set(made.vocabulary))
     vocabulary = {term: col for col, term in enumerate(terms)}
-    parts: list[sp.csr_matrix] = []
+    parts: list[Rows] = []
     sig_parts: list[NDArray[np.uint32]] = []
     rows: list[Row] = []
     if keep and old is not None:
         take = np.array([i for i, _ in keep], dtype=np.int64)
-        parts.append(_recolumn(old.counts[take], old.terms, vocabulary))
+        parts.append(_recolumn(old.counts.take(take), old.terms, vocabulary))
         sig_parts.append(old.signatures[take])
         rows.extend(row for _, row in keep)
     if fresh_rows:
         at = np.array(fresh_at, dtype=np.int64)
-        parts.append(_recolumn(made.counts[at], made.vocabulary, vocabulary))
+        parts.append(_recolumn(made.counts.take(at), made.vocabulary, vocabulary))
         sig_parts.append(made.signatures[at])
         rows.extend(fresh_rows)
-    width = len(vocabulary)
-    counts = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, width), dtype=np.float32)
+    counts = Rows.stacked(parts, len(vocabulary))
     signatures = np.concatenate(sig_parts) if sig_parts else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].case, rows[i].path))
     if order:
         perm = np.array(order, dtype=np.int64)
         rows = [rows[i] for i in order]
-        counts = sp.csr_matrix(counts[perm])
+        counts = counts.take(perm)
         signatures = signatures[perm]
     counts, vocabulary = _used_terms(counts, terms)
-    index = Index(rows, dict(sorted(cases.items())), vocabulary, counts, signatures, {})
+    index = Index(_columns(rows, ROW_FIELDS), dict(sorted(cases.items())), vocabulary, counts, signatures, {})
+    index.rows = rows
     index.copy_of = _copy_groups(index)
     return index, True
 
 
-def _used_terms(counts: sp.csr_matrix, terms: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
-    """``counts`` without the columns of terms no row has any more (an edit removed them),
-    the vocabulary still in sorted order, each row's columns sorted."""
-    used = np.flatnonzero(np.bincount(counts.indices, minlength=len(terms)))
-    compact = sp.csr_matrix(
-        (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
-        shape=(counts.shape[0], len(used)),
+def _unchanged(old: Index, case_files: list[Found], failure_files: list[Found]) -> bool:
+    """Whether the files are those the index was made of, each of the same size and mtime
+    (both lists are in the order of the index's rows and cases)."""
+    columns = old.columns
+    return (
+        [f.rel for f in failure_files] == columns["path"]
+        and [f.size for f in failure_files] == columns["size"]
+        and [f.mtime_ns for f in failure_files] == columns["mtime_ns"]
+        and [(f.case, f.size, f.mtime_ns) for f in case_files]
+        == [(c.id, c.size, c.mtime_ns) for c in old.cases.values()]
     )
-    compact.sort_indices()
+
+
+def _used_terms(counts: Rows, terms: list[str]) -> tuple[Rows, dict[str, int]]:
+    """``counts`` without the columns of terms no row has any more (an edit removed them),
+    the vocabulary still in sorted order."""
+    used = np.flatnonzero(np.bincount(counts.indices, minlength=len(terms)))
+    compact = Rows(counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr, len(used))
     return compact, {terms[col]: k for k, col in enumerate(used.tolist())}
 
 
-def _recolumn(counts: sp.csr_matrix, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> sp.csr_matrix:
+def _recolumn(counts: Rows, terms: list[str] | dict[str, int], vocabulary: dict[str, int]) -> Rows:
     """``counts`` (columns named by ``terms``) with its columns renumbered to ``vocabulary``."""
     names = terms if isinstance(terms, list) else sorted(terms, key=terms.__getitem__)
     mapping = np.fromiter((vocabulary[t] for t in names), dtype=np.int32, count=len(names))
-    counts = sp.csr_matrix(counts)
-    moved = sp.csr_matrix(
-        (counts.data, mapping[counts.indices] if len(names) else counts.indices, counts.indptr),
-        shape=(counts.shape[0], len(vocabulary)),
-    )
-    return moved
+    return counts.renumbered(mapping, len(vocabulary))
 
 
 def _copy_groups(index: Index) -> dict[str, str]:
     """Near-copy groups: by MinHash of the cases' text, joined with stated `duplicate_of` links."""
     numbers = index.case_numbers
-    case_ids = list(dict.fromkeys(row.case for row in index.rows))
+    case_ids = list(dict.fromkeys(index.columns["case"]))
     if case_ids:
         starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
         sigs = np.minimum.reduceat(index.signatures, starts, axis=0)
@@ -435,7 +463,7 @@ class Made:
 
     rows: list[Row]
     vocabulary: dict[str, int]
-    counts: sp.csr_matrix
+    counts: Rows
     signatures: NDArray[np.uint32]
 
 
@@ -523,8 +551,7 @@ def _merge(parts: list[Made]) -> Made:
     for part in parts:
         for term in part.vocabulary:
             vocabulary.setdefault(term, len(vocabulary))
-    matrices = [_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts]
-    counts = sp.vstack(matrices, format="csr") if matrices else sp.csr_matrix((0, 0), dtype=np.float32)
+    counts = Rows.stacked([_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts], len(vocabulary))
     sigs = [part.signatures for part in parts if len(part.signatures)]
     signatures = np.concatenate(sigs) if sigs else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     return Made([row for part in parts for row in part.rows], vocabulary, counts, signatures)
@@ -540,7 +567,7 @@ def _columns(records: list[Any], names: tuple[str, ...]) -> dict[str, list[Any]]
 def _write(path: Path, index: Index) -> None:
     meta = {
         "fingerprint": fingerprint(),
-        "rows": _columns(index.rows, ROW_FIELDS),
+        "rows": index.columns,
         "cases": _columns(list(index.cases.values()), CASE_FIELDS),
         "vocabulary": index.terms,
         "copy_of": index.copy_of,
@@ -552,7 +579,7 @@ def _write(path: Path, index: Index) -> None:
         data=index.counts.data.astype(np.float32),
         indices=index.counts.indices.astype(np.int32),
         indptr=index.counts.indptr.astype(np.int64),
-        shape=np.array(index.counts.shape, dtype=np.int64),
+        shape=np.array((index.counts.height, index.counts.width), dtype=np.int64),
         signatures=index.signatures,
     )
     with replacing(path) as handle:
@@ -566,16 +593,18 @@ def _read(path: Path) -> Index | None:
             meta = json.loads(stored["meta"].tobytes())
             if meta.get("fingerprint") != fingerprint():
                 return None
-            shape = tuple(int(x) for x in stored["shape"])
-            counts = sp.csr_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=shape)
+            height, width = (int(x) for x in stored["shape"])
+            counts = Rows(stored["data"], stored["indices"], stored["indptr"], width)
             signatures = stored["signatures"]
         columns = meta["rows"]
-        rows = [Row(*values) for values in zip(*(columns[name] for name in ROW_FIELDS), strict=True)]
+        rows = len(columns["id"])
+        if any(len(columns[name]) != rows for name in ROW_FIELDS):
+            return None
         case_columns = meta["cases"]
         cases = [CaseRow(*values) for values in zip(*(case_columns[name] for name in CASE_FIELDS), strict=True)]
         vocabulary = {term: i for i, term in enumerate(meta["vocabulary"])}
-        if counts.shape[0] != len(rows) or signatures.shape[0] != len(rows) or counts.shape[1] != len(vocabulary):
+        if not height == counts.height == rows == signatures.shape[0] or width != len(vocabulary):
             return None
-        return Index(rows, {c.id: c for c in cases}, vocabulary, counts, signatures, dict(meta["copy_of"]))
+        return Index(columns, {c.id: c for c in cases}, vocabulary, counts, signatures, dict(meta["copy_of"]))
     except Exception:  # a missing or damaged cache is a cold cache
         return None

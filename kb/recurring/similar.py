@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from kb.errors import KbError, UsageError
 from kb.recurring.features import surface_forms, text_terms
 from kb.recurring.index import Index, load_index
-from kb.recurring.vectors import count_matrix, weigh
+from kb.recurring.vectors import Vector, text_vector
 
 SHARED_TERMS = 6
 """Shared terms listed per match."""
@@ -101,7 +100,7 @@ def find_similar(
         return _like_failure(index, root, ref, n, min_score)
     assert text is not None
     query = _text_vector(index, text)
-    scores = (index.vectors @ query.T).toarray().ravel()
+    scores = index.weighted.scores(query)
     scores[~index.failure_mask] = -1.0
     scores[scores < min_score] = -1.0
     picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
@@ -122,11 +121,11 @@ def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) 
         position = index.positions.get(_by_alias(root, ref) or "")
     if position is None:
         raise UnknownFailureError(ref, root)
-    query = index.vectors[position]
-    scores = (index.vectors @ query.T).toarray().ravel()
+    query = index.weighted.row(position)
+    scores = index.weighted.scores(query)
     scores[~index.failure_mask] = -1.0
     scores[position] = -1.0
-    row = index.rows[position]
+    row = index.row(position)
     own = index.case_numbers == index.case_numbers[position]
     copies = (index.groups == index.groups[position]) & ~own
     copy_scores = np.where(copies, scores, -1.0)
@@ -165,15 +164,12 @@ def _top(scores: NDArray[np.float64], n: int) -> list[int]:
     return best
 
 
-def _text_vector(index: Index, text: str) -> sp.csr_matrix:
-    vocabulary = dict(index.vocabulary)
-    counts = count_matrix([text_terms(text)], vocabulary)
-    counts = counts[:, : len(index.vocabulary)]
-    return weigh(sp.csr_matrix(counts), index.idf)
+def _text_vector(index: Index, text: str) -> Vector:
+    return text_vector(text_terms(text), index.vocabulary, index.idf)
 
 
-def _match(index: Index, j: int, score: float, query: sp.csr_matrix, about: str = "") -> Match:
-    row = index.rows[j]
+def _match(index: Index, j: int, score: float, query: Vector, about: str = "") -> Match:
+    row = index.row(j)
     case = index.cases.get(row.case)
     return Match(
         row.id,
@@ -186,12 +182,14 @@ def _match(index: Index, j: int, score: float, query: sp.csr_matrix, about: str 
     )
 
 
-def shared_terms(index: Index, query: sp.csr_matrix, j: int, limit: int = SHARED_TERMS, about: str = "") -> list[str]:
+def shared_terms(index: Index, query: Vector, j: int, limit: int = SHARED_TERMS, about: str = "") -> list[str]:
     """The terms of row ``j`` that the query shares, by their share of the score, as words
     of the two titles (or of ``about``, the query's text) where they come from one."""
-    both = query.multiply(index.vectors[j]).tocoo()
-    ranked = sorted(zip(both.data.tolist(), both.col.tolist(), strict=True), key=lambda x: (-x[0], x[1]))
-    forms = surface_forms(f"{about}\n{index.rows[j].title}")
+    row = index.weighted.row(j)
+    columns, at_query, at_row = np.intersect1d(query.columns, row.columns, assume_unique=True, return_indices=True)
+    products = query.values[at_query] * row.values[at_row]
+    ranked = sorted(zip(products.tolist(), columns.tolist(), strict=True), key=lambda x: (-x[0], x[1]))
+    forms = surface_forms(f"{about}\n{index.row(j).title}")
     shown: list[str] = []
     for _, col in ranked:
         term = display_term(index.terms[col], forms)
@@ -252,10 +250,10 @@ def seen_before(root: Path | str, text: str, *, case: str, n: int = 3) -> SeenBe
     if not index.rows:
         return SeenBefore(0, [])
     query = _text_vector(index, text)
-    scores = (index.vectors @ query.T).toarray().ravel()
-    own = np.array([r.case == case for r in index.rows], dtype=bool)
+    scores = index.weighted.scores(query)
+    own = np.array([c == case for c in index.columns["case"]], dtype=bool)
     scores[~index.failure_mask | own] = -1.0
     alike = np.flatnonzero(scores >= SEEN_SCORE)
-    cases = len({index.group(index.rows[j].case) for j in alike})
+    cases = len({index.group(index.columns["case"][j]) for j in alike})
     picked = _collapse(index, [j for j in _top(scores, n * COLLAPSE_POOL) if scores[j] >= SEEN_SCORE], n)
     return SeenBefore(cases, [_match(index, j, scores[j], query, text) for j in picked])
