@@ -101,10 +101,18 @@ def python(script: str, *args: str) -> list[str]:
 # -- building the knowledge bases ------------------------------------------------------
 
 _CASE_ID = re.compile(r"^(id|duplicate_of): (\S+)$", re.MULTILINE)
+_ALIASES = re.compile(r"^aliases:\n(?:- .*\n)+", re.MULTILINE)
+_ALIAS = re.compile(r'^- ("?)([^"\n]+)\1$', re.MULTILINE)
+
+
+def _fresh_ids(text: str, suffix: str) -> str:
+    """A case record's text with its id and aliases given ``suffix`` (aliases are unique in a KB)."""
+    text = _CASE_ID.sub(rf"\1: \2{suffix}", text)
+    return _ALIASES.sub(lambda block: _ALIAS.sub(rf"- \1\2{suffix}\1", block[0]), text)
 
 
 def grow_kb(base: Path, cases: int, into: Path) -> Path:
-    """A KB of ``cases`` cases: ``base``'s cases, then copies of them under fresh ids (`<id>-cNNN`)."""
+    """A KB of ``cases`` cases: ``base``'s cases, then copies of them under fresh ids and aliases (`<id>-cNNN`)."""
     into.mkdir(parents=True)
     taxonomy = base / "taxonomy.yaml"
     shutil.copy2(taxonomy if taxonomy.exists() else ROOT / "failures" / "taxonomy.yaml", into / "taxonomy.yaml")
@@ -123,8 +131,7 @@ def grow_kb(base: Path, cases: int, into: Path) -> Path:
             for record in folder.iterdir():
                 data = record.read_bytes()
                 if record.name == "case.yaml" and suffix:
-                    text = _CASE_ID.sub(rf"\1: \2{suffix}", data.decode("utf-8"))
-                    data = text.encode("utf-8")
+                    data = _fresh_ids(data.decode("utf-8"), suffix).encode("utf-8")
                 (target / record.name).write_bytes(data)
             made += 1
         copy += 1

@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from kb.errors import Problem, Severity
 
-FORMAT = 2
+FORMAT = 3
 RACY_NS = 2_000_000_000
 """An entry is trusted on its stat alone only for a file last modified this long before the
 entry was written (two seconds: the coarsest timestamps in use, FAT's, tick that slowly)."""
@@ -61,18 +61,15 @@ def digest(data: bytes) -> bytes:
 
 @cache
 def code_fingerprint() -> str:
-    """Changes whenever kb's code (any module under ``kb/``) or its version changes."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Changes whenever kb's code (any module under ``kb/``) or the pydantic that validates and
+    serialises its records changes."""
+    import pydantic
 
-    try:
-        ours = version("kb-iac-failures")
-    except PackageNotFoundError:
-        ours = "unknown"
     here = Path(__file__).parent
     sources = hashlib.blake2b(digest_size=16)
     for path in sorted(here.rglob("*.py")):
         sources.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
-    return f"{FORMAT}:{ours}:{sources.hexdigest()}"
+    return f"{FORMAT}:{pydantic.VERSION}:{sources.hexdigest()}"
 
 
 def cache_dir() -> Path:
@@ -134,6 +131,8 @@ class Known(NamedTuple):
     problems_json: str
     ident: str | None
     """The record's id (a case's or a failure's)."""
+    credentials_json: str
+    """The credentials found in the file, as `kb check` reports them (JSON, like ``problems_json``)."""
 
     def unchanged(self, st: os.stat_result) -> bool:
         """True when the stat says the file is as the entry saw it, and the entry is not racy:
@@ -150,6 +149,10 @@ class Known(NamedTuple):
         """The problems reading the file gave (at ``path``, the file's path as the KB is named)."""
         return _problems(self.problems_json, path) if self.problems_json != "[]" else ()
 
+    def credentials(self, path: str) -> tuple[Problem, ...]:
+        """The credentials in the file, as errors at ``path``."""
+        return _problems(self.credentials_json, path) if self.credentials_json != "[]" else ()
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -161,6 +164,7 @@ class Stored:
     problems: tuple[Problem, ...]
     ident: str | None
     payloads: dict[str, str]
+    credentials: tuple[Problem, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -203,7 +207,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     key TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
-    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, checksum BLOB
+    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, credentials TEXT,
+    checksum BLOB
 );
 CREATE TABLE IF NOT EXISTS payloads (
     key TEXT, kind TEXT, digest BLOB, payload TEXT, checksum BLOB, PRIMARY KEY (key, kind)
@@ -224,16 +229,17 @@ def _sum(name: str, file_digest: bytes, text: str) -> bytes:
     return hashlib.blake2b(file_digest + f"{name}\0{text}".encode(), digest_size=16, key=_key()).digest()
 
 
-_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident"
+_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident, credentials"
 
 
 def _row_text(row: tuple[Any, ...]) -> str:
-    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id."""
+    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id, credentials."""
     return repr(row[:5] + row[6:])
 
 
 def _problems_json(problems: Iterable[Problem]) -> str:
-    return json.dumps([[p.line, p.col, p.message, p.severity.value] for p in problems])
+    listed = [[p.line, p.col, p.message, p.severity.value] for p in problems]
+    return json.dumps(listed) if listed else "[]"
 
 
 def _problems(text: str, path: str) -> tuple[Problem, ...]:
@@ -276,15 +282,16 @@ class RecordCache:
         """Every file entry whose checksum holds, by key (the path relative to the KB)."""
         found: dict[str, Known] = {}
         rows = self._query(f"SELECT checksum, key, {_FILE_COLUMNS} FROM files")  # noqa: S608 (a constant)
-        secret, blake2b = _key(), hashlib.blake2b
-        for row in rows:
+        keyed = hashlib.blake2b(digest_size=16, key=_key())  # copied for each row: keyed once
+        for row in rows:  # _sum and _row_text, inlined: this loop runs once a file
             checksum, key, values = row[0], row[1], row[2:]
             file_digest = values[5]
-            text = repr(values[:5] + values[6:])  # _row_text, inlined: this loop runs once a file
-            if (
-                isinstance(file_digest, bytes)
-                and checksum == blake2b(file_digest + f"{key}\0{text}".encode(), digest_size=16, key=secret).digest()
-            ):
+            if not isinstance(file_digest, bytes):
+                continue
+            h = keyed.copy()
+            h.update(file_digest)
+            h.update(f"{key}\0{values[:5] + values[6:]!r}".encode())
+            if checksum == h.digest():
                 found[key] = Known._make(values)
         return found
 
@@ -330,6 +337,7 @@ class RecordCache:
                 int(e.valid),
                 _problems_json(e.problems),
                 e.ident,
+                _problems_json(e.credentials),
             )
             rows.append((e.key, *values, _sum(e.key, e.digest, _row_text(values))))
             payloads.extend(
@@ -345,7 +353,7 @@ class RecordCache:
         def write(db: sqlite3.Connection) -> None:
             db.executemany("DELETE FROM payloads WHERE key=?", gone)
             db.executemany("DELETE FROM files WHERE key=?", [(key,) for key in forget])
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?,?,?)", payloads)
             db.executemany(
                 "UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew
@@ -360,8 +368,8 @@ class RecordCache:
         found: dict[str, tuple[str, list[tuple[int, str]]]] = {}
         for name, stat, names, checksum in self._query("SELECT name, stat, names, checksum FROM listings"):
             if checksum == _sum(f"listing:{name}", b"", f"{stat}|{names}"):
-                with contextlib.suppress(ValueError, TypeError):
-                    found[name] = (stat, [(int(n), str(file)) for n, file in json.loads(names)])
+                with contextlib.suppress(ValueError):
+                    found[name] = (stat, json.loads(names))  # [NN, name] pairs, as stored
         return Listings(found)
 
     def store_listings(self, listings: Listings) -> None:

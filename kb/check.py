@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kb.aliases import Names, names_of
 from kb.cache import RecordCache, digest
+from kb.credentials import credential_problems
 from kb.documents import document_problem
 from kb.errors import Problem, Severity
 from kb.examples import case_references, project_root
 from kb.lifecycle import check_lifecycle, outdated
 from kb.models import Status
 from kb.recurring.links import case_recurring
-from kb.secrets import find_secrets
 from kb.store import CASE_FILE, TAXONOMY_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
@@ -61,10 +59,17 @@ def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     """
     root = Path(root)
     with RecordCache.open(root) as record_cache:
-        scan = scan_files(root, record_cache, slim=True)
-        problems = scan.problems
-        found, older = _cached_rules(scan, record_cache, strict)
-        problems.extend(found)
+        return check_scan(scan_files(root, record_cache, slim=True), strict=strict)
+
+
+def check_scan(scan: Scan, *, strict: bool = False) -> CheckReport:
+    """`kb check` of a knowledge base already scanned (every case, none pending), as ``check_kb``:
+    `kb render` checks the very scan it renders from, so a cold render parses each file once.
+    ``scan`` is left as it was (the rules load slim records into a copy of its entries)."""
+    scan = replace(scan, slim=True, entries=dict(scan.entries))
+    problems = scan.problems
+    found, older = _cached_rules(scan, scan.cache, strict)
+    problems.extend(found)
     problems.sort(key=lambda p: (p.path, p.line, p.col, p.message))
     valid = _valid_cases(scan)
     failures = sum(1 for keys in valid for key in keys[1:] if scan.entries[key].valid)
@@ -145,27 +150,6 @@ def _case_files(case: LoadedCase) -> list[Path]:
     return [case.path / CASE_FILE, *(f.path for f in case.failures)]
 
 
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.MULTILINE)
-
-
-def credential_problems(files: Iterable[Path]) -> list[Problem]:
-    """A credential anywhere in a record file (any field, comments too): one error at its line and column."""
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8-sig", errors="replace")
-        except OSError:
-            continue
-        for secret in find_secrets(text):
-            line = text.count("\n", 0, secret.start) + 1
-            col = secret.start - (text.rfind("\n", 0, secret.start) + 1) + 1
-            keys = [m[1] for m in _TOP_KEY.finditer(text, 0, secret.start)]
-            where = f" in `{keys[-1]}`" if keys else ""
-            message = f"{secret.label}{where}: credentials must not be kept in records; remove it or use a placeholder"
-            problems.append(Problem.at(path, message, line=line, col=col))
-    return problems
-
-
 # -- reusing findings ------------------------------------------------------------------------
 
 
@@ -201,7 +185,8 @@ def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[
         key = _key(scan, strict, by_name[name].record_keys(), taxonomy, documents[name])
         problems = _reused(stored.get(slot), key, examples, context.names)
         if problems is None:
-            problems = case_rules(case, context) + credential_problems(_case_files(case))
+            credentials = [p for key in by_name[name].record_keys() for p in scan.entries[key].credentials]
+            problems = case_rules(case, context) + credentials
             refs = {ref: context.names.resolve(ref) for loaded in case.failures for ref in loaded.failure.related_refs}
             new[slot] = _stored(key, examples.of(case), problems, refs)
         found.extend(problems)
@@ -215,9 +200,10 @@ def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[
 def _documents_stat(folder: CaseFolder) -> str:
     """The stat of a case folder's task documents: a document's problems are stale when it changes."""
     stats = []
+    base = f"{folder.path}{os.sep}"
     for name in folder.documents:
         try:
-            st = os.stat(folder.path / name)
+            st = os.stat(base + name)
         except OSError:
             stats.append(f"{name}:-")
             continue

@@ -122,6 +122,7 @@ class Record(BaseModel):
         use_attribute_docstrings=True,
         str_strip_whitespace=False,
         validate_default=False,
+        defer_build=True,
     )
 
 

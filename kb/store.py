@@ -28,12 +28,12 @@ from pydantic import BaseModel
 from kb import yamlio
 from kb.atomic import write_text
 from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
+from kb.credentials import credentials_in
 from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.layout import CASE_FILE as CASE_FILE
 from kb.layout import FAILURE_FILE as FAILURE_FILE
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
-from kb.pool import crashed, worker_pool
 from kb.validate import validate
 
 STAGING_PREFIX = ".import-"
@@ -204,6 +204,8 @@ class Entry(NamedTuple):
     ident: str | None = None
     """The record's id (a case's or a failure's), known without loading it."""
     record: Any = None
+    credentials: tuple[Problem, ...] = ()
+    """The credentials in a valid record's file, as `kb check` errors (``kb.credentials``)."""
 
 
 @dataclass
@@ -236,7 +238,7 @@ class Scan:
         for key, (stat, entry, payloads) in parsed:
             self.entries[key] = entry
             if stat is not None:
-                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads))
+                stored.append(Stored(key, stat, entry.digest, entry.problems, entry.ident, payloads, entry.credentials))
         done = {key for key, _ in parsed}
         self.pending = [key for key in self.pending if key not in done]
         self.cache.store(stored)
@@ -363,7 +365,8 @@ def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, 
                 pending.append((key, model))
                 continue
             renewed.append((key, st, hit))
-        entries[key] = Entry(hit.problems(base + key), hit.valid, hit.digest, hit.ident)
+        path = base + key
+        entries[key] = Entry(hit.problems(path), hit.valid, hit.digest, hit.ident, credentials=hit.credentials(path))
     forget = known.keys() - models.keys() if cases is None else set()
     record_cache.store([], renewed=renewed, forget=forget)
     record_cache.store_listings(listings)
@@ -562,9 +565,11 @@ def load_entry(path: Path, model: type[BaseModel], slim: bool = False) -> tuple[
         limit = f"file is {stat.size:,} bytes; records are limited to {yamlio.MAX_RECORD_BYTES:,}"
         return stat, Entry((Problem.at(path, limit),), False, digest(raw))
     record, problems = parse_record(path, raw, model)
-    if slim and record is not None:
-        record = slim_record(record)
-    return stat, Entry(tuple(problems), record is not None, digest(raw), getattr(record, "id", None), record)
+    if record is None:
+        return stat, Entry(tuple(problems), False, digest(raw))
+    found = tuple(credentials_in(path, raw.decode("utf-8-sig")))  # here, with the bytes at hand (and in parallel)
+    ident = record.id if isinstance(record, Case | Failure) else None
+    return stat, Entry((), True, digest(raw), ident, slim_record(record) if slim else record, found)
 
 
 Parsed = tuple[Stat | None, Entry, dict[str, str]]
@@ -586,6 +591,8 @@ def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) < POOL_MIN_FILES or workers < 2:
         return _load_chunk(pending, slim)
+    from kb.pool import crashed, worker_pool
+
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     finished = [0]

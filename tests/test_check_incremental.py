@@ -125,3 +125,26 @@ def test_strict_and_lenient_findings_are_kept_apart(three_cases: Path) -> None:
         assert check_kb(three_cases).ok
         assert not check_kb(three_cases, strict=True).ok
     assert check_kb(three_cases, strict=True).problems == from_scratch(three_cases, strict=True)
+
+
+KEY_ID = "AKIA" + "Q7W3E9R2T5Y8U1I4"  # made up for these tests
+
+
+def test_a_credential_is_found_when_its_file_is_read_and_kept_while_the_file_is_unchanged(
+    three_cases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = three_cases / "copy-a" / FAILURE
+    edit(record, "impact: high", f"impact: high\n# the deploy key: {KEY_ID}")
+    line = next(n for n, text in enumerate(record.read_text().splitlines(), 1) if KEY_ID in text)
+    found = [(p.path, p.line) for p in check_kb(three_cases).errors if "credentials must not" in p.message]
+    assert found == [(str(record), line)]
+    scanned: list[str] = []
+    real = kb.store.credentials_in
+    monkeypatch.setattr(
+        kb.store, "credentials_in", lambda path, text: scanned.append(Path(path).name) or real(path, text)
+    )
+    edit(three_cases / "copy-a" / "case.yaml", "title: ", "title: Edited ")  # the case is checked again
+    again = [(p.path, p.line) for p in check_kb(three_cases).errors if "credentials must not" in p.message]
+    assert (again, scanned) == (found, ["case.yaml"])  # the failure's file was not read again
+    edit(record, f"# the deploy key: {KEY_ID}", "# the deploy key: in the vault")
+    assert [p for p in check_kb(three_cases).errors if "credentials must not" in p.message] == []

@@ -10,6 +10,7 @@ import pytest
 
 import kb.render.report
 from kb.cache import cache_dir
+from kb.errors import InvalidKbError
 from kb.render.env import builtin_templates_dir
 from kb.render.report import REPORT_FILE, render_reports
 from kb.stats import compute_stats, crosstab
@@ -182,3 +183,15 @@ def test_stats_of_an_unchanged_kb_come_from_the_cache_and_equal_fresh_ones(
     edit(two_cases / "pr7061" / "02-missing-iam-permission-for-lambda-dlq.yaml", "impact: critical", "impact: low")
     changed = stats.stats_report(two_cases, details=True)
     assert counted == [1, 1] and changed.data["by_impact"] != fresh.data["by_impact"]
+
+
+def test_a_cold_build_in_worker_processes_writes_nothing_for_a_kb_with_errors(
+    two_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cases are rendered before `kb check` runs on the same scan; its errors still stop every write."""
+    monkeypatch.setattr(kb.render.report, "POOL_MIN_CASES", 1)
+    monkeypatch.setattr(kb.render.report.os, "cpu_count", lambda: 2)
+    edit(two_cases / "pr7061" / "case.yaml", "id: pr7061", "id: pr7062")  # does not match its folder
+    with pytest.raises(InvalidKbError, match="does not match its folder"):
+        render_reports(two_cases, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ document back; the helpers here turn them into what the template prints.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -28,7 +29,7 @@ import jinja2
 
 from kb.atomic import write_bytes
 from kb.cache import RACY_NS, RecordCache, digest
-from kb.check import check_kb
+from kb.check import check_scan
 from kb.errors import InvalidKbError, KbError, Problem, Severity
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
@@ -327,9 +328,6 @@ def render_reports(
     """
     kb_root, out = Path(kb_root), Path(out)
     wanted = set(cases) if cases is not None else None
-    refused = [p for p in check_kb(kb_root).errors if _concerns(p, kb_root, wanted)]
-    if refused:
-        raise InvalidKbError(refused)
     result = RenderResult(checked=check)
     templates_dir = templates if templates is not None else project_templates_dir(kb_root)
     project_root = kb_root.resolve().parent
@@ -337,6 +335,10 @@ def render_reports(
         scan = scan_files(kb_root, record_cache, cases=list(cases) if cases is not None else None, parse=False)
         texts = _render_unread(scan, templates_dir, out, project_root)  # cases not read yet, in parallel
         scan.parse_pending()
+        whole = scan if cases is None else scan_files(kb_root, record_cache, slim=True)
+        refused = [p for p in check_scan(whole).errors if _concerns(p, kb_root, wanted)]  # before any write
+        if refused:
+            raise InvalidKbError(refused)
         unreadable = [p for p in scan.problems if p.severity is Severity.error]  # e.g. no such case
         if unreadable:
             raise InvalidKbError(unreadable)
@@ -408,10 +410,8 @@ def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_ro
     with crashed("rendering reports", finished, len(unread)), worker_pool(workers) as pool:
         for chunk in pool.map(_render_chunk, jobs):
             finished[0] += len(chunk)
-            for name, files, rendered in chunk:
-                scan.adopt(files)
-                if rendered is not None:
-                    texts[name] = rendered
+            scan.adopt([file for _, files, _ in chunk for file in files])
+            texts.update((name, rendered) for name, _, rendered in chunk if rendered is not None)
     return texts
 
 
@@ -435,8 +435,9 @@ def _render_chunk(
             ]
             case = LoadedCase(folder.path, case_record, failures)
             report_dir = out / case.id
-            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
-            rendered = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
+            with contextlib.suppress(KbError):  # a broken template: said after `kb check`'s errors, by the parent
+                text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+                rendered = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
         files = [(key, (stat, entry._replace(record=None), payloads)) for key, (stat, entry, payloads) in parsed]
         done.append((name, files, rendered))
     return done
