@@ -57,7 +57,8 @@ def write_case_files(into: Path, case_id: str, files: list[tuple[str, str]], *, 
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{case_id}-", dir=into))
     try:
         for name, text in files:
-            (staging / name).write_text(text, encoding="utf-8")
+            with open(staging / name, "wb") as handle:  # bytes: no text layer to set up for each file
+                handle.write(text.encode("utf-8"))
         os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it 0o700; a case folder is as readable as any
         _move_into_place(staging, target, force=force)
     finally:
