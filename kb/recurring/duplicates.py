@@ -36,11 +36,12 @@ class Imported(Protocol):
 
 def sign_case(failures: Iterable[Failure]) -> list[int]:
     """The MinHash signature of a case's text, from its failures (for ``mark_duplicates``)."""
-    sigs = []
+    words = []
     for failure in failures:
         prose, code, _ = field_texts(failure.model_dump(mode="json", exclude_defaults=True))
-        sigs.append(copies.signature(words_of(prose, code)))
-    return [int(x) for x in copies.union(sigs)]
+        words.append(words_of(prose, code))
+    signed: list[int] = copies.union(copies.signatures(words)).tolist()  # the failures signed in one batch
+    return signed
 
 
 def mark_duplicates(into: Path, results: Sequence[Imported]) -> dict[str, str]:
