@@ -29,7 +29,7 @@ from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
 from kb.secrets import find_secrets
 from kb.secrets import redact as redact_text
-from kb.store import CASE_FILE, dump_record, read_regular
+from kb.store import CASE_FILE, dump_record, read_regular, record_data
 from kb.taxonomy import write_builtin_taxonomy
 from kb.yamlio import MAX_RECORD_BYTES
 
@@ -292,10 +292,11 @@ def prepare_one(
         result.warnings = warnings + decoded.warnings + task.warnings + assembled.warnings
         result.failures = len(assembled.failures)
         failures = [infer_failure(f) for f in categorise_failures(assembled.failures, categories)]
-        result.signature = sign_case(failures)
         result.aliases = source_aliases(job.case_id, job.fallback_title, task_record)
         case, failures = date_records(infer_case(assembled.case, failures), failures, task_record, result.aliases)
-        files = case_files(case, failures, documents)
+        data = [record_data(f) for f in failures]  # once, for the signature and the files
+        result.signature = sign_case(data)
+        files = case_files(case, failures, documents, data)
     except Exception as exc:
         _record_error(result, exc)
         return result, None

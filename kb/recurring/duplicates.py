@@ -11,13 +11,12 @@ else it settles across documents) in one rewrite of each case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from kb.models import Failure
 from kb.recurring import copies
 from kb.recurring.features import field_texts, words_of
 from kb.store import case_dirs
@@ -34,11 +33,12 @@ class Imported(Protocol):
     def imported(self) -> bool: ...
 
 
-def sign_case(failures: Iterable[Failure]) -> list[int]:
-    """The MinHash signature of a case's text, from its failures (for ``mark_duplicates``)."""
+def sign_case(failures: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The MinHash signature of a case's text, from its failures as plain data (``store.record_data``;
+    for ``mark_duplicates``)."""
     words = []
-    for failure in failures:
-        prose, code, _ = field_texts(failure.model_dump(mode="json", exclude_defaults=True))
+    for data in failures:
+        prose, code, _ = field_texts(data)
         words.append(words_of(prose, code))
     signed: list[int] = copies.union(copies.signatures(words)).tolist()  # the failures signed in one batch
     return signed
