@@ -37,8 +37,9 @@ _CANNOT_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQ
 
 INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
-CHUNK = 24
-"""Documents per task sent to a worker process (progress is reported per chunk)."""
+CHUNK = 8
+"""Documents per task sent to a worker process (progress is reported per chunk); small, so
+neither worker waits long for the other at the end."""
 
 
 @dataclass
