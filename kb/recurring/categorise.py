@@ -52,9 +52,11 @@ class Rules:
     of a failure's hundreds of searches a few dozen are run, with the same results.
     """
 
-    categories: tuple[tuple[str, tuple[tuple[re.Pattern[str], float], ...]], ...]
+    categories: tuple[str, ...]
+    cues: tuple[tuple[int, re.Pattern[str], float], ...]
+    """Every category's cues in order: (the category's position, the pattern, its weight)."""
     starts: dict[str, frozenset[int]]
-    """The cues (by position over all categories) whose leading text begins with the key."""
+    """The cues (by position in ``cues``) whose leading text begins with the key."""
     unindexed: frozenset[int]
     """Cues with an alternative of unknown start: always tried."""
     lengths: tuple[int, ...]
@@ -76,25 +78,24 @@ class Rules:
 
 @cache
 def _compiled(categories: tuple[tuple[str, str], ...]) -> Rules:
-    compiled = []
+    compiled: list[tuple[int, re.Pattern[str], float]] = []
     starts: dict[str, set[int]] = {}
     unindexed: set[int] = set()
-    number = 0
-    for category, title in categories:
+    for order, (category, title) in enumerate(categories):
         cues = CUES.get(category)
         if cues is None:
             words = sorted({w for w in re.findall(r"[a-z0-9]{3,}", f"{category} {title}".lower())})
             cues = [(re.escape(w), 2.0) for w in words]
-        for cue, _ in cues:
+        for cue, weight in cues:
             leads = literals(cue)
             if leads is None:
-                unindexed.add(number)
+                unindexed.add(len(compiled))
             for lead in leads or ():
-                starts.setdefault(lead[:_START], set()).add(number)
-            number += 1
-        compiled.append((category, tuple((re.compile(rf"(?<![a-z0-9])(?:{c})"), w) for c, w in cues)))
+                starts.setdefault(lead[:_START], set()).add(len(compiled))
+            compiled.append((order, re.compile(rf"(?<![a-z0-9])(?:{cue})"), weight))
+    names = tuple(category for category, _ in categories)
     lengths = tuple(sorted({len(key) for key in starts}))
-    return Rules(tuple(compiled), {k: frozenset(v) for k, v in starts.items()}, frozenset(unindexed), lengths)
+    return Rules(names, tuple(compiled), {k: frozenset(v) for k, v in starts.items()}, frozenset(unindexed), lengths)
 
 
 _META = frozenset("\\.^$*+?{}[]()|")
@@ -224,21 +225,17 @@ def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
         return None
     title, body = texts(data)
     in_title, in_body = rules.candidates(title), rules.candidates(body)
-    scores: list[tuple[float, int, str]] = []
-    number = 0
-    for order, (category, cues) in enumerate(rules.categories):
-        score = 0.0
-        for pattern, weight in cues:
-            if number in in_title and pattern.search(title):
-                score += TITLE_WEIGHT * weight
-            if number in in_body and pattern.search(body):
-                score += weight
-            number += 1
-        scores.append((score, -order, category))
-    scores.sort(reverse=True)
+    totals = [0.0] * len(rules.categories)
+    for number in sorted(in_title | in_body):  # each category's cues in order, as if all were tried
+        order, pattern, weight = rules.cues[number]
+        if number in in_title and pattern.search(title):
+            totals[order] += TITLE_WEIGHT * weight
+        if number in in_body and pattern.search(body):
+            totals[order] += weight
+    scores = sorted(((total, -order, rules.categories[order]) for order, total in enumerate(totals)), reverse=True)
     best, second = scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
     if best <= 0:
-        fallback = FALLBACK if any(c == FALLBACK for c, _ in rules.categories) else rules.categories[0][0]
+        fallback = FALLBACK if FALLBACK in rules.categories else rules.categories[0]
         return Inference(fallback, FALLBACK_CONFIDENCE)
     confidence = min(0.95, max(0.05, (best - second + 1.0) / (best + 2.0)))
     return Inference(scores[0][2], round(0.3 + 0.65 * confidence, 2))
