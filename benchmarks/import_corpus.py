@@ -1,6 +1,7 @@
 """Import a corpus of MODEL_FAILURES.md documents and measure how well and how fast.
 
     python benchmarks/import_corpus.py [--corpus DIR] [--workers N] [--keep DIR]
+    python benchmarks/import_corpus.py --paired 1000 [--repeat 3] [--code DIR]
 
 Prints: documents -> cases, crashes, failures vs numbered headings (seed-format
 documents), words kept (median, min; see kb/importer/words.py for both measures),
@@ -8,6 +9,11 @@ round-trip line similarity of seed-format documents through `kb.render.report`
 (median, 10th percentile), `kb check` errors on the imported KB (without and with the
 bundled taxonomy), and the import time against a bare single-core markdown-it-py
 parse of the same documents. ``--json`` prints the figures as JSON.
+
+``--paired N`` measures as ``benchmarks/run.py`` does: a tree of N task folders (the
+corpus repeated under fresh names), then R pairs of `kb import` and the one-core
+markdown-it parse, each in its own process; best of R each, and their ratio. ``--code``
+runs the import with another checkout's `kb` (to compare two versions on one machine).
 """
 
 from __future__ import annotations
@@ -174,15 +180,55 @@ def _quality(jobs: list[Any], raws: list[bytes], result: Any, into: Path) -> dic
     return figures
 
 
+def paired(corpus: Path, documents: int, repeat: int, code: Path) -> dict[str, Any]:
+    """`kb import` of ``documents`` task folders against the markdown-it floor, as run.py pairs them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run import FLOOR_MARKDOWN, grow_tree, python, run
+
+    work = Path(tempfile.mkdtemp(prefix="kb-import-paired-"))
+    env = dict(os.environ, PYTHONPATH=str(code), KB_CACHE_DIR=str(work / "cache"))
+    try:
+        tree = grow_tree(corpus, documents, work / "tree")
+        imports, floors = [], []
+        for _ in range(repeat):
+            floors.append(run(python(FLOOR_MARKDOWN, str(tree))).seconds)
+            shutil.rmtree(work / "kb", ignore_errors=True)
+            imports.append(
+                run([sys.executable, "-m", "kb.cli", "import", str(tree), "--into", str(work / "kb")], env=env).seconds
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    best, floor = min(imports), min(floors)
+    return {
+        "documents": documents,
+        "import_seconds": round(best, 3),
+        "floor_seconds": round(floor, 3),
+        "ratio": round(best / floor, 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=os.environ.get("KB_CORPUS"))
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="Import into this folder and keep it.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--paired", type=int, default=None, metavar="N", help="Time an import of N documents as run.py does."
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--code", type=Path, default=ROOT, help="The checkout whose `kb` --paired runs.")
     args = parser.parse_args()
     if args.corpus is None:
         parser.error("no corpus: pass --corpus DIR or set KB_CORPUS")
+    if args.paired:
+        found = paired(args.corpus, args.paired, args.repeat, args.code.resolve())
+        print(
+            json.dumps(found)
+            if args.json
+            else f"kb import of {found['documents']} documents: {found['import_seconds']} s / markdown-it {found['floor_seconds']} s = {found['ratio']}x"
+        )
+        return 0
     figures = measure(args.corpus, args.workers, args.keep)
     if args.json:
         print(json.dumps(figures, indent=2))

@@ -146,7 +146,7 @@ def _scan(pattern: re.Pattern[str]) -> Callable[[str], object]:
 
 def test_the_patterns_are_found() -> None:
     assert len(PATTERNS) > 100
-    assert "kb.importer.decode._TRAILING_SPACE" in PATTERNS and "kb.secrets._AWS_SECRET" in PATTERNS
+    assert "kb.importer.blocks._TABLE_RULE" in PATTERNS and "kb.secrets._AWS_SECRET" in PATTERNS
 
 
 @pytest.mark.parametrize("where", sorted(PATTERNS))

@@ -7,11 +7,10 @@ trailing whitespace stripped from lines); none of that changes a word.
 from __future__ import annotations
 
 import codecs
-import re
 from dataclasses import dataclass, field
 
-_TRAILING_SPACE = re.compile(r"(?<![ \t\f\v])[ \t\f\v]++$", re.MULTILINE)
-"""Only from the start of a run, possessively: linear on any text (a bare `[ \t]+$` is quadratic on long runs)."""
+_TRAILING_SPACE = " \t\f\v"
+"""Stripped from the end of each line (a split and strip: linear, and several times faster than a regex)."""
 
 
 @dataclass
@@ -50,4 +49,4 @@ def _normalise(text: str, warnings: list[tuple[str, str]]) -> str:
         text = text.replace("\x00", "")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _TRAILING_SPACE.sub("", text)
+    return "\n".join(line.rstrip(_TRAILING_SPACE) for line in text.split("\n"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.atomic import write_bytes
 from kb.errors import ExistsError, KbError, Problem, Severity, WriteError
 from kb.facets import infer_case, infer_failure
 from kb.importer.assemble import assemble_case
@@ -22,13 +23,13 @@ from kb.importer.limits import DEFAULT_LIMITS, ImportLimits, cut
 from kb.importer.metadata import read_task
 from kb.importer.taxonomy import known_categories
 from kb.importer.write import case_files, importing, write_case_files
-from kb.models import Source, Task
+from kb.models import Case, Source, Task
 from kb.pool import crashed, worker_pool
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
 from kb.secrets import find_secrets
 from kb.secrets import redact as redact_text
-from kb.store import read_regular
+from kb.store import CASE_FILE, dump_record, read_regular, record_data
 from kb.taxonomy import write_builtin_taxonomy
 from kb.yamlio import MAX_RECORD_BYTES
 
@@ -36,8 +37,9 @@ _CANNOT_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQ
 
 INLINE_LIMIT = 8
 """Up to this many documents are imported in-process (a pool costs more than it saves)."""
-CHUNK = 24
-"""Documents per task sent to a worker process (progress is reported per chunk)."""
+CHUNK = 8
+"""Documents per task sent to a worker process (progress is reported per chunk); small, so
+neither worker waits long for the other at the end."""
 
 
 @dataclass
@@ -59,6 +61,8 @@ class DocumentResult:
     """The document's MinHash signature, to find near-copies (``kb.recurring.duplicates``)."""
     aliases: list[str] = field(default_factory=list)
     """The case's aliases (the source's own names and ids), settled across the import (``kb.importer.lifecycle``)."""
+    case: Case | None = None
+    """The case record as written, for ``_settle`` to update without reading it back."""
 
     @property
     def imported(self) -> bool:
@@ -203,9 +207,26 @@ def _run(
                 if on_progress:
                     on_progress(len(done))
     results.sort(key=lambda r: r.index)
-    mark_duplicates(into, results)
-    settle_aliases(into, results)
+    _settle(into, results)
     return ImportResult(into, results, list(plan.problems))
+
+
+def _settle(into: Path, results: list[DocumentResult]) -> None:
+    """What needs every document (near-copies, ambiguous aliases), then one rewrite of each case it changed.
+
+    The rewrite is atomic but not fsync'ed, as the case's first write was: the import's
+    rename is its commit point, and a crash leaves the case as first written.
+    """
+    originals = mark_duplicates(into, results)
+    renamed = settle_aliases(into, results)
+    for result in results:
+        case, result.case = result.case, None
+        if case is None or not result.imported or (result.case_id not in originals and result.case_id not in renamed):
+            continue
+        update = {"duplicate_of": originals.get(result.case_id, case.duplicate_of), "aliases": result.aliases}
+        write_bytes(
+            into / result.case_id / CASE_FILE, dump_record(case.model_copy(update=update)).encode(), durable=False
+        )
 
 
 def _import_chunk(
@@ -272,10 +293,11 @@ def prepare_one(
         result.warnings = warnings + decoded.warnings + task.warnings + assembled.warnings
         result.failures = len(assembled.failures)
         failures = [infer_failure(f) for f in categorise_failures(assembled.failures, categories)]
-        result.signature = sign_case(failures)
         result.aliases = source_aliases(job.case_id, job.fallback_title, task_record)
         case, failures = date_records(infer_case(assembled.case, failures), failures, task_record, result.aliases)
-        files = case_files(case, failures, documents)
+        data = [record_data(f) for f in failures]  # once, for the signature and the files
+        result.signature = sign_case(data)
+        files = case_files(case, failures, documents, data)
     except Exception as exc:
         _record_error(result, exc)
         return result, None
@@ -286,6 +308,7 @@ def prepare_one(
             )
             result.failures = 0
             return result, None
+    result.case = case
     return result, files
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kb.models import SCHEMA_VERSION, Case, Failure, Task
-from kb.store import CASE_FILE, case_dirs, read_record, save_record, scan_kb, slugify
+from kb.store import case_dirs, scan_kb, slugify
 
 _PR = re.compile(r"(?:^|[^a-z0-9])pr[-_ ]?(\d+)$", re.IGNORECASE)
 _ID_KEYS = ("pr", "task_id", "po_id")
@@ -84,11 +84,13 @@ class Imported(Protocol):
     def imported(self) -> bool: ...
 
 
-def settle_aliases(into: Path, results: Sequence[Imported]) -> None:
-    """Drop each alias that more than one case would answer to, from the imported cases that claim it."""
+def settle_aliases(into: Path, results: Sequence[Imported]) -> set[str]:
+    """Drop each alias that more than one case would answer to from the imported cases that claim it
+    (``result.aliases``, with a warning); the ids of the cases that lost one, for the import to rewrite."""
+    changed: set[str] = set()
     fresh = [r for r in results if r.imported and r.aliases]
     if not fresh:
-        return
+        return changed
     ids = {r.case_id for r in results if r.imported}
     claims: dict[str, list[str]] = defaultdict(list)
     existing = [p.name for p in case_dirs(into) if p.name not in ids]
@@ -108,9 +110,8 @@ def settle_aliases(into: Path, results: Sequence[Imported]) -> None:
         if not dropped:
             continue
         result.aliases = [a for a in result.aliases if a not in dropped]
-        path = into / result.case_id / CASE_FILE
-        case: Case = read_record(path, Case)
-        save_record(path, case.model_copy(update={"aliases": result.aliases}))
+        changed.add(result.case_id)
         for alias in dropped:
             others = ", ".join(f"`{c}`" for c in sorted(set(claims[alias]) - {result.case_id}))
             result.warnings.append(("alias", f"alias `{alias}` is also a name of {others}; left out"))
+    return changed

@@ -23,22 +23,43 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from kb import yamlio
 from kb.atomic import exchange, locked, rename_noreplace
 from kb.documents import TASK_DOCUMENTS
 from kb.errors import ExistsError
 from kb.models import Case, Failure
-from kb.store import CASE_FILE, OLD_PREFIX, STAGING_PREFIX, check_id, dump_record, failure_file_name
+from kb.store import (
+    CASE_FILE,
+    OLD_PREFIX,
+    SCHEMA_NAMES,
+    STAGING_PREFIX,
+    check_id,
+    dump_record,
+    failure_file_name,
+    record_data,
+)
 
 COMMIT_LOCK = ".kb-commit.lock"
 """Held while a case is moved into place where the system has no atomic rename that refuses to replace."""
 
 
-def case_files(case: Case, failures: list[Failure], documents: dict[str, str] | None = None) -> list[tuple[str, str]]:
+def case_files(
+    case: Case,
+    failures: list[Failure],
+    documents: dict[str, str] | None = None,
+    data: list[dict[str, Any]] | None = None,
+) -> list[tuple[str, str]]:
     """The file names and texts of a case folder: `case.yaml`, `NN-<id>.yaml` in order, then the
-    task documents (`PROMPT.md`, ... as read from the task folder) kept beside the records."""
+    task documents (`PROMPT.md`, ... as read from the task folder) kept beside the records.
+    ``data``: the failures' ``record_data`` when the caller has it already."""
+    data = data if data is not None else [record_data(f) for f in failures]
     files = [(CASE_FILE, dump_record(case))]
-    files += [(failure_file_name(n, f.id), dump_record(f)) for n, f in enumerate(failures, start=1)]
+    files += [
+        (failure_file_name(n, f.id), yamlio.dump(d, schema_name=SCHEMA_NAMES[Failure]))
+        for n, (f, d) in enumerate(zip(failures, data, strict=True), start=1)
+    ]
     files += sorted((documents or {}).items(), key=lambda item: TASK_DOCUMENTS.index(item[0]))
     return files
 
@@ -57,7 +78,8 @@ def write_case_files(into: Path, case_id: str, files: list[tuple[str, str]], *, 
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{case_id}-", dir=into))
     try:
         for name, text in files:
-            (staging / name).write_text(text, encoding="utf-8")
+            with open(staging / name, "wb") as handle:  # bytes: no text layer to set up for each file
+                handle.write(text.encode("utf-8"))
         os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it 0o700; a case folder is as readable as any
         _move_into_place(staging, target, force=force)
     finally:

@@ -29,7 +29,10 @@ FALLBACK_CONFIDENCE = 0.2
 _MARKUP = re.compile(r"[*_`#>\[\]]+")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 
-Rules = tuple[tuple[str, tuple[tuple[re.Pattern[str], float], ...]], ...]
+_START = 3
+"""Characters of a cue's leading text that index it (``Rules.candidates``)."""
+_STARTS = re.compile(rf"(?<![a-z0-9])(?=(.{{1,{_START}}}))", re.DOTALL)
+"""The first characters at each place a cue may match (every cue starts where a word does)."""
 
 
 @dataclass(frozen=True)
@@ -40,16 +43,155 @@ class Inference:
     confidence: float
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The compiled cues of a taxonomy's categories, in its order, indexed by how they start.
+
+    Every cue matches where a word starts, and most begin with literal text, so a cue
+    whose leading text starts none of a text's words cannot match it and is not tried:
+    of a failure's hundreds of searches a few dozen are run, with the same results.
+    """
+
+    categories: tuple[str, ...]
+    cues: tuple[tuple[int, re.Pattern[str], float], ...]
+    """Every category's cues in order: (the category's position, the pattern, its weight)."""
+    starts: dict[str, frozenset[int]]
+    """The cues (by position in ``cues``) whose leading text begins with the key."""
+    unindexed: frozenset[int]
+    """Cues with an alternative of unknown start: always tried."""
+    lengths: tuple[int, ...]
+    """The lengths of the keys of ``starts``."""
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def candidates(self, text: str) -> frozenset[int]:
+        """The cues that may match ``text``."""
+        found = set(self.unindexed)
+        for start in set(_STARTS.findall(text)):
+            for length in self.lengths:
+                hit = self.starts.get(start[:length])
+                if hit is not None:
+                    found |= hit
+        return frozenset(found)
+
+
 @cache
 def _compiled(categories: tuple[tuple[str, str], ...]) -> Rules:
-    rules = []
-    for category, title in categories:
+    compiled: list[tuple[int, re.Pattern[str], float]] = []
+    starts: dict[str, set[int]] = {}
+    unindexed: set[int] = set()
+    for order, (category, title) in enumerate(categories):
         cues = CUES.get(category)
         if cues is None:
             words = sorted({w for w in re.findall(r"[a-z0-9]{3,}", f"{category} {title}".lower())})
             cues = [(re.escape(w), 2.0) for w in words]
-        rules.append((category, tuple((re.compile(rf"(?<![a-z0-9])(?:{c})"), w) for c, w in cues)))
-    return tuple(rules)
+        for cue, weight in cues:
+            leads = literals(cue)
+            if leads is None:
+                unindexed.add(len(compiled))
+            for lead in leads or ():
+                starts.setdefault(lead[:_START], set()).add(len(compiled))
+            compiled.append((order, re.compile(rf"(?<![a-z0-9])(?:{cue})"), weight))
+    names = tuple(category for category, _ in categories)
+    lengths = tuple(sorted({len(key) for key in starts}))
+    return Rules(names, tuple(compiled), {k: frozenset(v) for k, v in starts.items()}, frozenset(unindexed), lengths)
+
+
+_META = frozenset("\\.^$*+?{}[]()|")
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def literals(pattern: str) -> tuple[str, ...] | None:
+    """Texts one of which every match of ``pattern`` starts with: each alternative's leading
+    literal text (None when an alternative starts otherwise, e.g. with a class)."""
+    found: list[str] = []
+    for alternative in _alternatives(pattern):
+        lead = _leading(alternative)
+        if lead is None:
+            return None
+        found.extend(lead)
+    return tuple(found)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|``."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "[":
+            i = _class_end(pattern, i)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """The index of the ``]`` closing the character class opened at ``i``."""
+    i += 2 if pattern[i + 1 : i + 2] == "^" else 1
+    i += 1  # a `]` first in a class is a literal
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i
+
+
+def _group_end(pattern: str, i: int) -> int:
+    """The index of the ``)`` closing the group opened at ``i`` (``len(pattern)`` if none does)."""
+    depth = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "[":
+            i = _class_end(pattern, i)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return i
+
+
+def _leading(alternative: str) -> tuple[str, ...] | None:
+    """What every match of one alternative starts with, after its zero-width assertions."""
+    i = 0
+    while True:
+        if alternative.startswith("\\b", i):
+            i += 2
+        elif alternative.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
+            i = _group_end(alternative, i) + 1
+        else:
+            break
+    if alternative.startswith("(?:", i):
+        end = _group_end(alternative, i)
+        if end >= len(alternative) or alternative[end + 1 : end + 2] in _QUANTIFIERS:
+            return None
+        return literals(alternative[i + 3 : end])
+    lead: list[str] = []
+    while i < len(alternative):
+        char = alternative[i]
+        if char == "\\" and i + 1 < len(alternative) and not alternative[i + 1].isalnum():
+            char, step = alternative[i + 1], 2  # an escaped symbol (`\.`) is itself
+        elif char in _META:
+            break
+        else:
+            step = 1
+        if alternative[i + step : i + step + 1] in _QUANTIFIERS:
+            break  # a quantifier may repeat or drop it
+        lead.append(char)
+        i += step
+    return ("".join(lead),) if lead else None
 
 
 def rules_for(categories: Iterable[str] | Taxonomy) -> Rules:
@@ -82,19 +224,18 @@ def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
     if not rules:
         return None
     title, body = texts(data)
-    scores: list[tuple[float, int, str]] = []
-    for order, (category, cues) in enumerate(rules):
-        score = 0.0
-        for pattern, weight in cues:
-            if pattern.search(title):
-                score += TITLE_WEIGHT * weight
-            if pattern.search(body):
-                score += weight
-        scores.append((score, -order, category))
-    scores.sort(reverse=True)
+    in_title, in_body = rules.candidates(title), rules.candidates(body)
+    totals = [0.0] * len(rules.categories)
+    for number in sorted(in_title | in_body):  # each category's cues in order, as if all were tried
+        order, pattern, weight = rules.cues[number]
+        if number in in_title and pattern.search(title):
+            totals[order] += TITLE_WEIGHT * weight
+        if number in in_body and pattern.search(body):
+            totals[order] += weight
+    scores = sorted(((total, -order, rules.categories[order]) for order, total in enumerate(totals)), reverse=True)
     best, second = scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
     if best <= 0:
-        fallback = FALLBACK if any(c == FALLBACK for c, _ in rules) else rules[0][0]
+        fallback = FALLBACK if FALLBACK in rules.categories else rules.categories[0]
         return Inference(fallback, FALLBACK_CONFIDENCE)
     confidence = min(0.95, max(0.05, (best - second + 1.0) / (best + 2.0)))
     return Inference(scores[0][2], round(0.3 + 0.65 * confidence, 2))

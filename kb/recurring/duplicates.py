@@ -5,20 +5,21 @@ The import's workers sign each document as it is assembled (``sign_case``); the 
 process then groups the signatures (``copies.copy_groups``), adding those of the cases
 already in the knowledge base (from the similarity index) only when there are any. In a
 group, the case already in the knowledge base, else the first by id, is the original.
+``mark_duplicates`` decides and warns; the import writes `duplicate_of` (with anything
+else it settles across documents) in one rewrite of each case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from kb.models import Case, Failure
 from kb.recurring import copies
 from kb.recurring.features import field_texts, words_of
-from kb.store import CASE_FILE, case_dirs, read_record, save_record
+from kb.store import case_dirs
 
 
 class Imported(Protocol):
@@ -32,20 +33,23 @@ class Imported(Protocol):
     def imported(self) -> bool: ...
 
 
-def sign_case(failures: Iterable[Failure]) -> list[int]:
-    """The MinHash signature of a case's text, from its failures (for ``mark_duplicates``)."""
-    sigs = []
-    for failure in failures:
-        prose, code, _ = field_texts(failure.model_dump(mode="json", exclude_defaults=True))
-        sigs.append(copies.signature(words_of(prose, code)))
-    return [int(x) for x in copies.union(sigs)]
+def sign_case(failures: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The MinHash signature of a case's text, from its failures as plain data (``store.record_data``;
+    for ``mark_duplicates``)."""
+    words = []
+    for data in failures:
+        prose, code, _ = field_texts(data)
+        words.append(words_of(prose, code))
+    signed: list[int] = copies.union(copies.signatures(words)).tolist()  # the failures signed in one batch
+    return signed
 
 
-def mark_duplicates(into: Path, results: Sequence[Imported]) -> None:
-    """Record `duplicate_of` on each imported case that is a near-copy of another, and warn."""
+def mark_duplicates(into: Path, results: Sequence[Imported]) -> dict[str, str]:
+    """Each imported case that is a near-copy of another, mapped to its original (`duplicate_of`), with a warning."""
     fresh = {r.case_id: r for r in results if r.imported and r.signature is not None}
+    originals: dict[str, str] = {}
     if not fresh:
-        return
+        return originals
     ids = sorted(fresh)
     sigs = [np.asarray(fresh[c].signature, dtype=np.uint32) for c in ids]
     existing = {p.name for p in case_dirs(into)} - set(ids) if into.is_dir() else set()
@@ -61,7 +65,7 @@ def mark_duplicates(into: Path, results: Sequence[Imported]) -> None:
             ids.append(case_id)
             sigs.append(copies.union(index.signatures[by_case[case_id]]))
     if len(ids) < 2:
-        return
+        return originals
     stack = np.stack(sigs)
     groups: dict[str, list[str]] = {}
     for case_id, first in copies.copy_groups(ids, stack).items():
@@ -74,17 +78,11 @@ def mark_duplicates(into: Path, results: Sequence[Imported]) -> None:
             if case_id == original or case_id not in fresh:
                 continue
             shared = copies.agreement(stack[position[case_id]], stack[position[original]])
-            _record(into, case_id, original)
+            originals[case_id] = original
             fresh[case_id].warnings.append(
                 (
                     "duplicate",
                     f"near-copy of case `{original}` (about {shared:.0%} of its text); recorded as `duplicate_of`",
                 )
             )
-
-
-def _record(into: Path, case_id: str, original: str) -> None:
-    path = into / case_id / CASE_FILE
-    case: Case = read_record(path, Case)
-    if case.duplicate_of != original:
-        save_record(path, case.model_copy(update={"duplicate_of": original}))
+    return originals
