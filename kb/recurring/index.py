@@ -32,19 +32,18 @@ from stat import S_ISREG
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from kb.atomic import replacing
-from kb.cache import cache_file, digest
 from kb.layout import CASE_FILE, FAILURE_FILE
-from kb.pool import crashed, worker_pool
-from kb.recurring import copies
 from kb.recurring.features import analyse
 from kb.recurring.vectors import Rows, count_matrix, idf, weigh
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
+
+# Imported where used, not here, as an up-to-date query needs none of them: yaml (records
+# are read only when they changed), kb.pool, kb.recurring.copies (MinHash), kb.cache (sqlite).
 
 FORMAT = 3
 MAGIC = b"kb-similar-index\n"
@@ -214,6 +213,8 @@ class Index:
 
 
 def index_path(root: Path) -> Path:
+    from kb.cache import cache_file
+
     return cache_file(root, "similar").with_suffix(".idx")
 
 
@@ -415,6 +416,8 @@ def _update(root: Path, old: Index | None, case_files: list[Found], failure_file
 
 def _rebuilt(old: Index | None, keep: list[int], made: Made, cases: dict[str, CaseRow], skipped: list[Any]) -> Index:
     """The index of the old rows ``keep`` and the rows ``made``, in case and path order."""
+    from kb.recurring import copies
+
     rows: list[Row] = []
     parts: list[Rows] = []
     sig_parts: list[NDArray[np.uint32]] = []
@@ -513,6 +516,8 @@ def _recolumn(counts: Rows, terms: list[str] | dict[str, int], vocabulary: dict[
 
 def _copy_groups(index: Index) -> dict[str, str]:
     """Near-copy groups: by MinHash of the cases' text, joined with stated `duplicate_of` links."""
+    from kb.recurring import copies
+
     numbers = index.case_numbers
     case_ids = list(dict.fromkeys(index.columns["case"]))
     if case_ids:
@@ -556,11 +561,17 @@ def _case_row(item: Found) -> CaseRow:
     )
 
 
-class _TextLoader(yaml.CBaseLoader):
-    """libyaml's parser and composer, every node left untagged (``_plain`` reads them as text)."""
+@cache
+def _text_loader() -> Any:
+    """libyaml's parser and composer, every node left untagged (``_plain`` reads them as text).
+    Made when first needed: a query of an up-to-date index reads no record, nor imports yaml."""
+    import yaml
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return ""
+    class TextLoader(yaml.CBaseLoader):
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            return ""
+
+    return TextLoader
 
 
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
@@ -576,8 +587,10 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     per-scalar type resolution of SafeLoader, which costs more than the parse. Aliases
     are shared, never copied.
     """
+    import yaml
+
     try:
-        loader = _TextLoader(raw)
+        loader = _text_loader()(raw)
         try:
             node = loader.get_single_node()
         finally:
@@ -588,8 +601,9 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _plain(node: yaml.Node, made: dict[int, Any]) -> Any:
-    if isinstance(node, yaml.ScalarNode):
+def _plain(node: Any, made: dict[int, Any]) -> Any:
+    """A composed node as plain data (its kind read from `node.id`: yaml is not imported here)."""
+    if node.id == "scalar":
         value = node.value
         if not node.style:  # plain (libyaml gives "" where PyYAML gives None)
             if value in _NULL:
@@ -601,7 +615,7 @@ def _plain(node: yaml.Node, made: dict[int, Any]) -> Any:
         return value
     if id(node) in made:
         return made[id(node)]
-    if isinstance(node, yaml.SequenceNode):
+    if node.id == "sequence":
         items: list[Any] = []
         made[id(node)] = items
         items.extend(_plain(item, made) for item in node.value)
@@ -625,6 +639,8 @@ class Made:
 
 def make_row(item: Found) -> tuple[Row, dict[str, float], list[str]] | None:
     """Read one failure file into its row, terms and words (None when it is not a record)."""
+    from kb.cache import digest
+
     try:
         with open(item.path, "rb") as handle:
             raw = handle.read()
@@ -671,6 +687,8 @@ def _documented(data: dict[str, Any]) -> list[str]:
 
 
 def _read_chunk(items: list[Found]) -> Made:
+    from kb.recurring import copies
+
     made = [m for m in map(make_row, items) if m is not None]
     vocabulary: dict[str, int] = {}
     counts = count_matrix([terms for _, terms, _ in made], vocabulary)
@@ -683,6 +701,8 @@ def _read_cases(items: list[Found]) -> list[CaseRow]:
 
 def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, list[CaseRow]]:
     """Read the changed failure files and case files, on all cores when there are many."""
+    from kb.pool import crashed, worker_pool
+
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) + len(case_pending) < POOL_MIN_FILES or workers < 2:
         return _read_chunk(pending), _read_cases(case_pending)
@@ -703,6 +723,8 @@ def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, li
 
 def _merge(parts: list[Made]) -> Made:
     """One ``Made`` of several, over the union of their vocabularies."""
+    from kb.recurring import copies
+
     vocabulary: dict[str, int] = {}
     for part in parts:
         for term in part.vocabulary:
