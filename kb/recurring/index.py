@@ -103,7 +103,7 @@ class Columns(Mapping[str, list[Any]]):
 
     def __getitem__(self, name: str) -> list[Any]:
         if name not in self._lists:
-            value = self._stored.pop(name)
+            value = self._stored[name]
             self._lists[name] = value.tolist() if isinstance(value, np.ndarray) else json.loads(value)
         return self._lists[name]
 
@@ -121,7 +121,8 @@ class Columns(Mapping[str, list[Any]]):
         return np.array(self[name], dtype=NUMBER_FIELDS[name])
 
     def stored(self, name: str) -> bytes | NDArray[Any]:
-        """What to store of a field: its array, or its JSON (as read, when never parsed)."""
+        """What to store of a field: its array, or its JSON (as read, when it was read: the
+        lists are never changed in place)."""
         if name in NUMBER_FIELDS:
             return self.array(name)
         value = self._stored.get(name)
@@ -471,11 +472,18 @@ def _patch(old: Index, at: list[int], made: Made, cases: dict[str, CaseRow], ski
     counts, terms = _used_terms(counts, terms)
     signatures = np.array(old.signatures)
     signatures[at] = made.signatures
-    lists = {name: list(old.columns[name]) for name in ROW_FIELDS}
-    for row, i in zip(made.rows, at, strict=True):
-        for name in ROW_FIELDS:
-            lists[name][i] = getattr(row, name)
-    index = Index(Columns(lists), cases, terms, counts, signatures, {}, skipped)
+    lists: dict[str, list[Any]] = {}
+    kept: dict[str, bytes | NDArray[Any]] = {}
+    for name in ROW_FIELDS:
+        values = [getattr(row, name) for row in made.rows]
+        column = old.columns[name]
+        if all(column[i] == value for i, value in zip(at, values, strict=True)):
+            lists[name], kept[name] = column, old.columns.stored(name)  # stored again as it was
+        else:
+            lists[name] = list(column)
+            for i, value in zip(at, values, strict=True):
+                lists[name][i] = value
+    index = Index(Columns(lists, kept), cases, terms, counts, signatures, {}, skipped)
     index.case_numbers = old.case_numbers
     index.copy_of = _copy_groups(index)
     return index
