@@ -125,13 +125,12 @@ def _like_failure(index: Index, root: Path, ref: str, n: int, min_score: float) 
     scores = index.weighted.scores(query)
     scores[~index.failure_mask] = -1.0
     scores[position] = -1.0
-    row = index.row(position)
     own = index.case_numbers == index.case_numbers[position]
     copies = (index.groups == index.groups[position]) & ~own
     copy_scores = np.where(copies, scores, -1.0)
     left_out = int(np.count_nonzero(own & index.failure_mask)) - int(index.failure_mask[position])
     scores[own | copies | (scores < min_score)] = -1.0
-    about = row.title
+    about = index.columns["title"][position]
     picked = _collapse(index, _top(scores, n * COLLAPSE_POOL), n)
     results = [_match(index, j, scores[j], query, about) for j in picked]
     near = [_match(index, j, copy_scores[j], query, about) for j in _top(copy_scores, n)]
@@ -169,14 +168,14 @@ def _text_vector(index: Index, text: str) -> Vector:
 
 
 def _match(index: Index, j: int, score: float, query: Vector, about: str = "") -> Match:
-    row = index.row(j)
-    case = index.cases.get(row.case)
+    columns = index.columns  # only the fields a match shows are parsed
+    case = index.cases.get(columns["case"][j])
     return Match(
-        row.id,
+        columns["id"][j],
         float(score),
-        row.case,
-        row.title,
-        row.impact,
+        columns["case"][j],
+        columns["title"][j],
+        columns["impact"][j],
         case.platform if case else None,
         shared_terms(index, query, j, about=about),
     )
@@ -189,7 +188,7 @@ def shared_terms(index: Index, query: Vector, j: int, limit: int = SHARED_TERMS,
     columns, at_query, at_row = np.intersect1d(query.columns, row.columns, assume_unique=True, return_indices=True)
     products = query.values[at_query] * row.values[at_row]
     ranked = sorted(zip(products.tolist(), columns.tolist(), strict=True), key=lambda x: (-x[0], x[1]))
-    forms = surface_forms(f"{about}\n{index.row(j).title}")
+    forms = surface_forms(f"{about}\n{index.columns['title'][j]}")
     shown: list[str] = []
     for _, col in ranked:
         term = display_term(index.terms[col], forms)
