@@ -35,6 +35,7 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
+from generator.pages.html import squeeze
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.store import scan_kb
@@ -185,9 +186,9 @@ def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
 
 
 def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
-    """Put in the blocks search should not index (diffs repeat the code; prompts are context)."""
+    """Squeeze a generated page's indentation and put in the blocks search should not index (diffs, prompts)."""
     generated = _pages.get(page.file.src_uri)
-    return fill_blocks(output, generated.late_blocks, LATE_MARKER) if generated else output
+    return fill_blocks(squeeze(output), generated.late_blocks, LATE_MARKER) if generated else output
 
 
 def on_post_build(*, config: Any) -> None:

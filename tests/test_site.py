@@ -17,6 +17,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
@@ -24,6 +25,7 @@ from generator import site
 from generator.pages.build import SiteBuild, build_pages, front_matter
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, snippet
+from generator.pages.html import squeeze
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
 from kb.models import (
@@ -197,6 +199,14 @@ def test_front_matter_reads_back_as_the_escaped_title(title: str) -> None:
     assert meta == {"title": expected, "template": "kb-case.html"}
 
 
+def test_squeeze_cuts_indentation_but_keeps_code_and_scripts_as_written() -> None:
+    page = "<div>\n    <p>a\n\n   b</p>\n  <pre><code>x\n    y\n</code></pre>\n <textarea>\n  t</textarea><script>\n  f()\n</script>"
+    assert squeeze(page) == (
+        "<div>\n<p>a\nb</p>\n<pre><code>x\n    y\n</code></pre>\n<textarea>\n  t</textarea><script>\n  f()\n</script>"
+    )
+    assert squeeze("<p>\n  a</p><pre>\n  open to the end") == "<p>\na</p><pre>\n  open to the end"
+
+
 def test_bar_chart_is_offline_svg_with_escaped_labels() -> None:
     svg = bar_chart([Bar("<b>Lambda</b>", 4), Bar("S3", 2, "high")], title="By <service>")
     assert (
@@ -359,6 +369,11 @@ def test_strict_build_of_the_bundled_kb_shows_the_seed_case_outside_the_nav(
     out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch)
     case_html = (out / "cases" / SEED_CASE / "index.html").read_text(encoding="utf-8")
     assert f'id="{SEED_FIRST}"' in case_html and SEED_TITLE in case_html
+    seed_case = load_kb(ROOT / "failures").case(SEED_CASE)
+    assert seed_case is not None
+    code = seed_case.failures[0].failure.model_response.code or ""  # type: ignore[union-attr]
+    assert "\n  " in code and str(escape(code)) in case_html  # code keeps its indentation; the page's is squeezed
+    assert "\n  <" not in re.sub(r"<pre\b.*?</pre>", "", case_html, flags=re.S)
     assert 'class="tabbed-set' in case_html and "<svg" in (out / "index.html").read_text(encoding="utf-8")
     nav = re.search(r'<nav class="md-nav md-nav--primary.*?</nav>', case_html, re.S)
     assert nav is not None and "Explore" in nav.group(0) and SEED_CASE not in nav.group(0)
