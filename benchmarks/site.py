@@ -28,7 +28,6 @@ from kb.models instead.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -48,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import site_browser  # noqa: E402
+from site_browser import gz  # noqa: E402
 
 from kb.models import Case, Failure, IdealResponse, Impact, Response, Task  # noqa: E402
 from kb.names import NONE  # noqa: E402
@@ -97,12 +97,6 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None =
             err.seek(0)
             sys.exit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-3000:]}")
     return seconds
-
-
-def gz(path: Path) -> int:
-    """Bytes a visitor downloads for a file: compressed (Pagefind's own files are compressed already)."""
-    data = path.read_bytes()
-    return len(data) if path.suffix.startswith(".pf_") or path.suffix == ".pagefind" else len(gzip.compress(data, 6))
 
 
 def heaviest_page(site: Path) -> tuple[int, str]:

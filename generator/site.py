@@ -58,10 +58,10 @@ _HIDDEN_FROM_NAV = ("cases/", "code/")
 """Pages reached from the browse pages and search, never listed in the navigation (it would not scale)."""
 
 log = logging.getLogger("mkdocs.plugins.kb")
-_pages: dict[str, SitePage] = {}
-"""The generated pages of the current build (with their HTML blocks), by source path."""
 _command = {"name": "build"}
 """The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
+_pages: dict[str, SitePage] = {}
+"""The generated pages of the current build (with their HTML blocks), by source path."""
 _search: dict[str, Path] = {}
 """The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
 
@@ -134,6 +134,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     folder = site_cache_dir(root)
     salt = f"{templates_digest([templates])}:{config.use_directory_urls}:{links}"
     cache = PageCache(folder, salt)
+    indexed = _command["name"] == "serve" and _index_built(config)  # serve indexes once: skip search's pages
     try:
         site = build_pages(
             kb,
@@ -143,6 +144,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
             record_links=links,
             site_name=config.site_name,
             site_url=config.site_url,
+            search=not indexed,
         )
     except KbError as exc:
         raise PluginError(f"kb site: {exc}") from None
@@ -150,7 +152,8 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         log.warning(problem)
     _pages.clear()
     sources = write_sources(folder / "docs", _sources(folder / "docs", site))
-    _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
+    if not indexed:
+        _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
@@ -195,7 +198,7 @@ def on_post_build(*, config: Any) -> None:
     """Index what search reads with Pagefind, into the built site (once per ``mkdocs serve``)."""
     site = Path(config.site_dir)
     pages = _search.get("pages")
-    if pages is None or (_command["name"] == "serve" and (site / "pagefind" / "pagefind.js").exists()):
+    if pages is None or (_command["name"] == "serve" and _index_built(config)):
         return
     try:
         import pagefind_bin  # noqa: F401  (the binary Pagefind ships on PyPI)
@@ -211,6 +214,10 @@ def on_post_build(*, config: Any) -> None:
         log.warning("kb site: Pagefind failed (%s): %s", done.returncode, (done.stderr or done.stdout).strip()[-500:])
         return
     log.info("kb: search index built by Pagefind (%.2f s)", time.perf_counter() - started)
+
+
+def _index_built(config: Any) -> bool:
+    return (Path(config.site_dir) / "pagefind" / "pagefind.js").exists()
 
 
 def on_serve(server: Any, /, *, config: Any, builder: Any) -> Any:

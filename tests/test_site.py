@@ -435,6 +435,25 @@ def test_cached_and_dirty_builds_equal_a_clean_build(tmp_path: Path, monkeypatch
     assert dirty["cases/gen-0005/index.html"] == cold["cases/gen-0005/index.html"]
 
 
+def test_serve_indexes_search_once_and_then_skips_its_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=4)
+    monkeypatch.setenv(site.KB_ENV, str(kb))
+    plugins = load_config(config_file=str(ROOT / "mkdocs.yml")).plugins  # MkDocs loads the hooks once per process
+    plugins.on_startup(command="serve", dirty=True)
+    try:
+        out = build_site(kb, tmp_path / "site", monkeypatch)  # serve's first build indexes
+        entry = out / "pagefind" / "pagefind-entry.json"
+        searched = next((site.site_cache_dir(kb) / "search").rglob("gen-0001/index.html"))
+        stamps = entry.stat().st_mtime_ns, searched.stat().st_mtime_ns
+        edited = kb / "gen-0001" / "01-failure-1.yaml"
+        edited.write_text(edited.read_text().replace("Failure 1 of case 1", "An edited title"))
+        build_site(kb, out, monkeypatch, dirty=True, strict=False)  # a rebuild after the edit
+    finally:
+        plugins.on_startup(command="build", dirty=False)
+    assert "An edited title" in (out / "cases" / "gen-0001" / "index.html").read_text(encoding="utf-8")
+    assert (entry.stat().st_mtime_ns, searched.stat().st_mtime_ns) == stamps  # search's work is not redone
+
+
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
