@@ -58,10 +58,10 @@ _HIDDEN_FROM_NAV = ("cases/", "code/")
 """Pages reached from the browse pages and search, never listed in the navigation (it would not scale)."""
 
 log = logging.getLogger("mkdocs.plugins.kb")
-_command = {"name": "build"}
-"""The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
 _pages: dict[str, SitePage] = {}
 """The generated pages of the current build (with their HTML blocks), by source path."""
+_command = {"name": "build"}
+"""The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
 _search: dict[str, Path] = {}
 """The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
 
