@@ -28,12 +28,14 @@ from generator.pages.code import CodeFile, Snippet, snippet
 from generator.pages.html import squeeze
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
+from generator.pages.titles import case_title
 from kb.models import (
     Case,
     Failure,
     Impact,
     Reference,
     Section,
+    Task,
 )
 from kb.render.env import make_env
 from kb.render.report import render_case
@@ -205,6 +207,15 @@ def test_squeeze_cuts_indentation_but_keeps_code_and_scripts_as_written() -> Non
         "<div>\n<p>a\nb</p>\n<pre><code>x\n    y\n</code></pre>\n<textarea>\n  t</textarea><script>\n  f()\n</script>"
     )
     assert squeeze("<p>\n  a</p><pre>\n  open to the end") == "<p>\na</p><pre>\n  open to the end"
+
+
+def test_a_case_without_a_prompt_is_titled_by_its_platform_and_services() -> None:
+    def title(platform: str | None, services: list[str]) -> str:
+        return case_title(Case(id="x", title="MODEL_FAILURES.md", task=Task(platform=platform, aws_services=services)))
+
+    assert title("cdk", []) == "An AWS CDK task"
+    assert title("tf", ["VPC", "EC2"]) == "A Terraform task on VPC, EC2"
+    assert title(None, ["S3"]) == "An AWS task on S3"
 
 
 def test_bar_chart_is_offline_svg_with_escaped_labels() -> None:
