@@ -35,6 +35,7 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
+from generator.pages.html import squeeze
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
 from kb.store import scan_kb
@@ -133,6 +134,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     folder = site_cache_dir(root)
     salt = f"{templates_digest([templates])}:{config.use_directory_urls}:{links}"
     cache = PageCache(folder, salt)
+    indexed = _command["name"] == "serve" and _index_built(config)  # serve indexes once: skip search's pages
     try:
         site = build_pages(
             kb,
@@ -142,6 +144,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
             record_links=links,
             site_name=config.site_name,
             site_url=config.site_url,
+            search=not indexed,
         )
     except KbError as exc:
         raise PluginError(f"kb site: {exc}") from None
@@ -149,7 +152,8 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         log.warning(problem)
     _pages.clear()
     sources = write_sources(folder / "docs", _sources(folder / "docs", site))
-    _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
+    if not indexed:
+        _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
@@ -185,16 +189,16 @@ def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
 
 
 def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
-    """Put in the blocks search should not index (diffs repeat the code; prompts are context)."""
+    """Squeeze a generated page's indentation and put in the blocks search should not index (diffs, prompts)."""
     generated = _pages.get(page.file.src_uri)
-    return fill_blocks(output, generated.late_blocks, LATE_MARKER) if generated else output
+    return fill_blocks(squeeze(output), generated.late_blocks, LATE_MARKER) if generated else output
 
 
 def on_post_build(*, config: Any) -> None:
     """Index what search reads with Pagefind, into the built site (once per ``mkdocs serve``)."""
     site = Path(config.site_dir)
     pages = _search.get("pages")
-    if pages is None or (_command["name"] == "serve" and (site / "pagefind" / "pagefind.js").exists()):
+    if pages is None or (_command["name"] == "serve" and _index_built(config)):
         return
     try:
         import pagefind_bin  # noqa: F401  (the binary Pagefind ships on PyPI)
@@ -210,6 +214,10 @@ def on_post_build(*, config: Any) -> None:
         log.warning("kb site: Pagefind failed (%s): %s", done.returncode, (done.stderr or done.stdout).strip()[-500:])
         return
     log.info("kb: search index built by Pagefind (%.2f s)", time.perf_counter() - started)
+
+
+def _index_built(config: Any) -> bool:
+    return (Path(config.site_dir) / "pagefind" / "pagefind.js").exists()
 
 
 def on_serve(server: Any, /, *, config: Any, builder: Any) -> Any:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
@@ -24,14 +25,17 @@ from generator import site
 from generator.pages.build import SiteBuild, build_pages, front_matter
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, snippet
+from generator.pages.html import squeeze
 from generator.pages.reference import cli_docs, schema_docs
 from generator.pages.text import _MD, _is_plain, code_language, html_block, meta_title, plain, render_html
+from generator.pages.titles import case_title
 from kb.models import (
     Case,
     Failure,
     Impact,
     Reference,
     Section,
+    Task,
 )
 from kb.render.env import make_env
 from kb.render.report import render_case
@@ -197,6 +201,23 @@ def test_front_matter_reads_back_as_the_escaped_title(title: str) -> None:
     assert meta == {"title": expected, "template": "kb-case.html"}
 
 
+def test_squeeze_cuts_indentation_but_keeps_code_and_scripts_as_written() -> None:
+    page = "<div>\n    <p>a\n\n   b</p>\n  <pre><code>x\n    y\n</code></pre>\n <textarea>\n  t</textarea><script>\n  f()\n</script>"
+    assert squeeze(page) == (
+        "<div>\n<p>a\nb</p>\n<pre><code>x\n    y\n</code></pre>\n<textarea>\n  t</textarea><script>\n  f()\n</script>"
+    )
+    assert squeeze("<p>\n  a</p><pre>\n  open to the end") == "<p>\na</p><pre>\n  open to the end"
+
+
+def test_a_case_without_a_prompt_is_titled_by_its_platform_and_services() -> None:
+    def title(platform: str | None, services: list[str]) -> str:
+        return case_title(Case(id="x", title="MODEL_FAILURES.md", task=Task(platform=platform, aws_services=services)))
+
+    assert title("cdk", []) == "An AWS CDK task"
+    assert title("tf", ["VPC", "EC2"]) == "A Terraform task on VPC, EC2"
+    assert title(None, ["S3"]) == "An AWS task on S3"
+
+
 def test_bar_chart_is_offline_svg_with_escaped_labels() -> None:
     svg = bar_chart([Bar("<b>Lambda</b>", 4), Bar("S3", 2, "high")], title="By <service>")
     assert (
@@ -359,6 +380,11 @@ def test_strict_build_of_the_bundled_kb_shows_the_seed_case_outside_the_nav(
     out = build_site(ROOT / "failures", tmp_path / "site", monkeypatch)
     case_html = (out / "cases" / SEED_CASE / "index.html").read_text(encoding="utf-8")
     assert f'id="{SEED_FIRST}"' in case_html and SEED_TITLE in case_html
+    seed_case = load_kb(ROOT / "failures").case(SEED_CASE)
+    assert seed_case is not None
+    code = seed_case.failures[0].failure.model_response.code or ""  # type: ignore[union-attr]
+    assert "\n  " in code and str(escape(code)) in case_html  # code keeps its indentation; the page's is squeezed
+    assert "\n  <" not in re.sub(r"<pre\b.*?</pre>", "", case_html, flags=re.S)
     assert 'class="tabbed-set' in case_html and "<svg" in (out / "index.html").read_text(encoding="utf-8")
     nav = re.search(r'<nav class="md-nav md-nav--primary.*?</nav>', case_html, re.S)
     assert nav is not None and "Explore" in nav.group(0) and SEED_CASE not in nav.group(0)
@@ -418,6 +444,25 @@ def test_cached_and_dirty_builds_equal_a_clean_build(tmp_path: Path, monkeypatch
     assert "An edited title" in clean["cases/gen-0003/index.html"].decode()
     assert untouched.stat().st_mtime_ns == stamp  # an unchanged case page is not rebuilt
     assert dirty["cases/gen-0005/index.html"] == cold["cases/gen-0005/index.html"]
+
+
+def test_serve_indexes_search_once_and_then_skips_its_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=4)
+    monkeypatch.setenv(site.KB_ENV, str(kb))
+    plugins = load_config(config_file=str(ROOT / "mkdocs.yml")).plugins  # MkDocs loads the hooks once per process
+    plugins.on_startup(command="serve", dirty=True)
+    try:
+        out = build_site(kb, tmp_path / "site", monkeypatch)  # serve's first build indexes
+        entry = out / "pagefind" / "pagefind-entry.json"
+        searched = next((site.site_cache_dir(kb) / "search").rglob("gen-0001/index.html"))
+        stamps = entry.stat().st_mtime_ns, searched.stat().st_mtime_ns
+        edited = kb / "gen-0001" / "01-failure-1.yaml"
+        edited.write_text(edited.read_text().replace("Failure 1 of case 1", "An edited title"))
+        build_site(kb, out, monkeypatch, dirty=True, strict=False)  # a rebuild after the edit
+    finally:
+        plugins.on_startup(command="build", dirty=False)
+    assert "An edited title" in (out / "cases" / "gen-0001" / "index.html").read_text(encoding="utf-8")
+    assert (entry.stat().st_mtime_ns, searched.stat().st_mtime_ns) == stamps  # search's work is not redone
 
 
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(

@@ -124,6 +124,7 @@ def build_pages(
     record_links: RecordLinks | None = None,
     site_name: str = "kb",
     site_url: str | None = None,
+    search: bool = True,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -134,6 +135,7 @@ def build_pages(
     ``cache`` keeps rendered case pages between builds; ``record_links`` adds "view"/"edit" links.
     Withdrawn cases get a tombstone page and count nowhere; ``site_name`` and ``site_url``
     title and anchor the change feed (see ``generator.pages.feed`` and ``.tombstones``).
+    ``search`` makes the pages search indexes (off while ``mkdocs serve`` keeps the index it built first).
     """
     everything, kb = kb, live(kb)
     add_site_filters(env)
@@ -156,8 +158,9 @@ def build_pages(
             add_tombstone(pages.render, case, names)
         else:
             case_page(pages, case, context)
-            url = page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)
-            pages.build.search[url] = search_page(case)
+            if search:
+                url = page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)
+                pages.build.search[url] = search_page(case)
         progress.advance(1)
     pages.build.files.update(redirect_files(everything, directory_urls=directory_urls))
     feed = feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls)

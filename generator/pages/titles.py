@@ -148,5 +148,6 @@ def case_title(case: Case) -> str:
     if line:
         return " · ".join(p for p in (line, ", ".join(x for x in (platform, services) if x)) if p)
     if platform or services:
-        return f"A {platform or 'AWS'} task" + (f" on {services}" if services else "")
+        name = platform or "AWS"
+        return f"{'An' if name[0] in 'AEIOU' else 'A'} {name} task" + (f" on {services}" if services else "")
     return own
