@@ -35,6 +35,7 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
+from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
@@ -64,6 +65,8 @@ _command = {"name": "build"}
 """The MkDocs command running (`build`, `serve`, `gh-deploy`)."""
 _search: dict[str, Path] = {}
 """The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
+_download: dict[str, tuple[Path, list[str]]] = {}
+"""The sources folder and its case documents, for ``on_post_build`` to gather (``generator.pages.download``)."""
 
 
 def on_startup(*, command: str, dirty: bool) -> None:
@@ -154,6 +157,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     sources = write_sources(folder / "docs", _sources(folder / "docs", site))
     if not indexed:
         _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
+        _download["cases"] = sources, case_json_paths(site.files)
     for page in site.pages:
         _pages[page.path] = page
         if files.get_file_from_path(page.path) is not None:
@@ -195,11 +199,14 @@ def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
 
 
 def on_post_build(*, config: Any) -> None:
-    """Index what search reads with Pagefind, into the built site (once per ``mkdocs serve``)."""
+    """Index what search reads with Pagefind and gather the whole-KB download, into the built site
+    (once per ``mkdocs serve``, as its first build)."""
     site = Path(config.site_dir)
     pages = _search.get("pages")
     if pages is None or (_command["name"] == "serve" and _index_built(config)):
         return
+    if "cases" in _download:
+        write_download(*_download.pop("cases"), site)
     try:
         import pagefind_bin  # noqa: F401  (the binary Pagefind ships on PyPI)
     except ImportError:

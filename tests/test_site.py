@@ -446,6 +446,18 @@ def test_cached_and_dirty_builds_equal_a_clean_build(tmp_path: Path, monkeypatch
     assert dirty["cases/gen-0005/index.html"] == cold["cases/gen-0005/index.html"]
 
 
+def test_the_whole_kb_downloads_as_one_case_json_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=3)
+    out = build_site(kb, tmp_path / "one", monkeypatch)
+    packed = (out / "data" / "kb.jsonl.gz").read_bytes()
+    lines = gzip.decompress(packed).decode("utf-8").splitlines()
+    cases = sorted((out / "cases").glob("*.json"))
+    assert [json.loads(line) for line in lines] == [json.loads(p.read_text(encoding="utf-8")) for p in cases]
+    assert [json.loads(line)["case"]["id"] for line in lines] == ["gen-0000", "gen-0001", "gen-0002"]
+    assert 'href="../data/kb.jsonl.gz"' in (out / "browse" / "index.html").read_text(encoding="utf-8")
+    assert (build_site(kb, tmp_path / "two", monkeypatch) / "data" / "kb.jsonl.gz").read_bytes() == packed
+
+
 def test_serve_indexes_search_once_and_then_skips_its_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kb = write_generated_kb(tmp_path / "kb", cases=4)
     monkeypatch.setenv(site.KB_ENV, str(kb))
