@@ -569,7 +569,7 @@ def load_entry(path: Path, model: type[BaseModel], slim: bool = False) -> tuple[
         return stat, Entry(tuple(problems), False, digest(raw))
     found = tuple(credentials_in(path, raw.decode("utf-8-sig")))  # here, with the bytes at hand (and in parallel)
     ident = record.id if isinstance(record, Case | Failure) else None
-    return stat, Entry((), True, digest(raw), ident, slim_record(record) if slim else record, found)
+    return stat, Entry(tuple(problems), True, digest(raw), ident, slim_record(record) if slim else record, found)
 
 
 Parsed = tuple[Stat | None, Entry, dict[str, str]]
@@ -664,9 +664,10 @@ def record_data(record: BaseModel) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
 
 
-def dump_record(record: BaseModel) -> str:
-    """The YAML text of a record, modeline first, keys in the schema's order."""
-    return yamlio.dump(record_data(record), schema_name=SCHEMA_NAMES[type(record)])
+def dump_record(record: BaseModel, data: dict[str, Any] | None = None) -> str:
+    """The YAML text of a record, modeline first, keys in the schema's order (``data``: its
+    ``record_data``, when the caller has it already)."""
+    return yamlio.dump(data if data is not None else record_data(record), schema_name=SCHEMA_NAMES[type(record)])
 
 
 def check_id(value: str, *, what: str) -> str:

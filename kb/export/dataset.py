@@ -29,7 +29,7 @@ from kb.errors import ExistsError, KbError, LicenseError, Problem, SecretsFoundE
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
 from kb.export.dedup import RowFilter, clusters
 from kb.export.lengths import Lengths
-from kb.export.memo import Memo, report_inputs, templates_digest
+from kb.export.memo import Memo, report_inputs
 from kb.export.publish import publish, write_file
 from kb.export.result import SPLITS, ExportResult
 from kb.export.rows import (
@@ -50,7 +50,7 @@ from kb.filters import Filters, Selection, select
 from kb.lifecycle import is_withdrawn
 from kb.models import Status
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
+from kb.render.env import make_env, project_templates_dir, templates_digest
 from kb.render.report import render_case
 from kb.secrets import KIND_LABELS, find_secrets
 from kb.secrets import redact as redact_secrets
@@ -398,7 +398,7 @@ def _renderer(kb_root: Path, memo: Memo) -> Callable[[LoadedCase], str]:
     """A case's failure report as Markdown, rendered or (its inputs unchanged) from ``memo``."""
     templates = project_templates_dir(kb_root)
     env = make_env(templates)
-    fingerprint = templates_digest([templates, builtin_templates_dir()])
+    fingerprint = templates_digest(templates)
 
     def render(case: LoadedCase) -> str:
         return memo.get("report", case.id, report_inputs(case, fingerprint), lambda _: render_case(case, env), str, str)

@@ -13,9 +13,7 @@ place and kind, never a history.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -92,16 +90,6 @@ def load_signature(value: list[int]) -> NDArray[np.uint32]:
     if sig.shape != (NUM_PERM,):
         raise ValueError("not a signature")
     return sig
-
-
-def templates_digest(folders: Sequence[Path | None]) -> str:
-    """A digest of every template file in ``folders`` (a project's, the built-in ones), by path and bytes."""
-    h = hashlib.blake2b(digest_size=16)
-    for folder in folders:
-        if folder is not None and folder.is_dir():
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                h.update(f"{path}\0".encode() + digest(path.read_bytes()))
-    return h.hexdigest()
 
 
 def report_inputs(case: LoadedCase, templates: str) -> str:

@@ -25,21 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kb import yamlio
 from kb.atomic import exchange, locked, rename_noreplace
 from kb.documents import TASK_DOCUMENTS
 from kb.errors import ExistsError
 from kb.models import Case, Failure
-from kb.store import (
-    CASE_FILE,
-    OLD_PREFIX,
-    SCHEMA_NAMES,
-    STAGING_PREFIX,
-    check_id,
-    dump_record,
-    failure_file_name,
-    record_data,
-)
+from kb.store import CASE_FILE, OLD_PREFIX, STAGING_PREFIX, check_id, dump_record, failure_file_name, record_data
 
 COMMIT_LOCK = ".kb-commit.lock"
 """Held while a case is moved into place where the system has no atomic rename that refuses to replace."""
@@ -57,7 +47,7 @@ def case_files(
     data = data if data is not None else [record_data(f) for f in failures]
     files = [(CASE_FILE, dump_record(case))]
     files += [
-        (failure_file_name(n, f.id), yamlio.dump(d, schema_name=SCHEMA_NAMES[Failure]))
+        (failure_file_name(n, f.id), dump_record(f, d))
         for n, (f, d) in enumerate(zip(failures, data, strict=True), start=1)
     ]
     files += sorted((documents or {}).items(), key=lambda item: TASK_DOCUMENTS.index(item[0]))

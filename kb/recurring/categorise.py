@@ -116,7 +116,7 @@ def literals(pattern: str) -> tuple[str, ...] | None:
 
 def _alternatives(pattern: str) -> list[str]:
     """``pattern`` split at its top-level ``|``."""
-    parts, depth, start, i = [], 0, 0, 0
+    parts, start, i = [], 0, 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
@@ -124,10 +124,8 @@ def _alternatives(pattern: str) -> list[str]:
         elif char == "[":
             i = _class_end(pattern, i)
         elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
+            i = _group_end(pattern, i)
+        elif char == "|":
             parts.append(pattern[start:i])
             start = i + 1
         i += 1

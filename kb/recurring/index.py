@@ -526,13 +526,8 @@ def _copy_groups(index: Index) -> dict[str, str]:
     """Near-copy groups: by MinHash of the cases' text, joined with stated `duplicate_of` links."""
     from kb.recurring import copies
 
-    numbers = index.case_numbers
     case_ids = list(dict.fromkeys(index.columns["case"]))
-    if case_ids:
-        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
-        sigs = np.minimum.reduceat(index.signatures, starts, axis=0)
-    else:
-        sigs = index.signatures
+    sigs = np.minimum.reduceat(index.signatures, index.case_starts, axis=0) if case_ids else index.signatures
     found = copies.copy_groups(case_ids, sigs)
     parent: dict[str, str] = {}
 

@@ -12,12 +12,14 @@ Filters registered for every template (see ``kb.render.markdown``):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
 
+from kb.cache import digest
 from kb.errors import KbError, UsageError
 from kb.render import markdown
 
@@ -44,6 +46,16 @@ def builtin_templates_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise UsageError(f"kb's built-in templates are missing (looked in {_KB / 'templates'}); reinstall kb")
+
+
+def templates_digest(templates_dir: Path | None) -> str:
+    """A digest of the templates a render reads (``templates_dir``'s, then the built-in ones), by path and bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    for folder in (templates_dir, builtin_templates_dir()):
+        if folder is not None and folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                h.update(f"{path}\0".encode() + digest(path.read_bytes()))
+    return h.hexdigest()
 
 
 def project_templates_dir(kb_root: Path) -> Path | None:

@@ -35,7 +35,7 @@ from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.pool import crashed, worker_pool
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import builtin_templates_dir, make_env, project_templates_dir, template_problem
+from kb.render.env import make_env, project_templates_dir, template_problem, templates_digest
 from kb.render.markdown import inline
 from kb.store import TAXONOMY_FILE, CaseFolder, LoadedCase, LoadedFailure, Parsed, Scan, read_file, scan_files
 from kb.totals import totals_line
@@ -463,11 +463,7 @@ def _inputs_key(scan: Scan, templates_dir: Path | None, out: Path, project_root:
     h.update(f"{out}\0{project_root}\0".encode())
     taxonomy = scan.entries.get(TAXONOMY_FILE)
     h.update(taxonomy.digest if taxonomy else b"-")
-    for folder in (templates_dir, builtin_templates_dir()):
-        if folder is None or not folder.is_dir():
-            continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            h.update(f"{path}\0".encode() + digest(path.read_bytes()))
+    h.update(templates_digest(templates_dir).encode())
     return h.hexdigest()
 
 
