@@ -119,6 +119,18 @@ def test_levels_from_a_severity_table_and_a_bold_severity_line() -> None:
     assert levels == [Impact.critical, Impact.medium, Impact.low]
 
 
+def test_title_lines_of_a_plain_text_document_over_labelled_paragraphs_are_the_units() -> None:
+    result = assemble("plain_text.md")
+    failures = counted(result)
+    assert [f.title for f in failures] == [
+        "Dead-letter queue has no redrive policy",
+        "Lambda role cannot read the queue",
+    ]
+    assert failures[1].ideal_response is not None and "sqs:ReceiveMessage" in failures[1].ideal_response.text
+    assert failures[0].location == "the OrdersQueue resource sets no RedrivePolicy."
+    assert "Review of the queue stack" in result.case.intro  # the lines before the units stay the case's
+
+
 def test_a_table_with_one_failure_per_row() -> None:
     result = assemble("rows.md")
     failures = counted(result)

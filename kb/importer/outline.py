@@ -101,9 +101,13 @@ def _with_pseudo_headings(doc: Document, lists_as_units: bool = False) -> list[B
     out: list[Block] = []
     blocks = doc.blocks
     headings: list[frozenset[str]] = []  # the titles of the document's headings, read when a list needs them
+    plain = not any(block.kind == "heading" for block in blocks)  # plain text: titles are lines of their own
     for index, block in enumerate(blocks):
         if block.kind == "paragraph" and block.head is None:
             line = doc.lines[block.start].strip()
+            if plain and block.end == block.start + 1 and _plain_title(doc, block, blocks[index + 1 : index + 5]):
+                out.append(Block("heading", block.start, block.end, level=PSEUDO_LEVEL, title=line, titled=True))
+                continue
             if line.startswith(("**", "__")) and line.endswith(("**", "__")) and not line.rstrip("*_").endswith(":"):
                 number, title = split_number(line)
                 following = blocks[index + 1] if index + 1 < len(blocks) else None
@@ -162,6 +166,18 @@ def _titled_items(doc: Document, block: Block, following: Block | None, precedin
                 labelled += 1
                 break
     return labelled * 2 >= len(block.items) and labelled > 0
+
+
+def _plain_title(doc: Document, block: Block, following: list[Block]) -> bool:
+    """A line of its own in a document without headings, over labelled paragraphs (`Hard
+    dependency on a non-created VPC` above `Where: ...`, `Impact: ...`, `Fix: ...`): a unit's title."""
+    line = doc.lines[block.start].strip()
+    if not line[:1].isupper() or line.endswith((".", ";", ",")) or match_label(line) is not None:
+        return False
+    if not 1 <= len(line.split()) <= 14 or line.startswith(("**", "__")):
+        return False
+    fields = [_block_fields(doc, block) if block.kind == "paragraph" else set() for block in following]
+    return bool(fields) and bool(fields[0]) and any(found & _STRONG for found in fields)
 
 
 def _titles_labelled(doc: Document, block: Block, following: Block | None) -> bool:
