@@ -131,6 +131,16 @@ def test_title_lines_of_a_plain_text_document_over_labelled_paragraphs_are_the_u
     assert "Review of the queue stack" in result.case.intro  # the lines before the units stay the case's
 
 
+def test_a_numbered_checklist_among_the_failures_is_a_checklist() -> None:
+    result = assemble("numbered_checklist.md")
+    kinds = {f.title: f.kind for f in result.failures}
+    assert kinds == {
+        "Lambda has no dead-letter queue": Kind.failure,
+        "Log group kept forever": Kind.failure,
+        'Acceptance criteria (what "fixed" looks like)': Kind.checklist,
+    }
+
+
 def test_a_table_with_one_failure_per_row() -> None:
     result = assemble("rows.md")
     failures = counted(result)

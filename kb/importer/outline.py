@@ -342,7 +342,8 @@ class _Context:
 
 def _walk(doc: Document, node: Node, group: Node | None, ctx: _Context) -> list[Part]:
     if _is_unit(doc, node, ctx):
-        return [UnitPart(node, group, ctx.severity, ctx.entry)]
+        own = node.info.entry if node.info is not None else None  # `7) Acceptance criteria`, `Rewrite checklist`
+        return [UnitPart(node, group, ctx.severity, own if own is Kind.checklist else ctx.entry)]
     info = node.info
     assert info is not None
     inner = _Context(
