@@ -69,9 +69,12 @@ def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
 
     ``StrictUndefined`` (a misspelt name is an error, not an empty string), ``trim_blocks``,
     ``lstrip_blocks`` and ``keep_trailing_newline``; no HTML autoescaping (the output is
-    Markdown: code goes through ``fence`` and plain text through ``inline``). Sandboxed: a
-    project's templates are data from the repository, so they cannot reach Python internals
-    (``{{ ''.__class__.__mro__ }}`` is an error, not a way out).
+    Markdown: code goes through ``fence`` and plain text through ``inline``). Sandboxed
+    when a project's templates are in the lookup: they are data from the repository, so they
+    cannot reach Python internals (``{{ ''.__class__.__mro__ }}`` is an error, not a way
+    out). kb's own templates are its code, and render alone in a plain environment (the
+    sandbox's checks of every attribute and call cost about as much again as the rest); the
+    escaping is the filters', the same in both.
     """
     builtin = builtin_templates_dir()
     loaders: list[jinja2.BaseLoader] = []
@@ -80,8 +83,9 @@ def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
             raise UsageError(f"{templates_dir}: templates folder not found")
         if templates_dir.resolve() != builtin.resolve():
             loaders.append(jinja2.FileSystemLoader(templates_dir))
+    kind = jinja2.sandbox.SandboxedEnvironment if loaders else jinja2.Environment
     loaders.append(jinja2.FileSystemLoader(builtin))
-    env = jinja2.sandbox.SandboxedEnvironment(
+    env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
