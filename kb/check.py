@@ -55,9 +55,8 @@ def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     the rules are kept for the whole KB and for each case, with what they were computed
     from (the records' bytes, the task documents' stat, the taxonomy, the examples
     references point to, what the `related` links resolved to). An unchanged KB loads no
-    record at all; after an edit the slim records are loaded (the rules of the whole KB,
-    aliases and lifecycle links, read them all) and only the cases whose inputs changed
-    are checked again.
+    record at all; after an edit only the changed cases are loaded and checked again (the
+    rules of the whole KB, aliases and lifecycle links, read the others' summaries).
     """
     root = Path(root)
     with RecordCache.open(root) as record_cache:
@@ -273,8 +272,8 @@ def _stored(
 
 
 def _reused(stored: Any, key: str, examples: _Examples, names: Names | None = None) -> tuple[list[Problem], int] | None:
-    """Stored findings (and count of records in an older format), when computed from the same
-    records, examples and resolving links."""
+    """Stored findings and how many records are in an older format, when computed from the
+    same records, examples and resolving links."""
     try:
         if stored["key"] != key:
             return None

@@ -81,8 +81,8 @@ def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
     when a project's templates are in the lookup: they are data from the repository, so they
     cannot reach Python internals (``{{ ''.__class__.__mro__ }}`` is an error, not a way
     out). kb's own templates are its code, and render alone in a plain environment (the
-    sandbox's checks of every attribute and call cost about as much again as the rest); the
-    escaping is the filters', the same in both.
+    sandbox checks every attribute access and call); the escaping is the filters', the
+    same in both.
     """
     import jinja2.sandbox  # here, not above: a command with nothing to render never imports Jinja
 

@@ -284,10 +284,10 @@ def render_case(
     folder's parent); ``report_dir`` is where the report will live (default:
     ``<project_root>/reports/<case-id>``), so reference links resolve from there.
     """
+    import jinja2  # (no cost: ``env`` was made with it)
+
     root = project_root if project_root is not None else case.path.resolve().parent.parent
     where = report_dir if report_dir is not None else root / "reports" / case.id
-    import jinja2  # imported by ``make_env`` already
-
     layout = case.case.layout
     try:
         template = env.get_template(REPORT_TEMPLATE)
