@@ -9,11 +9,14 @@ shadows no id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from kb.errors import Problem
-from kb.store import CASE_FILE, KnowledgeBase
+from kb.store import KnowledgeBase
+from kb.summary import CaseSummary, FailureSummary
 from kb.yamlio import problem_at
 
 
@@ -48,61 +51,77 @@ def failure_alias_ref(case_id: str, alias: str) -> str:
 
 
 def names_of(kb: KnowledgeBase) -> Names:
+    """The name table of a loaded knowledge base (see ``names_from``)."""
+    return names_from([CaseSummary.of(case) for case in kb.cases])
+
+
+def names_from(cases: Sequence[CaseSummary]) -> Names:
     """The name table; where two records claim a name, the first (in case, then NN order) keeps it."""
     names = Names()
-    for case in kb.cases:
+    for case in cases:
         names.cases.setdefault(case.id, case.id)
-        for loaded in case.failures:
-            ref = f"{case.id}/{loaded.failure.id}"
+        for ref, _ in case.refs():
             names.failures.setdefault(ref, ref)
-    for case in kb.cases:
-        for alias in case.case.aliases:
+    for case in cases:
+        for alias in case.aliases:
             names.cases.setdefault(alias, case.id)
-        for loaded in case.failures:
-            ref = f"{case.id}/{loaded.failure.id}"
-            for alias in loaded.failure.aliases:
+        for ref, failure in case.refs():
+            for alias in failure.aliases:
                 names.failures.setdefault(failure_alias_ref(case.id, alias), ref)
     return names
 
 
-def alias_problems(kb: KnowledgeBase) -> list[Problem]:
+def alias_problems(cases: Sequence[CaseSummary]) -> list[Problem]:
     """An alias that repeats or shadows an id, or that another record also claims (errors)."""
     problems: list[Problem] = []
-    case_ids = {case.id: case.path / CASE_FILE for case in kb.cases}
-    failure_ids = {f"{case.id}/{loaded.failure.id}": loaded.path for case in kb.cases for loaded in case.failures}
-    claimed: dict[str, Path] = {}
-    for case in kb.cases:
-        path = case.path / CASE_FILE
-        for i, alias in enumerate(case.case.aliases):
-            problems.extend(_claim(path, i, alias, alias, case.id, case_ids, claimed, what="case"))
+    case_ids = {case.id: Place(case) for case in cases}
+    failure_ids = {ref: Place(case, failure) for case in cases for ref, failure in case.refs()}
+    claimed: dict[str, Place] = {}
+    for case in cases:
+        place = Place(case)
+        for i, alias in enumerate(case.aliases):
+            problems.extend(_claim(place, i, alias, alias, case.id, case_ids, claimed, what="case"))
     claimed = {}
-    for case in kb.cases:
-        for loaded in case.failures:
-            own = f"{case.id}/{loaded.failure.id}"
-            for i, alias in enumerate(loaded.failure.aliases):
+    for case in cases:
+        for own, failure in case.refs():
+            place = Place(case, failure)
+            for i, alias in enumerate(failure.aliases):
                 ref = failure_alias_ref(case.id, alias)
-                problems.extend(_claim(loaded.path, i, alias, ref, own, failure_ids, claimed, what="failure"))
+                problems.extend(_claim(place, i, alias, ref, own, failure_ids, claimed, what="failure"))
     return problems
 
 
+class Place(NamedTuple):
+    """A record file, named by its case and failure (its path made only for a problem)."""
+
+    case: CaseSummary
+    failure: FailureSummary | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.case.case_file if self.failure is None else self.case.failure_path(self.failure)
+
+
 def _claim(
-    path: Path,
+    place: Place,
     index: int,
     alias: str,
     name: str,
     own: str,
-    ids: dict[str, Path],
-    claimed: dict[str, Path],
+    ids: dict[str, Place],
+    claimed: dict[str, Place],
     *,
     what: str,
 ) -> list[Problem]:
     loc = ("aliases", index)
     if name == own:
-        return [problem_at(path, loc, f"alias `{alias}` is the {what}'s own id")]
+        return [problem_at(place.path, loc, f"alias `{alias}` is the {what}'s own id")]
     if name in ids:
-        return [problem_at(path, loc, f"alias `{alias}` shadows the id of the {what} `{name}` ({ids[name]})")]
+        return [
+            problem_at(place.path, loc, f"alias `{alias}` shadows the id of the {what} `{name}` ({ids[name].path})")
+        ]
     if name in claimed:
-        where = "earlier in this file" if claimed[name] == path else f"also an alias in {claimed[name]}"
-        return [problem_at(path, loc, f"duplicate alias `{alias}` ({where})")]
-    claimed[name] = path
+        where = "earlier in this file" if claimed[name].path == place.path else f"also an alias in {claimed[name].path}"
+        return [problem_at(place.path, loc, f"duplicate alias `{alias}` ({where})")]
+    claimed[name] = place
     return []

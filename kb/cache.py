@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 from kb.errors import Problem, Severity
 
-FORMAT = 3
+FORMAT = 4
 RACY_NS = 2_000_000_000
 """An entry is trusted on its stat alone only for a file last modified this long before the
 entry was written (two seconds: the coarsest timestamps in use, FAT's, tick that slowly)."""

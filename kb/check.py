@@ -5,20 +5,22 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kb.aliases import Names, names_of
+from kb.aliases import Names, names_from
 from kb.cache import RecordCache, digest
 from kb.credentials import credential_problems
 from kb.documents import document_problem
 from kb.errors import Problem, Severity
 from kb.examples import case_references, project_root
-from kb.lifecycle import check_lifecycle, outdated
-from kb.models import Status
+from kb.lifecycle import case_dates, check_lifecycle, outdated
+from kb.models import Status, Taxonomy
 from kb.recurring.links import case_recurring
 from kb.store import CASE_FILE, TAXONOMY_FILE, CaseFolder, KnowledgeBase, LoadedCase, Scan, scan_files
+from kb.summary import CaseSummary
 from kb.totals import totals_disagreement
 from kb.yamlio import problem_at
 
@@ -53,9 +55,8 @@ def check_kb(root: Path | str, *, strict: bool = False) -> CheckReport:
     the rules are kept for the whole KB and for each case, with what they were computed
     from (the records' bytes, the task documents' stat, the taxonomy, the examples
     references point to, what the `related` links resolved to). An unchanged KB loads no
-    record at all; after an edit the slim records are loaded (the rules of the whole KB,
-    aliases and lifecycle links, read them all) and only the cases whose inputs changed
-    are checked again.
+    record at all; after an edit only the changed cases are loaded and checked again (the
+    rules of the whole KB, aliases and lifecycle links, read the others' summaries).
     """
     root = Path(root)
     with RecordCache.open(root) as record_cache:
@@ -81,12 +82,14 @@ def check_rules(kb: KnowledgeBase, *, strict: bool = False) -> list[Problem]:
 
     Rules of one case go in ``case_rules`` (what they read of other cases comes through
     ``RuleContext``); ``kb_rules`` holds the rules of the whole KB (the taxonomy, aliases,
-    lifecycle links). That split is what lets `kb check` re-check only the cases that
-    changed. Credentials are apart (``credential_problems``): an export that redacts them
-    checks them its own way.
+    lifecycle links), which read of each case only its summary (``CaseSummary``). That
+    split is what lets `kb check` re-check, and load, only the cases that changed.
+    Credentials are apart (``credential_problems``): an export that redacts them checks
+    them its own way.
     """
-    context = RuleContext.of(kb, strict=strict)
-    problems = kb_rules(kb)
+    cases = [CaseSummary.of(case) for case in kb.cases]
+    context = RuleContext.of(kb.root, kb.taxonomy, names_from(cases), strict=strict)
+    problems = kb_rules(kb.root, kb.taxonomy, cases, context.names)
     for case in kb.cases:
         problems.extend(case_rules(case, context))
     return problems
@@ -105,21 +108,23 @@ class RuleContext:
     strict: bool
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, *, strict: bool) -> RuleContext:
-        categories = frozenset(c.id for c in kb.taxonomy.categories) if kb.taxonomy else None
-        return cls(project_root(kb.root), categories, names_of(kb), strict)
+    def of(cls, root: Path, taxonomy: Taxonomy | None, names: Names, *, strict: bool) -> RuleContext:
+        categories = frozenset(c.id for c in taxonomy.categories) if taxonomy else None
+        return cls(project_root(root), categories, names, strict)
 
 
-def kb_rules(kb: KnowledgeBase) -> list[Problem]:
-    """The rules of the knowledge base as a whole: its taxonomy, aliases and lifecycle links."""
-    return [*(_duplicate_categories(kb) if kb.taxonomy else []), *check_lifecycle(kb)]
+def kb_rules(root: Path, taxonomy: Taxonomy | None, cases: Sequence[CaseSummary], names: Names) -> list[Problem]:
+    """The rules of the knowledge base as a whole: its taxonomy, aliases and lifecycle links
+    (``names``: ``names_from(cases)``)."""
+    return [*(_duplicate_categories(root, taxonomy) if taxonomy else []), *check_lifecycle(cases, names)]
 
 
 def case_rules(case: LoadedCase, context: RuleContext) -> list[Problem]:
-    """Every rule of one case: ids and numbers, categories, drafts, totals, task documents,
-    references, links, twins."""
+    """Every rule of one case: ids and numbers, categories, drafts, totals, dates, task
+    documents, references, links, twins."""
     return [
         *_check_case(case, context.categories, strict=context.strict),
+        *case_dates(case),
         *(p for name in case.documents if (p := document_problem(case.path / name))),
         *case_references(context.project, case),
         *case_recurring(case, context.names, strict=context.strict),
@@ -161,38 +166,57 @@ def _valid_cases(scan: Scan) -> list[list[str]]:
 def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[list[Problem], int]:
     """The findings of the rules (and how many records are in an older format): the whole
     KB's when nothing changed, else each case's reused when its inputs are unchanged and
-    computed again for the others."""
+    computed again for the others. Only the cases whose records changed are loaded first
+    (the others are known from their summaries, kept with their findings), then those whose
+    findings cannot be reused (an example or a `related` link's target changed)."""
     examples = _Examples(project_root(scan.root))
     documents = {folder.path.name: _documents_stat(folder) for folder in scan.layout.cases}
     whole = f"check:{strict}"
     whole_key = _key(scan, strict, sorted(scan.entries), repr(sorted(documents.items())))
-    stored_whole = record_cache.result(whole)
-    found = _reused(stored_whole, whole_key, examples)
-    if found is not None:
-        return found, int(stored_whole.get("outdated", 0))
-    valid = _valid_cases(scan)
+    reused = _reused(record_cache.result(whole), whole_key, examples)
+    if reused is not None:
+        return reused
     by_name = {folder.path.name: folder for folder in scan.layout.cases}
-    kb = scan.load([by_name[keys[0].split("/", 1)[0]] for keys in valid])  # slim: the rules of the KB read all
-    context = RuleContext.of(kb, strict=strict)
+    names = [keys[0].split("/", 1)[0] for keys in _valid_cases(scan)]
     taxonomy = scan.entries[TAXONOMY_FILE].digest.hex() if TAXONOMY_FILE in scan.entries else "-"
     stored = record_cache.results(f"case:{strict}:")
+    keys = {name: _key(scan, strict, by_name[name].record_keys(), taxonomy, documents[name]) for name in names}
+    summaries = {name: _summary(stored.get(f"case:{strict}:{name}"), keys[name], by_name[name].path) for name in names}
+    kb = scan.load([by_name[name] for name in names if summaries[name] is None])  # slim
+    loaded = {case.path.name: case for case in kb.cases}
+    summaries.update((name, CaseSummary.of(case)) for name, case in loaded.items())
+    cases = [summary for name in names if (summary := summaries[name]) is not None]
+    context = RuleContext.of(scan.root, kb.taxonomy, names_from(cases), strict=strict)
+    found = kb_rules(scan.root, kb.taxonomy, cases, context.names)
+    kept = {
+        name: reused
+        for name in names
+        if name not in loaded
+        and (reused := _reused(stored.get(f"case:{strict}:{name}"), keys[name], examples, context.names)) is not None
+    }
+    again = [by_name[name] for name in names if name not in loaded and name not in kept]
+    loaded.update((case.path.name, case) for case in (scan.load(again).cases if again else []))
     new: dict[str, dict[str, Any]] = {}
-    found = kb_rules(kb)
     used: dict[str, str | None] = {}
-    for case in kb.cases:
-        name = case.path.name
+    older = 0
+    for name in names:
         slot = f"case:{strict}:{name}"
-        key = _key(scan, strict, by_name[name].record_keys(), taxonomy, documents[name])
-        problems = _reused(stored.get(slot), key, examples, context.names)
-        if problems is None:
+        if name in kept:
+            problems, count = kept[name]
+        elif name in loaded:
+            case = loaded[name]
             credentials = [p for key in by_name[name].record_keys() for p in scan.entries[key].credentials]
-            problems = case_rules(case, context) + credentials
-            refs = {ref: context.names.resolve(ref) for loaded in case.failures for ref in loaded.failure.related_refs}
-            new[slot] = _stored(key, examples.of(case), problems, refs)
+            problems, count = case_rules(case, context) + credentials, outdated(case)
+            refs = {ref: context.names.resolve(ref) for f in case.failures for ref in f.failure.related_refs}
+            new[slot] = _stored(keys[name], examples.of(case), problems, refs, count) | {
+                "summary": CaseSummary.of(case).dumps()
+            }
+        else:
+            continue
         found.extend(problems)
+        older += count
         used.update((new.get(slot) or stored[slot])["examples"])
-    older = outdated(kb)
-    new[whole] = _stored(whole_key, used, found, {}) | {"outdated": older}
+    new[whole] = _stored(whole_key, used, found, {}, older)
     record_cache.put_results(new)
     return found, older
 
@@ -241,14 +265,15 @@ class _Examples:
 
 
 def _stored(
-    key: str, examples: dict[str, str | None], problems: list[Problem], refs: dict[str, str | None]
+    key: str, examples: dict[str, str | None], problems: list[Problem], refs: dict[str, str | None], outdated: int
 ) -> dict[str, Any]:
     dumped = [[p.path, p.line, p.col, p.message, p.severity.value] for p in problems]
-    return {"key": key, "examples": examples, "refs": refs, "problems": dumped}
+    return {"key": key, "examples": examples, "refs": refs, "problems": dumped, "outdated": outdated}
 
 
-def _reused(stored: Any, key: str, examples: _Examples, names: Names | None = None) -> list[Problem] | None:
-    """Stored findings, when computed from the same records, examples and resolving links."""
+def _reused(stored: Any, key: str, examples: _Examples, names: Names | None = None) -> tuple[list[Problem], int] | None:
+    """Stored findings and how many records are in an older format, when computed from the
+    same records, examples and resolving links."""
     try:
         if stored["key"] != key:
             return None
@@ -256,10 +281,19 @@ def _reused(stored: Any, key: str, examples: _Examples, names: Names | None = No
             return None
         if names is not None and any(names.resolve(ref) != was for ref, was in stored["refs"].items()):
             return None
-        return [
+        problems = [
             Problem(path, line, col, message, Severity(sev)) for path, line, col, message, sev in stored["problems"]
         ]
+        return problems, int(stored["outdated"])
     except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _summary(stored: Any, key: str, folder: Path) -> CaseSummary | None:
+    """A case's stored summary, when made from the same records."""
+    try:
+        return CaseSummary.loads(folder, stored["summary"]) if stored["key"] == key else None
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -267,13 +301,12 @@ def _at_key(path: Path, key: str, message: str, severity: Severity = Severity.er
     return problem_at(path, (key,), message, severity)
 
 
-def _duplicate_categories(kb: KnowledgeBase) -> list[Problem]:
-    assert kb.taxonomy is not None
+def _duplicate_categories(root: Path, taxonomy: Taxonomy) -> list[Problem]:
     seen: set[str] = set()
     problems = []
-    for category in kb.taxonomy.categories:
+    for category in taxonomy.categories:
         if category.id in seen:
-            problems.append(_at_key(kb.root / "taxonomy.yaml", "categories", f"duplicate category `{category.id}`"))
+            problems.append(_at_key(root / TAXONOMY_FILE, "categories", f"duplicate category `{category.id}`"))
         seen.add(category.id)
     return problems
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from kb.aliases import Names, alias_problems, names_of
+from kb.aliases import Names, alias_problems
 from kb.errors import Problem
 from kb.models import SCHEMA_VERSION, Case, Failure
 from kb.store import CASE_FILE, KnowledgeBase, LoadedCase, LoadedFailure
+from kb.summary import CaseSummary, FailureSummary
 from kb.yamlio import problem_at
 
 
@@ -65,26 +67,28 @@ def live(kb: KnowledgeBase) -> KnowledgeBase:
 # -- kb check ------------------------------------------------------------------------------
 
 
-def outdated(kb: KnowledgeBase) -> int:
-    """How many records are in an older format than ``SCHEMA_VERSION`` (kb reads them; `kb upgrade` rewrites them)."""
-    versions = [case.case.version for case in kb.cases] + [f.failure.version for c in kb.cases for f in c.failures]
+def outdated(case: LoadedCase) -> int:
+    """How many of the case's records are in an older format than ``SCHEMA_VERSION`` (kb reads them; `kb upgrade` rewrites them)."""
+    versions = [case.case.version, *(loaded.failure.version for loaded in case.failures)]
     return sum(1 for version in versions if version < SCHEMA_VERSION)
 
 
-def check_lifecycle(kb: KnowledgeBase) -> list[Problem]:
-    """Aliases unique, links resolving, dates in order, withdrawn records linked only with a note."""
-    names = names_of(kb)
-    withdrawn = {
-        f"{case.id}/{loaded.failure.id}" for case in kb.cases for loaded in case.failures if is_withdrawn(case, loaded)
-    }
-    problems = alias_problems(kb)
-    for case in kb.cases:
-        path = case.path / CASE_FILE
-        problems.extend(_dates(path, case.case))
-        problems.extend(_case_successor(path, case, names))
-        for loaded in case.failures:
-            problems.extend(_dates(loaded.path, loaded.failure))
-            problems.extend(_failure_links(case, loaded, names, withdrawn))
+def check_lifecycle(cases: Sequence[CaseSummary], names: Names) -> list[Problem]:
+    """Aliases unique, links resolving, withdrawn records linked only with a note (``names``: ``names_from(cases)``)."""
+    withdrawn = {ref for case in cases for ref, failure in case.refs() if case.withdrawn or failure.withdrawn}
+    problems = alias_problems(cases)
+    for case in cases:
+        problems.extend(_case_successor(case, names))
+        for ref, failure in case.refs():
+            problems.extend(_failure_links(case, ref, failure, names, withdrawn))
+    return problems
+
+
+def case_dates(case: LoadedCase) -> list[Problem]:
+    """Dates in order in the case's records (a rule of one case: dates are read of no other)."""
+    problems = _dates(case.path / CASE_FILE, case.case)
+    for loaded in case.failures:
+        problems.extend(_dates(loaded.path, loaded.failure))
     return problems
 
 
@@ -99,39 +103,41 @@ def _dates(path: Path, record: Case | Failure) -> list[Problem]:
     return problems
 
 
-def _case_successor(path: Path, case: LoadedCase, names: Names) -> list[Problem]:
-    successor = case.case.superseded_by
+def _case_successor(case: CaseSummary, names: Names) -> list[Problem]:
+    successor = case.superseded_by
     if successor is None:
         return []
     target = names.resolve_case(successor)
     if target is None:
-        return [problem_at(path, ("superseded_by",), f"`superseded_by` names no case: `{successor}`")]
+        return [problem_at(case.case_file, ("superseded_by",), f"`superseded_by` names no case: `{successor}`")]
     if target == case.id:
-        return [problem_at(path, ("superseded_by",), "`superseded_by` names the case itself")]
+        return [problem_at(case.case_file, ("superseded_by",), "`superseded_by` names the case itself")]
     return []
 
 
-def _failure_links(case: LoadedCase, loaded: LoadedFailure, names: Names, withdrawn: set[str]) -> list[Problem]:
-    failure = loaded.failure
-    own = f"{case.id}/{failure.id}"
-    problems = []
+def _failure_links(
+    case: CaseSummary, own: str, failure: FailureSummary, names: Names, withdrawn: set[str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if failure.superseded_by is None and not failure.related:
+        return problems
+    path = case.failure_path(failure)
     if failure.superseded_by is not None:
         target = names.resolve(failure.superseded_by)
         if target is None:
             message = f"`superseded_by` names no failure of the knowledge base: `{failure.superseded_by}`"
-            problems.append(problem_at(loaded.path, ("superseded_by",), message))
+            problems.append(problem_at(path, ("superseded_by",), message))
         elif target == own:
-            problems.append(problem_at(loaded.path, ("superseded_by",), "`superseded_by` names the failure itself"))
+            problems.append(problem_at(path, ("superseded_by",), "`superseded_by` names the failure itself"))
     seen: dict[str, str] = {}
-    for i, link in enumerate(failure.related):
-        ref = link if isinstance(link, str) else link.ref
+    for i, (ref, bare) in enumerate(failure.related):
         target = names.resolve(ref)
         if target is not None and target in seen:
             message = f"`related` links `{target}` twice (`{seen[target]}` and `{ref}`)"
-            problems.append(problem_at(loaded.path, ("related", i), message))
+            problems.append(problem_at(path, ("related", i), message))
         if target is not None:
             seen.setdefault(target, ref)
-        if isinstance(link, str) and target in withdrawn:
-            message = f"`related` links the withdrawn failure `{link}`: remove the link, or write it as {{ref, note}}"
-            problems.append(problem_at(loaded.path, ("related", i), message))
+        if bare and target in withdrawn:
+            message = f"`related` links the withdrawn failure `{ref}`: remove the link, or write it as {{ref, note}}"
+            problems.append(problem_at(path, ("related", i), message))
     return problems

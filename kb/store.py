@@ -533,8 +533,11 @@ def discover(root: Path, cases: list[str] | None = None, listings: Listings | No
 def interrupted_imports(root: Path) -> list[Problem]:
     """Staging folders a crashed import left: an error for a case that exists only there."""
     problems: list[Problem] = []
-    for folder in sorted(root.iterdir()):
-        if not folder.name.startswith(STAGING_PREFIX) or folder.is_symlink() or not folder.is_dir():
+    with os.scandir(root) as entries:
+        staged = sorted(entry.name for entry in entries if entry.name.startswith(STAGING_PREFIX))
+    for name in staged:
+        folder = root / name
+        if folder.is_symlink() or not folder.is_dir():
             continue
         stranded = []
         if folder.name.startswith(OLD_PREFIX):

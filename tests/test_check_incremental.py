@@ -148,3 +148,73 @@ def test_a_credential_is_found_when_its_file_is_read_and_kept_while_the_file_is_
     assert (again, scanned) == (found, ["case.yaml"])  # the failure's file was not read again
     edit(record, f"# the deploy key: {KEY_ID}", "# the deploy key: in the vault")
     assert [p for p in check_kb(three_cases).errors if "credentials must not" in p.message] == []
+
+
+# -- the rules of the whole KB, from each case's summary ------------------------------------------
+
+
+def test_an_alias_edited_into_a_duplicate_loads_only_the_edited_case(
+    three_cases: Path, loaded_cases: list[str]
+) -> None:
+    edit(three_cases / SEED / "case.yaml", f"id: {SEED}\n", f"id: {SEED}\naliases:\n- old-name\n")
+    assert check_kb(three_cases).ok
+    loaded_cases.clear()
+    edit(three_cases / "copy-b" / "case.yaml", "id: copy-b\n", "id: copy-b\naliases:\n- old-name\n")
+    report = check_kb(three_cases)
+    assert loaded_cases == ["copy-b"]  # the seed's alias is known from its summary
+    assert ["duplicate alias `old-name`" in p.message for p in report.errors] == [True]
+    assert report.problems == from_scratch(three_cases)
+    edit(three_cases / "copy-b" / "case.yaml", "- old-name\n", "- newer-name\n")
+    assert check_kb(three_cases).problems == from_scratch(three_cases) == []
+
+
+def test_a_successor_link_is_checked_against_the_summaries_of_unchanged_cases(
+    three_cases: Path, loaded_cases: list[str]
+) -> None:
+    assert check_kb(three_cases).ok
+    record = three_cases / "copy-a" / FAILURE
+    edit(record, "impact: high", "impact: high\nsuperseded_by: copy-b/unused-variable-assignments")
+    edit(three_cases / "copy-a" / "case.yaml", "id: copy-a\n", "id: copy-a\nsuperseded_by: pr7060\n")
+    loaded_cases.clear()
+    report = check_kb(three_cases)
+    assert loaded_cases == ["copy-a"]
+    assert report.problems == from_scratch(three_cases) == []
+    (three_cases / "copy-b" / FAILURE).unlink()  # the successor goes: the unchanged copy-a's link dangles
+    report = check_kb(three_cases)
+    assert ["`superseded_by` names no failure" in p.message for p in report.errors] == [True]
+    assert report.problems == from_scratch(three_cases)
+
+
+def test_withdrawing_a_linked_failure_is_seen_by_the_unchanged_case_linking_it(
+    three_cases: Path, loaded_cases: list[str]
+) -> None:
+    assert check_kb(three_cases).ok
+    loaded_cases.clear()
+    edit(
+        three_cases / "copy-a" / FAILURE, "impact: high", "impact: high\nwithdrawn:\n  date: 2026-12-01\n  reason: No."
+    )
+    report = check_kb(three_cases)
+    assert loaded_cases == ["copy-a"]  # copy-b's bare link is known from its summary
+    assert ["links the withdrawn failure" in p.message for p in report.errors] == [True]
+    assert report.problems == from_scratch(three_cases)
+    edit(
+        three_cases / "copy-b" / FAILURE,
+        "- copy-a/unused-variable-assignments",
+        "- ref: copy-a/unused-variable-assignments\n  note: Withdrawn.",
+    )
+    assert check_kb(three_cases).problems == from_scratch(three_cases) == []
+
+
+def test_a_damaged_summary_is_rebuilt_from_the_records(three_cases: Path, loaded_cases: list[str]) -> None:
+    from kb.cache import RecordCache
+
+    first = check_kb(three_cases)
+    with RecordCache.open(three_cases) as cache:
+        stored = cache.results("case:False:")
+        stored["case:False:pr7060"]["summary"] = ["not", "a", "summary"]
+        cache.put_results(stored)
+    edit(three_cases / "copy-a" / FAILURE, "impact: high", "impact: low")
+    loaded_cases.clear()
+    report = check_kb(three_cases)
+    assert sorted(loaded_cases) == ["copy-a", SEED]
+    assert report.problems == from_scratch(three_cases) == first.problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 import pytest
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
@@ -13,7 +14,10 @@ from kb.cli import app
 from kb.models import Case, Summary
 from kb.render.env import make_env
 from kb.render.markdown import block
-from tests.helpers import make_failure, write_kb
+from kb.render.report import render_case
+from kb.store import load_kb
+from tests.conftest import ROOT
+from tests.helpers import make_failure, write_hostile_kb, write_kb
 
 runner = CliRunner()
 
@@ -70,3 +74,18 @@ def test_project_templates_run_in_the_sandbox(tmp_path: Path, template: str) -> 
     env = make_env(tmp_path)
     with pytest.raises(jinja2.exceptions.SecurityError):
         env.get_template("evil.j2").render()
+
+
+def test_only_kb_s_own_templates_render_outside_the_sandbox(tmp_path: Path) -> None:
+    """kb's bundled templates are its code (a plain environment); any project template brings the sandbox."""
+    assert not isinstance(make_env(), jinja2.sandbox.SandboxedEnvironment)
+    assert not isinstance(make_env(ROOT / "templates"), jinja2.sandbox.SandboxedEnvironment)  # kb's own repository
+    assert isinstance(make_env(tmp_path), jinja2.sandbox.SandboxedEnvironment)
+
+
+def test_record_text_renders_the_same_with_and_without_the_sandbox(tmp_path: Path) -> None:
+    """The escaping is the filters': a hostile record gives the same report in either environment."""
+    case = load_kb(write_hostile_kb(tmp_path / "kb")).cases[0]
+    (tmp_path / "templates").mkdir()
+    sandboxed = make_env(tmp_path / "templates")
+    assert render_case(case, make_env()) == render_case(case, sandboxed)

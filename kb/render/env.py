@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-
-import jinja2
-import jinja2.sandbox
+from typing import TYPE_CHECKING
 
 from kb.cache import digest
 from kb.errors import KbError, UsageError
 from kb.render import markdown
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "TemplateProblem",
@@ -29,6 +30,7 @@ __all__ = [
     "filled",
     "make_env",
     "project_templates_dir",
+    "require_templates_dir",
     "template_problem",
 ]
 
@@ -64,24 +66,34 @@ def project_templates_dir(kb_root: Path) -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def require_templates_dir(templates_dir: Path | None) -> None:
+    """Refuse a templates folder that is not there (``UsageError``)."""
+    if templates_dir is not None and not templates_dir.is_dir():
+        raise UsageError(f"{templates_dir}: templates folder not found")
+
+
 def make_env(templates_dir: Path | None = None) -> jinja2.Environment:
     """A Jinja environment: ``templates_dir`` (when given) first, then the built-in templates.
 
     ``StrictUndefined`` (a misspelt name is an error, not an empty string), ``trim_blocks``,
     ``lstrip_blocks`` and ``keep_trailing_newline``; no HTML autoescaping (the output is
-    Markdown: code goes through ``fence`` and plain text through ``inline``). Sandboxed: a
-    project's templates are data from the repository, so they cannot reach Python internals
-    (``{{ ''.__class__.__mro__ }}`` is an error, not a way out).
+    Markdown: code goes through ``fence`` and plain text through ``inline``). Sandboxed
+    when a project's templates are in the lookup: they are data from the repository, so they
+    cannot reach Python internals (``{{ ''.__class__.__mro__ }}`` is an error, not a way
+    out). kb's own templates are its code, and render alone in a plain environment (the
+    sandbox checks every attribute access and call); the escaping is the filters', the
+    same in both.
     """
+    import jinja2.sandbox  # here, not above: a command with nothing to render never imports Jinja
+
+    require_templates_dir(templates_dir)
     builtin = builtin_templates_dir()
     loaders: list[jinja2.BaseLoader] = []
-    if templates_dir is not None:
-        if not templates_dir.is_dir():
-            raise UsageError(f"{templates_dir}: templates folder not found")
-        if templates_dir.resolve() != builtin.resolve():
-            loaders.append(jinja2.FileSystemLoader(templates_dir))
+    if templates_dir is not None and templates_dir.resolve() != builtin.resolve():
+        loaders.append(jinja2.FileSystemLoader(templates_dir))
+    kind = jinja2.sandbox.SandboxedEnvironment if loaders else jinja2.Environment
     loaders.append(jinja2.FileSystemLoader(builtin))
-    env = jinja2.sandbox.SandboxedEnvironment(
+    env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -112,6 +124,8 @@ _TEMPLATE_FRAME = re.compile(r"\.j2$")
 
 def template_problem(exc: jinja2.TemplateError, *, template: str, context: str) -> TemplateProblem:
     """Turn a Jinja error into a one-line `template-file:line: message` problem (no traceback)."""
+    import jinja2
+
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = f"{exc.filename or exc.name or template}:{exc.lineno}"
     else:

@@ -88,7 +88,8 @@ def inline(text: str) -> str:
     text = _LINE_BREAKS.sub(" ", text).strip()
     if not text:
         return ""
-    text = _outside_code_spans(text, lambda part: _HTML_START.sub(_escape_tag_start, part))
+    if "<" in text:  # (without one, no tag to escape)
+        text = _outside_code_spans(text, lambda part: _HTML_START.sub(_escape_tag_start, part))
     text = "\\" + text if _BLOCK_START.match(text) else _ORDERED_ITEM.sub(r"\1\\\2", text, count=1)
     return _CLOSING_HASHES.sub(lambda m: f"{m[1]}\\{m[2]}", text, count=1)
 
@@ -111,6 +112,8 @@ def block(text: str) -> str:
     lines = text.rstrip().split("\n")
     first = next((n for n, line in enumerate(lines) if line.strip()), len(lines))
     lines = lines[first:]
+    if "```" not in text and "~~~" not in text and "<" not in text:  # (no fence or HTML block to close)
+        return "\n".join(lines)
     opened: str | None = None
     last_end: dict[int, int] = {}
     for number, line in enumerate(lines):

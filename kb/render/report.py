@@ -22,10 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import quote
-
-import jinja2
 
 from kb.atomic import write_bytes
 from kb.cache import RACY_NS, RecordCache, digest
@@ -35,10 +33,13 @@ from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.pool import crashed, worker_pool
 from kb.progress import NO_PROGRESS, Progress
-from kb.render.env import make_env, project_templates_dir, template_problem, templates_digest
+from kb.render.env import make_env, project_templates_dir, require_templates_dir, template_problem, templates_digest
 from kb.render.markdown import inline
 from kb.store import TAXONOMY_FILE, CaseFolder, LoadedCase, LoadedFailure, Parsed, Scan, read_file, scan_files
 from kb.totals import totals_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "CASE_PLACES",
@@ -283,6 +284,8 @@ def render_case(
     folder's parent); ``report_dir`` is where the report will live (default:
     ``<project_root>/reports/<case-id>``), so reference links resolve from there.
     """
+    import jinja2  # (no cost: ``env`` was made with it)
+
     root = project_root if project_root is not None else case.path.resolve().parent.parent
     where = report_dir if report_dir is not None else root / "reports" / case.id
     layout = case.case.layout
@@ -342,7 +345,7 @@ def render_reports(
         unreadable = [p for p in scan.problems if p.severity is Severity.error]  # e.g. no such case
         if unreadable:
             raise InvalidKbError(unreadable)
-        env = make_env(templates_dir)
+        require_templates_dir(templates_dir)
         inputs = _inputs_key(scan, templates_dir, out.resolve(), project_root)
         made = record_cache.results("render:")
         folders = [f for f in scan.layout.cases if scan.entries[f.record_keys()[0]].valid]
@@ -356,10 +359,12 @@ def render_reports(
             ):
                 fresh[folder.path.name] = path
         stale = [f for f in folders if f.path.name not in fresh and f.path.name not in texts]
-        for case in scan.load(stale).cases if stale else []:
-            report_dir = out / case.id
-            text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
-            texts[case.path.name] = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
+        if stale:
+            env = make_env(templates_dir)
+            for case in scan.load(stale).cases:
+                report_dir = out / case.id
+                text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
+                texts[case.path.name] = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
         done: dict[str, Any] = {}
         for folder in folders:
             name = folder.path.name
