@@ -90,13 +90,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kb-export-bench-") as tmp:
         records = Path(tmp) / "records-cache"
         in_cache(records, lambda: load_kb(args.kb))()  # the records only, as another command leaves them
-        os.chmod(records, 0o700)
 
         def run(fmt: str, mode: str) -> Callable[[], object]:
             out = Path(tmp) / f"{fmt}-{mode}"
-            export = lambda: export_dataset(  # noqa: E731
-                args.kb, fmt, out, license="cc-by-4.0", redact=True, use_cache=mode != "no cache"
-            )
+
+            def export() -> object:
+                return export_dataset(args.kb, fmt, out, license="cc-by-4.0", redact=True, use_cache=mode != "no cache")
+
             if mode != "first":
                 return export
             fresh = Path(tmp) / "first-cache"
