@@ -73,10 +73,11 @@ _NOT_ALNUM_AFTER = r"(?![A-Za-z0-9])"
 # a match is checked in code, since a leading look-behind makes `re` try every position
 # (15x slower). A rule whose body can contain its own prefix checks the character before
 # the prefix right after it (`sk-(?<![...]sk-)`), so a run of prefixes is tried once, not
-# once per prefix (which is quadratic). The literal prefixes document each rule.
-_PREFIXED: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(rule))
-    for kind, _prefixes, rule in (
+# once per prefix (which is quadratic). Each rule runs only on a text holding one of its literal
+# prefixes (`str` searches for a literal much faster than `re` does): most texts hold none.
+_PREFIXED: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
+    (kind, prefixes, re.compile(rule))
+    for kind, prefixes, rule in (
         (
             "aws-access-key-id",
             ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
@@ -121,7 +122,7 @@ _AWS_SECRET = re.compile(
     + _ASSIGN
     + r"(?P<value>(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))"
 )
-_AWS_SECRET_WORDS = (re.compile("secret"),)
+_AWS_SECRET_WORDS = ("secret",)
 """Where the rule can start, searched for in lowercased text: one literal a pass is the fast way."""
 
 _GENERIC = re.compile(
@@ -130,7 +131,7 @@ _GENERIC = re.compile(
     + _ASSIGN
     + r"(?P<value>(?<![A-Za-z0-9_\-+/])[A-Za-z0-9_\-+/=]{20,}+)"
 )
-_GENERIC_WORDS = tuple(re.compile(word) for word in ("api", "auth", "access", "secret", "client", "private", "bearer"))
+_GENERIC_WORDS = ("api", "auth", "access", "secret", "client", "private", "bearer")
 
 # PEM and OpenSSH (`-----BEGIN OPENSSH PRIVATE KEY-----`), PGP (`... PRIVATE KEY BLOCK-----`),
 # SSH2 (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`).
@@ -148,17 +149,17 @@ _PLACEHOLDER_WORDS = ("example", "your", "xxxx", "placeholder", "changeme", "dum
 _SESSION_TOKEN = re.compile(
     r"(?i:session[_.\- ]?token|security[_.\- ]?token)" + _ASSIGN + r"(?P<value>(?<![A-Za-z0-9/+])[A-Za-z0-9/+=]{40,}+)"
 )
-_SESSION_WORDS = (re.compile("session"), re.compile("security"))
+_SESSION_WORDS = ("session", "security")
 
 _AZURE_KEY = re.compile(r"(?i:AccountKey|SharedAccessKey)=(?P<value>[A-Za-z0-9+/]{20,}+={0,2})")
-_AZURE_WORDS = (re.compile("accountkey"), re.compile("sharedaccesskey"))
+_AZURE_WORDS = ("accountkey", "sharedaccesskey")
 
 _PASSWORD = re.compile(
     r"(?<![:/])(?i:password|passwd|pwd|secret)[A-Za-z0-9_.-]{0,40}+[\"']?[ \t]*+(?:=>|:=|[:=])[ \t]*+[\"']?"
     r"(?P<value>(?<![^\s\"'=:])[^\s\"'`,;)\]}]{8,200}+)"
 )
 """A password written out: an operator (not just a space: "Secrets Manager" is prose) and a value."""
-_PASSWORD_WORDS = (re.compile("pass"), re.compile("pwd"), re.compile("secret"))
+_PASSWORD_WORDS = ("pass", "pwd", "secret")
 _PASSWORD_PLACEHOLDER = re.compile(
     r"[${}<>%]|^(?:\*+|x+|\.+)$|(?i:example|your|changeme|placeholder|dummy|redacted|replace|password|passwd|"
     r"secret|sample|test|fake|todo|tbd|none|null|undefined|true|false|required|string|value|generate|random)|"
@@ -235,7 +236,9 @@ def _private_keys(text: str) -> list[Secret]:
 
 def _prefixed(text: str) -> list[Secret]:
     found = []
-    for kind, pattern in _PREFIXED:
+    for kind, prefixes, pattern in _PREFIXED:
+        if not any(prefix in text for prefix in prefixes):
+            continue
         for match in pattern.finditer(text):
             start = match.start()
             if (start == 0 or not text[start - 1].isascii() or not text[start - 1].isalnum()) and (
@@ -245,19 +248,37 @@ def _prefixed(text: str) -> list[Secret]:
     return found
 
 
+class _Words:
+    """Where each secret-ish name starts in a lowercased text, found once however many rules start from it."""
+
+    def __init__(self, lowered: str) -> None:
+        self.lowered = lowered
+        self._starts: dict[str, list[int]] = {}
+
+    def starts(self, word: str) -> list[int]:
+        """Left to right, not overlapping (as `re.finditer` finds a literal; `str.find` is much faster)."""
+        if word not in self._starts:
+            found, at = [], self.lowered.find(word)
+            while at >= 0:
+                found.append(at)
+                at = self.lowered.find(word, at + len(word))
+            self._starts[word] = found
+        return self._starts[word]
+
+
 def _assigned(
     text: str,
-    lowered: str | None,
-    words: tuple[re.Pattern[str], ...],
+    words: _Words | None,
+    names: tuple[str, ...],
     rule: re.Pattern[str],
     kind: str,
     accept: Callable[[str], bool],
 ) -> list[Secret]:
     """Values assigned to a secret-ish name: find the names in lowercase text, then match the rule there."""
-    if lowered is None:  # lowercasing changed offsets (rare non-ASCII letters): scan the slow way
+    if words is None:  # lowercasing changed offsets (rare non-ASCII letters): scan the slow way
         matches = list(rule.finditer(text))
     else:
-        starts = sorted({w.start() for word in words for w in word.finditer(lowered)})
+        starts = sorted({start for name in names for start in words.starts(name)})
         matches = [m for start in starts if (m := rule.match(text, start))]
     found = []
     for match in matches:
@@ -312,22 +333,21 @@ def find_secrets(text: str) -> list[Secret]:
 
     Each ``Secret`` spans the credential in ``text`` as given (zero-width characters inside included).
     """
-    if not _ZERO_WIDTH.search(text):
+    if text.isascii() or not _ZERO_WIDTH.search(text):  # (`isascii` costs nothing: `str` knows it)
         return _find(text)
     origin = [n for n, c in enumerate(text) if not _ZERO_WIDTH.match(c)]
     return [Secret(origin[s.start], origin[s.end - 1] + 1, s.kind) for s in _find(_ZERO_WIDTH.sub("", text))]
 
 
 def _find(text: str) -> list[Secret]:
-    lowered: str | None = text.lower()
-    if lowered is not None and len(lowered) != len(text):
-        lowered = None
+    lowered = text.lower()
+    words = _Words(lowered) if len(lowered) == len(text) else None
     candidates = (_private_keys(text) if "PRIVATE KEY" in text or "PuTTY" in text else []) + _prefixed(text)
-    candidates += _assigned(text, lowered, _AWS_SECRET_WORDS, _AWS_SECRET, "aws-secret-access-key", _aws_secret)
-    candidates += _assigned(text, lowered, _GENERIC_WORDS, _GENERIC, "token", _token)
-    candidates += _assigned(text, lowered, _SESSION_WORDS, _SESSION_TOKEN, "aws-session-token", _session_token)
-    candidates += _assigned(text, lowered, _AZURE_WORDS, _AZURE_KEY, "azure-key", lambda v: len(set(v)) >= 12)
-    candidates += _assigned(text, lowered, _PASSWORD_WORDS, _PASSWORD, "password", _password)
+    candidates += _assigned(text, words, _AWS_SECRET_WORDS, _AWS_SECRET, "aws-secret-access-key", _aws_secret)
+    candidates += _assigned(text, words, _GENERIC_WORDS, _GENERIC, "token", _token)
+    candidates += _assigned(text, words, _SESSION_WORDS, _SESSION_TOKEN, "aws-session-token", _session_token)
+    candidates += _assigned(text, words, _AZURE_WORDS, _AZURE_KEY, "azure-key", lambda v: len(set(v)) >= 12)
+    candidates += _assigned(text, words, _PASSWORD_WORDS, _PASSWORD, "password", _password)
     if "://" in text:
         candidates += _url_passwords(text)
     if "AKIA" in text or "ASIA" in text:

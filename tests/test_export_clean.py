@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kb.export.clean import (
+    Cleaned,
+    blocks,
     clean_code,
     clean_document,
     elides_code,
@@ -199,3 +201,30 @@ def test_a_code_block_that_copies_another_task_document_is_not_part_of_the_answe
     cleaned = clean_document(document, check_code=True)
     assert cleaned.reason is None
     assert "PROMPT" not in cleaned.text and "omitted" not in cleaned.text and 'resource "aws_vpc"' in cleaned.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("```py\na = 1\n```\nafter", [("code", "a = 1", "```"), ("prose", "after", "")]),
+        ("  ```\nx\n\t```  \n", [("code", "x", "\t```  ")]),  # closed by an indented fence
+        ("```\nx\r\n\r```\ny", [("code", "x\r", "\r```"), ("prose", "y", "")]),  # `\r` is white space
+        ("```\nx\n\u00a0```\n", [("code", "x", "\u00a0```")]),  # so is a no-break space (`str.strip`)
+        ("```\na ```\n````\n", [("code", "a ```", "````")]),  # a fence inside a line does not close
+        ("````\n```\n````\nz", [("code", "```", "````"), ("prose", "z", "")]),  # a shorter one neither
+        ("~~~\n```\n~~~", [("code", "```", "~~~")]),
+        ("```\n\n```", [("code", "", "```")]),
+        ("```\n```", [("code", "", "```")]),
+        ("text\n```ts\nopen", [("prose", "text", ""), ("code", "open", "```")]),  # never closed
+        ("```", [("code", "", "```")]),
+    ],
+)
+def test_blocks_end_a_code_block_at_the_first_closing_fence(text: str, expected: list[tuple[str, str, str]]) -> None:
+    assert [(b.kind, b.text, b.fences[1]) for b in blocks(text)] == expected
+
+
+def test_annotations_are_found_on_any_line_however_many_needles_it_holds() -> None:
+    code = "a = 1  # ❌ wrong\nb = '#'  # WRONG: x\n# MODEL_RESPONSE had this\nc = 3\n✅ d = 4"
+    assert strip_annotations(code, "py", keep_marks=True) == Cleaned("a = 1\nb = '#'\nc = 3\n✅ d = 4")
+    assert strip_annotations(code, "py").reason == "annotation in the code itself"
+    assert has_placeholder("x = 1\ny = {...}", "py") and not has_placeholder("x = 1\ny = 2 # ok", "py")

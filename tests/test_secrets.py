@@ -202,3 +202,23 @@ def test_random_secret_keys_are_found(seed: int) -> None:
     key = made_up(B64, 40, seed)
     text = f"aws_secret_access_key = {key}"
     assert [text[s.start : s.end] for s in find_secrets(text)] == [key]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # names that overlap (`pass` then `secret`, `access` inside `sharedaccesskey`) are each a start
+        (f"bypassecret: {API_TOKEN}x1", [("password", f"{API_TOKEN}x1")]),
+        (f"SharedAccessKey={SECRET_KEY}", [("azure-key", SECRET_KEY)]),
+        (f"accesssession_token = {SECRET_KEY}=", [("aws-session-token", f"{SECRET_KEY}=")]),
+        # a text whose lowercasing changes its length (`İ`) is scanned the slow way, with the same spans
+        (f"İ aws_secret_access_key: {SECRET_KEY}", [("aws-secret-access-key", SECRET_KEY)]),
+        # non-ASCII text with and without a zero-width character inside a key id
+        (f"ünïcode {KEY_ID[:6]}\u200b{KEY_ID[6:]} ✅", [("aws-access-key-id", f"{KEY_ID[:6]}\u200b{KEY_ID[6:]}")]),
+        (f"✅ {GITHUB}", [("github-token", GITHUB)]),
+        # a prefix alone, or a rule's words without a value, is nothing
+        ("AKIA ghp_ xoxb- sk_live_ eyJ secret password: ", []),
+    ],
+)
+def test_prefilters_find_exactly_what_the_rules_find(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(s.kind, text[s.start : s.end]) for s in find_secrets(text)] == expected

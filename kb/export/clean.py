@@ -25,7 +25,6 @@ import ast
 import json
 import re
 import textwrap
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,13 @@ from kb.names import normalise_language
 MARKS = "\u274c\u2705\u2714\u2713\u2717\u2718\u26a0\U0001f6ab\u26d4\U0001f449\U0001f534\U0001f7e2\U0001f7e1\u2757\u274e"
 """Symbols reviewers mark code with: ❌ ✅ ✔ ✓ ✗ ✘ ⚠ 🚫 ⛔ 👉 🔴 🟢 🟡 ❗ ❎."""
 _MARK = re.compile(f"[{MARKS}]\ufe0f?")
+
+
+def has_mark(text: str) -> bool:
+    """True when ``text`` holds a marker symbol (never in ASCII text, which `str` knows at no cost)."""
+    return not text.isascii() and _MARK.search(text) is not None
+
+
 _MARK_SPACED = re.compile(f"[{MARKS}]\ufe0f? ?")
 _MARK_WORD = re.compile(
     r"\b(?:WRONG|INCORRECT|CORRECT(?:ED|ION)?|FIX(?:ED|ES)?|BAD|GOOD|BUG|ISSUE|PROBLEM|MISSING|BROKEN|"
@@ -155,7 +161,7 @@ def is_annotation(comment: str) -> bool:
     """True for a reviewer's comment: a marker symbol, a verdict word, or a document reference."""
     body = _COMMENT_START.sub("", comment)
     return bool(
-        _MARK.search(body)
+        has_mark(body)
         or _MARK_WORD.search(body)
         or _MARK_LEAD.match(body)
         or _VERDICT.search(body)
@@ -181,36 +187,31 @@ class Cleaned:
     reason: str | None = None
 
 
-_SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
-_ELISION_SUSPECTS: dict[tuple[str, ...], re.Pattern[str]] = {}
+_DOCUMENT_NEEDLES = ("_RESPONSE", "MODEL_FAILURE")
+_ELISION_NEEDLES = ("...", "\u2026")
 
 
-def _suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """What makes a line worth a closer look for annotations: a comment starter, a marker
-    symbol or a document name (the other lines are kept as they are)."""
-    if tokens not in _SUSPECTS:
-        _SUSPECTS[tokens] = re.compile("|".join([*map(re.escape, tokens), f"[{MARKS}]", "_RESPONSE", "MODEL_FAILURE"]))
-    return _SUSPECTS[tokens]
-
-
-def _elision_suspect(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """What makes a line worth a closer look for placeholders: `...`, `…` or a comment starter."""
-    if tokens not in _ELISION_SUSPECTS:
-        _ELISION_SUSPECTS[tokens] = re.compile("|".join([r"\.\.\.", "\u2026", *map(re.escape, tokens)]))
-    return _ELISION_SUSPECTS[tokens]
-
-
-def _lines_matching(text: str, pattern: re.Pattern[str]) -> Iterator[int]:
-    """The numbers of the lines of ``text`` (split at newlines) that hold a match of ``pattern``,
-    in order, found in one scan of the text (most lines of code hold none)."""
-    number, start = 0, 0  # the line that starts at ``start``
-    while (match := pattern.search(text, start)) is not None:
-        number += text.count("\n", start, match.start())
-        yield number
-        end = text.find("\n", match.start())
-        if end < 0:
-            return
-        number, start = number + 1, end + 1
+def _lines_holding(text: str, needles: tuple[str, ...], *, marks: bool = False) -> list[int]:
+    """The numbers of the lines of ``text`` (split at newlines) holding one of ``needles`` or
+    (``marks``) a marker symbol, in order: what makes a line worth a closer look (most lines of
+    code hold none). Each needle is found in the whole text with `str.find`, several times faster
+    than one `re` alternation of them."""
+    found = set()
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            found.add(at)
+            at = text.find(needle, at + 1)
+    if marks and not text.isascii():
+        found.update(match.start() for match in _MARK.finditer(text))
+    numbers: list[int] = []
+    number, counted = 0, 0  # the line of ``counted``
+    for at in sorted(found):
+        number += text.count("\n", counted, at)
+        counted = at
+        if not numbers or numbers[-1] != number:
+            numbers.append(number)
+    return numbers
 
 
 def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> Cleaned:
@@ -220,20 +221,20 @@ def strip_annotations(code: str, language: str, *, keep_marks: bool = False) -> 
     reviewer's excerpt) they are the program's own text (`<span>✅ Running</span>` in a heredoc).
     """
     tokens = comment_tokens(language)
-    suspect = _suspect(tokens)
-    if not suspect.search(code):
-        return Cleaned(code.strip("\n"))
-    marks = _MARK.search(code) is not None
     lines = code.split("\n")
+    suspects = _lines_holding(code, (*tokens, *_DOCUMENT_NEEDLES), marks=True)
+    if not suspects:
+        return Cleaned(code.strip("\n"))
+    marks = has_mark(code)
     annotations: set[int] = set()  # whole-line annotations
-    for number in _lines_matching(code, suspect):
+    for number in suspects:
         body, comment = split_comment(lines[number], tokens)
         if comment and is_annotation(comment):
             if body.strip():
                 lines[number] = body.rstrip()
             else:
                 annotations.add(number)
-        if not keep_marks and marks and _MARK.search(_in_strings(body)):
+        if not keep_marks and marks and has_mark(_in_strings(body)):
             return Cleaned(code, "annotation in the code itself")
         if _DOCUMENT_NAME.search(body):
             return Cleaned(code, "names MODEL_RESPONSE/IDEAL_RESPONSE in code")
@@ -244,7 +245,7 @@ def has_placeholder(code: str, language: str) -> bool:
     """True when the code elides part of itself (`...`, `# ... other configuration ...`, `{...}`)."""
     tokens = comment_tokens(language)
     lines = code.split("\n")
-    for number in _lines_matching(code, _elision_suspect(tokens)):
+    for number in _lines_holding(code, (*_ELISION_NEEDLES, *tokens)):
         line = lines[number]
         dots = "..." in line or "\u2026" in line
         if dots and _PLACEHOLDER_LINE.match(line):
@@ -306,7 +307,7 @@ def clean_code(code: str, language: str, *, min_lines: int = 1) -> Cleaned:
 
 def strip_marks(text: str) -> str:
     """Prose without marker symbols (`- ✅ Encrypted` -> `- Encrypted`)."""
-    if not _MARK.search(text):
+    if not has_mark(text):
         return text
     return "\n".join(_MARK_SPACED.sub("", line).rstrip() for line in text.split("\n"))
 
@@ -351,6 +352,19 @@ class Block:
     """A code block's opening and closing fence lines (the closing one made up when missing)."""
 
 
+def _closing(text: str, marker: str, start: int) -> int:
+    """Where the first line from ``start`` (a line's start) whose stripped text opens with the fence
+    ``marker`` starts, or -1: the marker found with `str.find` (lines of code hold it rarely)."""
+    at = text.find(marker, start)
+    while at >= 0:
+        newline = text.rfind("\n", start, at)
+        line = start if newline < 0 else newline + 1
+        if not text[line:at].strip():
+            return line
+        at = text.find(marker, at + 1)
+    return -1
+
+
 def blocks(text: str) -> list[Block]:
     """A Markdown document cut into code blocks, headings and paragraphs (blank lines separate them)."""
     out: list[Block] = []
@@ -362,7 +376,7 @@ def blocks(text: str) -> list[Block]:
             out.append(Block("prose", "\n".join(paragraph)))
             paragraph.clear()
 
-    i = 0
+    i, at = 0, 0  # the line and where it starts in ``text``
     while i < len(lines):
         line = lines[i]
         first = line.lstrip(" \t")[:1]
@@ -370,12 +384,15 @@ def blocks(text: str) -> list[Block]:
         if fence:
             flush()
             marker = fence.group(1)
-            end = i + 1
-            while end < len(lines) and not lines[end].strip().startswith(marker):
-                end += 1
+            body = at + len(line) + 1
+            found = _closing(text, marker, body)
+            end = i + 1 + text.count("\n", body, found) if found >= 0 else len(lines)
             closing = lines[end] if end < len(lines) else line[: fence.start(1)] + marker
-            code = "\n".join(lines[i + 1 : end])
+            code = text[body : found - 1] if found >= 0 else text[body:]  # the lines between the fences
             out.append(Block("code", code, fence.group(2), fences=(line, closing)))
+            if found < 0:
+                break
+            at = found + len(closing) + 1
             i = end + 1
             continue
         heading = _HEADING.match(line) if first == "#" else None
@@ -386,6 +403,7 @@ def blocks(text: str) -> list[Block]:
             paragraph.append(line)
         else:
             flush()
+        at += len(line) + 1
         i += 1
     flush()
     return out
