@@ -301,18 +301,25 @@ def service_term(name: str) -> str:
 
 
 def _weighted(tokens: dict[str, list[str]], code: str, named: list[str]) -> Terms:
+    # Every weight is a multiple of 1/2, so sums are exact in any order: each distinct token
+    # is weighed once over all fields, then turned into its words.
+    by_token: defaultdict[str, float] = defaultdict(float)
     counts: defaultdict[str, float] = defaultdict(float)
     for name, found_tokens in tokens.items():
         if not found_tokens:
             continue
         weight = FIELD_WEIGHTS[name]
-        found = [word for token in found_tokens for word in _normal(token)]
-        for word, n in Counter(found).items():
-            counts[word] += n * weight
+        for token, n in Counter(found_tokens).items():
+            by_token[token] += n * weight
         if name in ("title", "root_cause"):
+            found = [word for token in found_tokens for word in _normal(token)]
+            pair_weight = BIGRAM_WEIGHT * (weight / 3.0 if name == "root_cause" else 1.0)
             for a, b in itertools.pairwise(found):
                 if a != b:
-                    counts[f"{a}_{b}"] += BIGRAM_WEIGHT * (weight / 3.0 if name == "root_cause" else 1.0)
+                    counts[f"{a}_{b}"] += pair_weight
+    for token, weight in by_token.items():
+        for word in _normal(token):
+            counts[word] += weight
     for service in named:
         counts[service_term(service)] += SERVICE_WEIGHT
     for resource in resource_types(code):
