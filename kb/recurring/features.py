@@ -237,6 +237,8 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     }
     code = [model_code, ideal_code]
     for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
+        if "`" not in prose[name]:  # no code in it, fenced or inline
+            continue
         prose[name], fenced = split_fences(prose[name])
         code.extend(block for _, block in fenced)
         code.extend(_INLINE.findall(prose[name]))
