@@ -17,7 +17,7 @@ from kb.cli import app
 from kb.errors import KbError, UsageError
 from kb.recurring import index as index_module
 from kb.recurring.copies import copy_groups, signature
-from kb.recurring.features import analyse, resource_types, words
+from kb.recurring.features import analyse, identifiers, resource_types, words
 from kb.recurring.index import index_path, load_index
 from kb.recurring.similar import find_similar, seen_before, similar_for_kb
 from tests.recurring_kb import KMS_LOGS, TAGS, small_kb, with_id, write_case
@@ -54,6 +54,13 @@ def test_boilerplate_words_are_not_terms() -> None:
 def test_resource_types_have_one_spelling_across_tools() -> None:
     code = 'resource "aws_s3_bucket" "b" {}\nType: AWS::S3::Bucket\nnew s3.Bucket(this, "B")\naws.s3.BucketV2("b")'
     assert resource_types(code) == {"s3bucket"}
+    assert resource_types("self.Bucket = bucket; xaws_s3_bucket; AWS::S3") == set()
+    assert resource_types("lambda_.Function(self, 'F')\nec2.CfnSecurityGroup") == {"lambdafunction", "ec2securitygroup"}
+
+
+def test_identifiers_are_property_names_in_one_spelling() -> None:
+    assert identifiers("removal_policy=RemovalPolicy.DESTROY, removalPolicy: x, ab_c") == {"removalpolicy"}
+    assert identifiers("") == set()
 
 
 def test_failures_of_the_same_case_are_left_out(kb: Path) -> None:

@@ -56,3 +56,13 @@ def test_weights_are_unit_length_tf_idf_and_a_text_vector_is_weighed_alike() -> 
     query = text_vector({"kms": 2.0, "logs": 1.0, "unknown": 5.0}, vocabulary, weights)
     np.testing.assert_allclose(query.values, weighted.row(0).values, rtol=1e-6)
     assert weighted.scores(query)[0] == np.float64(weighted.scores(query).max())
+
+
+def test_count_matrix_adds_terms_in_the_order_met_and_sorts_each_row() -> None:
+    vocabulary = {"tags": 0}
+    counts = count_matrix([{"logs": 1.0, "kms": 2.0}, {}, {"kms": 0.5, "tags": 3.0}], vocabulary)
+    assert vocabulary == {"tags": 0, "logs": 1, "kms": 2}
+    assert counts.indptr.tolist() == [0, 2, 2, 4]
+    assert counts.indices.tolist() == [1, 2, 0, 2]
+    assert counts.data.tolist() == [1.0, 2.0, 3.0, 0.5]
+    assert count_matrix([], vocabulary).height == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -165,18 +165,23 @@ def words(text: str) -> list[str]:
 def resource_types(code: str) -> set[str]:
     """Resource types a snippet uses, one spelling each: `aws_s3_bucket`, `AWS::S3::Bucket`,
     `s3.Bucket` and `aws.s3.BucketV2` are all `s3bucket`."""
-    found = {m.group(1).replace("_", "") for m in _TF_TYPE.finditer(code)}
-    found.update((m.group(1) + m.group(2)).lower() for m in _CFN_TYPE.finditer(code))
-    for m in _SDK_TYPE.finditer(code):
-        module = m.group(1).rstrip("_").lower()
-        if module in _SDK_MODULES or module.rstrip("_") in _SDK_MODULES:
-            found.add(module + m.group(2).lower())
-    return {re.sub(r"v\d$", "", name) for name in found if len(name) > 3}
+    found = {name.replace("_", "") for name in _TF_TYPE.findall(code)} if "aws_" in code else set()
+    if "AWS::" in code:
+        found.update((service + kind).lower() for service, kind in _CFN_TYPE.findall(code))
+    if "." in code:
+        for module, kind in _SDK_TYPE.findall(code):
+            module = module.rstrip("_").lower()
+            if module in _SDK_MODULES:
+                found.add(module + kind.lower())
+    return {_VERSION.sub("", name) for name in found if len(name) > 3}
+
+
+_VERSION = re.compile(r"v\d$")
 
 
 def identifiers(code: str) -> set[str]:
     """Property and API names of a snippet (`removalPolicy`, `removal_policy` -> `removalpolicy`)."""
-    return {m.group().replace("_", "").lower() for m in _IDENT.finditer(code) if len(m.group()) >= 5}
+    return {name.replace("_", "").lower() for name in _IDENT.findall(code) if len(name) >= 5} if code else set()
 
 
 _AMBIGUOUS = frozenset({"config", "logs", "events", "backup", "batch", "glue", "shield", "budgets", "redis"})
@@ -232,6 +237,8 @@ def field_texts(data: Mapping[str, Any]) -> tuple[dict[str, str], str, list[str]
     }
     code = [model_code, ideal_code]
     for name in ("description", "model_response", "ideal_response", "root_cause", "error", "extra"):
+        if "`" not in prose[name]:  # no code in it, fenced or inline
+            continue
         prose[name], fenced = split_fences(prose[name])
         code.extend(block for _, block in fenced)
         code.extend(_INLINE.findall(prose[name]))
@@ -282,7 +289,7 @@ class Analysis:
 def analyse(data: Mapping[str, Any]) -> Analysis:
     """A failure record's (plain data) weighted terms, words and services."""
     prose, code, listed = field_texts(data)
-    tokens = {name: _WORD.findall(text) for name, text in prose.items()}
+    tokens = {name: _WORD.findall(text) if text else [] for name, text in prose.items()}
     named = sorted(_services(listed, [*tokens["title"], *tokens["root_cause"], *tokens["description"]]))
     counts = _weighted(tokens, code, named)
     everything = [word for found in tokens.values() for word in found]
@@ -301,18 +308,25 @@ def service_term(name: str) -> str:
 
 
 def _weighted(tokens: dict[str, list[str]], code: str, named: list[str]) -> Terms:
+    # Every weight is a multiple of 1/2, so sums are exact in any order: each distinct token
+    # is weighed once over all fields, then turned into its words.
+    by_token: defaultdict[str, float] = defaultdict(float)
     counts: defaultdict[str, float] = defaultdict(float)
     for name, found_tokens in tokens.items():
         if not found_tokens:
             continue
         weight = FIELD_WEIGHTS[name]
-        found = [word for token in found_tokens for word in _normal(token)]
-        for word, n in Counter(found).items():
-            counts[word] += n * weight
+        for token in found_tokens:
+            by_token[token] += weight
         if name in ("title", "root_cause"):
+            found = [word for token in found_tokens for word in _normal(token)]
+            pair_weight = BIGRAM_WEIGHT * (weight / 3.0 if name == "root_cause" else 1.0)
             for a, b in itertools.pairwise(found):
                 if a != b:
-                    counts[f"{a}_{b}"] += BIGRAM_WEIGHT * (weight / 3.0 if name == "root_cause" else 1.0)
+                    counts[f"{a}_{b}"] += pair_weight
+    for token, weight in by_token.items():
+        for word in _normal(token):
+            counts[word] += weight
     for service in named:
         counts[service_term(service)] += SERVICE_WEIGHT
     for resource in resource_types(code):

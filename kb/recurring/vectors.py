@@ -8,6 +8,7 @@ a query costs to answer, is only imported where its matrix algebra is worth it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -93,21 +94,17 @@ class Vector(NamedTuple):
 
 
 def count_matrix(rows: Sequence[Mapping[str, float]], vocabulary: dict[str, int]) -> Rows:
-    """Rows x terms weighted counts; new terms are added to ``vocabulary``."""
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    for counts in rows:
-        for col, count in sorted((vocabulary.setdefault(term, len(vocabulary)), n) for term, n in counts.items()):
-            indices.append(col)
-            data.append(count)
-        indptr.append(len(indices))
-    return Rows(
-        np.asarray(data, dtype=np.float32),
-        np.asarray(indices, dtype=np.int32),
-        np.asarray(indptr, dtype=np.int64),
-        len(vocabulary),
-    )
+    """Rows x terms weighted counts; new terms are added to ``vocabulary`` (in the order first met)."""
+    terms = list(chain.from_iterable(rows))
+    fresh = [term for term in dict.fromkeys(terms) if term not in vocabulary]
+    vocabulary.update(zip(fresh, range(len(vocabulary), len(vocabulary) + len(fresh)), strict=True))
+    columns = np.fromiter(map(vocabulary.__getitem__, terms), dtype=np.int32, count=len(terms))
+    values = np.fromiter(chain.from_iterable(counts.values() for counts in rows), dtype=np.float32, count=len(terms))
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    order = np.lexsort((columns, np.repeat(np.arange(len(rows), dtype=np.int64), lengths)))
+    return Rows(values[order], columns[order], indptr, len(vocabulary))
 
 
 def idf(counts: Rows, rows: NDArray[np.bool_]) -> NDArray[np.float32]:
