@@ -194,6 +194,8 @@ def _run(
             results.extend(done)
             if on_progress:
                 on_progress(len(done))
+        results.sort(key=lambda r: r.index)
+        _rewrite_cases(into, _settle(into, results))
     else:
         size = max(1, min(CHUNK, len(jobs) // (workers * 4) or 1))
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
@@ -206,27 +208,33 @@ def _run(
                 finished[0] += len(done)
                 if on_progress:
                     on_progress(len(done))
-    results.sort(key=lambda r: r.index)
-    _settle(into, results)
+            results.sort(key=lambda r: r.index)
+            rewrites = _settle(into, results)
+            step = max(1, len(rewrites) // (workers * 4))
+            batches = [rewrites[i : i + step] for i in range(0, len(rewrites), step)]
+            list(pool.map(_rewrite_cases, [into] * len(batches), batches))  # shared out as the documents were
     return ImportResult(into, results, list(plan.problems))
 
 
-def _settle(into: Path, results: list[DocumentResult]) -> None:
-    """What needs every document (near-copies, ambiguous aliases), then one rewrite of each case it changed.
-
-    The rewrite is atomic but not fsync'ed, as the case's first write was: the import's
-    rename is its commit point, and a crash leaves the case as first written.
-    """
+def _settle(into: Path, results: list[DocumentResult]) -> list[Case]:
+    """What needs every document (near-copies, ambiguous aliases): the cases it changed, to rewrite once each."""
     originals = mark_duplicates(into, results)
     renamed = settle_aliases(into, results)
+    changed = []
     for result in results:
         case, result.case = result.case, None
         if case is None or not result.imported or (result.case_id not in originals and result.case_id not in renamed):
             continue
         update = {"duplicate_of": originals.get(result.case_id, case.duplicate_of), "aliases": result.aliases}
-        write_bytes(
-            into / result.case_id / CASE_FILE, dump_record(case.model_copy(update=update)).encode(), durable=False
-        )
+        changed.append(case.model_copy(update=update))
+    return changed
+
+
+def _rewrite_cases(into: Path, cases: list[Case]) -> None:
+    """Rewrite each case's `case.yaml`: atomic but not fsync'ed, as its first write was (the
+    import's rename is its commit point, and a crash leaves the case as first written)."""
+    for case in cases:
+        write_bytes(into / case.id / CASE_FILE, dump_record(case).encode(), durable=False)
 
 
 def _import_chunk(
