@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from kb.models import Case, Source, Task
 from kb.pool import crashed, worker_pool
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
-from kb.secrets import find_secrets
+from kb.secrets import Secret, find_secrets
 from kb.secrets import redact as redact_text
 from kb.store import CASE_FILE, dump_record, read_regular, record_data
 from kb.taxonomy import write_builtin_taxonomy
@@ -320,9 +321,15 @@ def prepare_one(
     return result, files
 
 
-def _screen(text: str, what: str, redact: bool, warnings: list[tuple[str, str]]) -> str:
+def _screen(
+    text: str,
+    what: str,
+    redact: bool,
+    warnings: list[tuple[str, str]],
+    find: Callable[[str], Sequence[Secret]] = find_secrets,
+) -> str:
     """``text`` with a warning for each credential in it; redacted when ``redact``."""
-    secrets = find_secrets(text)
+    secrets = list(find(text))
     for secret in secrets:
         line = text.count("\n", 0, secret.start) + 1
         done = "redacted" if redact else "kept: `kb check` reports it until it is removed or redacted"
@@ -343,12 +350,19 @@ def _screen_task(task: Task | None, redact: bool, warnings: list[tuple[str, str]
 
 def _screen_data(value: Any, redact: bool, warnings: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
-        return _screen(value, "the metadata", redact, warnings)
+        return _screen(value, "the metadata", redact, warnings, _secrets_in_value)
     if isinstance(value, dict):
         return {key: _screen_data(item, redact, warnings) for key, item in value.items()}
     if isinstance(value, list):
         return [_screen_data(item, redact, warnings) for item in value]
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _secrets_in_value(text: str) -> tuple[Secret, ...]:
+    """``find_secrets`` of a metadata value, remembered: the same values (platforms, services,
+    teams, labels) recur across tasks, and a task's metadata has a score of them."""
+    return tuple(find_secrets(text))
 
 
 def _record_error(result: DocumentResult, exc: BaseException) -> None:

@@ -239,11 +239,24 @@ def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
     return Inference(scores[0][2], round(0.3 + 0.65 * confidence, 2))
 
 
+def _read_fields(failure: Failure) -> dict[str, Any]:
+    """What ``texts`` reads of a failure, as its plain data has it (a default value is left out)."""
+    model = failure.model_response
+    return {
+        "title": failure.title,
+        "description": failure.description,
+        "root_cause": failure.root_cause,
+        "error": failure.error,
+        "model_response": {"text": model.text} if model is not None and model.text else None,
+        "group": failure.group,
+    }
+
+
 def categorised(failure: Failure, rules: Rules) -> Failure:
     """The failure with an inferred category when it has none (and is a failure); else itself."""
     if failure.category is not None or not failure.is_failure or not rules:
         return failure
-    found = infer_category(failure.model_dump(mode="json", exclude_defaults=True), rules)
+    found = infer_category(_read_fields(failure), rules)
     if found is None:
         return failure
     return failure.model_copy(
