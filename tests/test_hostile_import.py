@@ -276,6 +276,16 @@ def test_import_redact_leaves_records_kb_check_accepts(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", "--kb", str(kb)]).exit_code == 0
 
 
+def test_a_credential_in_metadata_is_reported_and_redacted_in_every_task_that_has_it(tmp_path: Path) -> None:
+    for name in ("one", "two"):  # the same metadata value twice: each task is warned and redacted
+        leaky_task(tmp_path / "tasks" / name)
+    result = import_documents([tmp_path / "tasks"], tmp_path / "kb", redact=True)
+    assert result.ok and result.cases == 2
+    for document in result.documents:
+        assert ("credential", "the metadata, line 1: password in a URL; redacted") in document.warnings
+        assert "Zq8mLp2vRt" not in (tmp_path / "kb" / document.case_id / "case.yaml").read_text()
+
+
 # -- bounded input: what import writes always passes kb check -----------------------
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kb.importer import import_documents
+from kb.importer.folded import Folded
 from kb.models import Case
 from kb.recurring.categorise import Rules, infer_category, literals, rules_for
 from kb.recurring.category_rules import CUES
@@ -107,3 +108,28 @@ def test_a_near_copy_with_a_shared_alias_is_rewritten_once_as_kb_writes_it(tmp_p
         "cdk-ts-pr101": ["alias", "alias"],
         "cdk-ts-pr101-c34774": ["duplicate", "alias", "alias", "alias"],
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Critical Failures",
+        "HIGH PRIORITY issues",
+        "What Worked Well",
+        "no match here",
+        "Success and Kelvin",
+        "\u017fuccess, caf\u00e9",  # not ASCII: searched case-insensitively (the long s folds to s)
+        "p2 bug",
+    ],
+)
+def test_a_folded_pattern_matches_where_the_case_insensitive_one_does(text: str) -> None:
+    pattern = r"\b(critical|high|p[0-3])\b|what (worked|went)|success|kelvin|\bbugs?\b"
+    folded, plain = Folded(pattern), re.compile(pattern, re.IGNORECASE)
+    for found, expected in ((folded.search(text), plain.search(text)), (folded.match(text), plain.match(text))):
+        assert (found and (found.span(), found[0].lower())) == (expected and (expected.span(), expected[0].lower()))
+
+
+def test_a_folded_pattern_is_written_in_lowercase() -> None:
+    assert Folded(r"\S+\bx\W").pattern == r"\S+\bx\W"
+    with pytest.raises(ValueError, match="lowercase"):
+        Folded("Critical")

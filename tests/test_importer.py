@@ -227,6 +227,8 @@ def test_parallel_import_is_deterministic(tmp_path: Path) -> None:
         return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.yaml"))}
 
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    # the last three copy the first three: near-copies, rewritten with `duplicate_of` (by the pool with two workers)
+    assert any("duplicate_of:" in text for text in tree(tmp_path / "two").values())
 
 
 def test_list_items_and_worded_markers_as_units() -> None:

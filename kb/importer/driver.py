@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from kb.models import Case, Source, Task
 from kb.pool import crashed, worker_pool
 from kb.recurring.categorise import categorise_failures
 from kb.recurring.duplicates import mark_duplicates, sign_case
-from kb.secrets import find_secrets
+from kb.secrets import Secret, find_secrets
 from kb.secrets import redact as redact_text
 from kb.store import CASE_FILE, dump_record, read_regular, record_data
 from kb.taxonomy import write_builtin_taxonomy
@@ -194,6 +195,8 @@ def _run(
             results.extend(done)
             if on_progress:
                 on_progress(len(done))
+        results.sort(key=lambda r: r.index)
+        _rewrite_cases(into, _settle(into, results))
     else:
         size = max(1, min(CHUNK, len(jobs) // (workers * 4) or 1))
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
@@ -206,27 +209,33 @@ def _run(
                 finished[0] += len(done)
                 if on_progress:
                     on_progress(len(done))
-    results.sort(key=lambda r: r.index)
-    _settle(into, results)
+            results.sort(key=lambda r: r.index)
+            rewrites = _settle(into, results)
+            step = max(1, len(rewrites) // (workers * 4))
+            batches = [rewrites[i : i + step] for i in range(0, len(rewrites), step)]
+            list(pool.map(_rewrite_cases, [into] * len(batches), batches))  # shared out as the documents were
     return ImportResult(into, results, list(plan.problems))
 
 
-def _settle(into: Path, results: list[DocumentResult]) -> None:
-    """What needs every document (near-copies, ambiguous aliases), then one rewrite of each case it changed.
-
-    The rewrite is atomic but not fsync'ed, as the case's first write was: the import's
-    rename is its commit point, and a crash leaves the case as first written.
-    """
+def _settle(into: Path, results: list[DocumentResult]) -> list[Case]:
+    """What needs every document (near-copies, ambiguous aliases): the cases it changed, to rewrite once each."""
     originals = mark_duplicates(into, results)
     renamed = settle_aliases(into, results)
+    changed = []
     for result in results:
         case, result.case = result.case, None
         if case is None or not result.imported or (result.case_id not in originals and result.case_id not in renamed):
             continue
         update = {"duplicate_of": originals.get(result.case_id, case.duplicate_of), "aliases": result.aliases}
-        write_bytes(
-            into / result.case_id / CASE_FILE, dump_record(case.model_copy(update=update)).encode(), durable=False
-        )
+        changed.append(case.model_copy(update=update))
+    return changed
+
+
+def _rewrite_cases(into: Path, cases: list[Case]) -> None:
+    """Rewrite each case's `case.yaml`: atomic but not fsync'ed, as its first write was (the
+    import's rename is its commit point, and a crash leaves the case as first written)."""
+    for case in cases:
+        write_bytes(into / case.id / CASE_FILE, dump_record(case).encode(), durable=False)
 
 
 def _import_chunk(
@@ -312,9 +321,15 @@ def prepare_one(
     return result, files
 
 
-def _screen(text: str, what: str, redact: bool, warnings: list[tuple[str, str]]) -> str:
+def _screen(
+    text: str,
+    what: str,
+    redact: bool,
+    warnings: list[tuple[str, str]],
+    find: Callable[[str], Sequence[Secret]] = find_secrets,
+) -> str:
     """``text`` with a warning for each credential in it; redacted when ``redact``."""
-    secrets = find_secrets(text)
+    secrets = list(find(text))
     for secret in secrets:
         line = text.count("\n", 0, secret.start) + 1
         done = "redacted" if redact else "kept: `kb check` reports it until it is removed or redacted"
@@ -335,12 +350,19 @@ def _screen_task(task: Task | None, redact: bool, warnings: list[tuple[str, str]
 
 def _screen_data(value: Any, redact: bool, warnings: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
-        return _screen(value, "the metadata", redact, warnings)
+        return _screen(value, "the metadata", redact, warnings, _secrets_in_value)
     if isinstance(value, dict):
         return {key: _screen_data(item, redact, warnings) for key, item in value.items()}
     if isinstance(value, list):
         return [_screen_data(item, redact, warnings) for item in value]
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _secrets_in_value(text: str) -> tuple[Secret, ...]:
+    """``find_secrets`` of a metadata value, remembered: the same values (platforms, services,
+    teams, labels) recur across tasks, and a task's metadata has a score of them."""
+    return tuple(find_secrets(text))
 
 
 def _record_error(result: DocumentResult, exc: BaseException) -> None:

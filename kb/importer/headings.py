@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from kb.importer.folded import Folded
 from kb.importer.impact import word_level
 from kb.models import Impact, Kind
 
@@ -49,7 +50,7 @@ _NUMBERINGS = (
     re.compile(r"^(?P<n>[A-Z]{1,4}-?\d{1,4})\s*[:.\-–—]\s*(?=\S)"),
 )
 
-_SUMMARY = re.compile(
+_SUMMARY = Folded(
     r"^(executive |overall |final |brief |quick )?(summary|conclusions?|overview|recap|introduction|tl;?dr)\b"
     r"|\bsummary\b|lessons? learn|key (learnings?|lessons|takeaways|insights)|^recommend|recommendations?\b"
     r"|next steps|training (quality|value|data|improvement|recommend)|quality (score|assessment|gates?)|assessment\b"
@@ -57,31 +58,28 @@ _SUMMARY = re.compile(
     r"|testing (results|strategy|verification)|test results|prevention|^score\b|deployment (summary|results|status)"
     r"|^notes?$|^context$|^background$|^methodology|^scope$|comparison|^conclusion|best practices to|^how to"
     r"|breakdown|distribution|by severity|by category|^total",
-    re.IGNORECASE,
 )
-_SUCCESS = re.compile(
+_SUCCESS = Folded(
     r"strengths?\b|done (correctly|well|right)|got right|went (well|right)|what worked|\bpositive|correctly implemented"
     r"|\bsuccess|not (failures?|issues?)|\bnon[- ]issues?|working as (expected|intended)|well[- ]implemented"
     r"|\bcorrect (implementation|aspects)|what (the )?model did (well|right)|passed checks|compliant aspects",
-    re.IGNORECASE,
 )
-_FAILURE_NOUN = re.compile(
+_FAILURE_NOUN = Folded(
     r"fail|issue|problem|\bbugs?\b|error|\bfix|finding|defect|\bgaps?\b|violation|blocker|concern|weakness|flaw"
     r"|mistake|observation|improvement|deficienc|vulnerabilit|\bmiss|incorrect|\bwrong|discrepanc|shortcoming"
     r"|anti-?pattern|\brisks?\b|corrections?|omissions?",
-    re.IGNORECASE,
 )
-_SEVERITY_WORD = re.compile(
+_SEVERITY_WORD = Folded(
     r"\b(critical|high|medium|low|major|minor|moderate|severe|blocker|blocking|p[0-3]|important|significant"
     r"|trivial|cosmetic)\b(?!\s*(availability|performance|level design|throughput))",
-    re.IGNORECASE,
 )
-_CATEGORY_LETTER = re.compile(r"^(category|tier|class|priority|group)\s+([abc])\b", re.IGNORECASE)
-_PRIORITY_NUMBER = re.compile(r"\b(priority|p)\s*([0-3])\b", re.IGNORECASE)
+_CATEGORY_LETTER = Folded(r"^(category|tier|class|priority|group)\s+([abc])\b")
+_PRIORITY_NUMBER = Folded(r"\b(priority|p)\s*([0-3])\b")
+_LEVEL_NOUN = Folded("priority|severity|impact")
 
 
-_ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern, re.IGNORECASE))
+_ENTRY_KINDS: tuple[tuple[Kind, Folded], ...] = tuple(
+    (kind, Folded(pattern))
     for kind, pattern in (
         # What the entries under a heading are when they are not failures of this model.
         (
@@ -120,7 +118,7 @@ _ENTRY_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
 )
 
 
-_ANY_ENTRY_KIND = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _ENTRY_KINDS), re.IGNORECASE)
+_ANY_ENTRY_KIND = Folded("|".join(f"(?:{pattern.pattern})" for _, pattern in _ENTRY_KINDS))
 
 
 def entry_kind(words: str) -> Kind | None:
@@ -218,9 +216,7 @@ def classify_section(words: str) -> tuple[SectionKind, Impact | None]:
     leading = (
         severity is not None and severity.start() == 0 and len(words.split()) <= 6
     )  # `Critical Security Enhancements`
-    if severity and (
-        leading or _FAILURE_NOUN.search(words) or re.search(r"priority|severity|impact", words, re.IGNORECASE)
-    ):
+    if severity and (leading or _FAILURE_NOUN.search(words) or _LEVEL_NOUN.search(words)):
         word = severity[1].lower()
         level = word_level(word)
         if level is None:

@@ -12,25 +12,24 @@ from __future__ import annotations
 import re
 
 from kb.importer.blocks import Document
+from kb.importer.folded import Folded
 from kb.models import Kind
 
 OPENING_CHARS = 2500
 """How much of a document's opening prose frames it."""
 
-_GENERIC = re.compile(
+_GENERIC = Folded(
     r"\bthis (document|file|analysis|guide|page)\b[^.\n]{0,80}"
     r"\b(common|typical|typically|possible|potential|hypothetical)\b[^.\n]{0,60}"
     r"\b(mistakes|failures|failure|issues|errors|anti-?patterns|pitfalls|ways|scenarios|problems)\b",
-    re.IGNORECASE,
 )
-_SUCCESS = re.compile(
+_SUCCESS = Folded(
     r"\bno (significant |real |actual )?(failures|issues|fixes|corrections|changes|errors)\b[^.\n]{0,40}"
     r"\b(were |was |are )?(needed|required|found|identified|necessary|detected)\b"
     r"|\brequires? no (fixes|changes|corrections)\b|\bmodel failures:? *none\b"
     r"|\bcorrect\b[^.\n]{0,80}\bon the first attempt\b"
     r"|\btotal failures:? *0\b(?! *\()|\btotal failures: *0 critical, *0 high, *0 medium, *0 low\b"
     r"|\bcompletion status\W*successful\b",
-    re.IGNORECASE,
 )
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s")

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, get_args
 
 from kb.importer import fields as values
 from kb.importer.blocks import Document
+from kb.importer.folded import Folded
 from kb.importer.headings import unwrap_bold
 from kb.importer.impact import Level, read_level, severity_in_title
 from kb.importer.labels import REPORT_LABELS, Field
@@ -112,11 +113,10 @@ def build_failure(
     return draft
 
 
-_SAYS_FINE = re.compile(
+_SAYS_FINE = Folded(
     r"\b(is|was) (actually|technically) (correct|fine|valid|acceptable)\b|\bactually correct in the original\b"
     r"|\bnot (a|an) (real |actual )?(model )?(failure|issue|bug|defect)\b|\bnot the model'?s fault\b"
     r"|\bfunctionally equivalent\b|\bno (fix|change) (was |is )?(needed|required)\b",
-    re.IGNORECASE,
 )
 """A unit the document itself calls fine (`This is actually correct in the original`)."""
 

@@ -68,13 +68,23 @@ def write_case_files(into: Path, case_id: str, files: list[tuple[str, str]], *, 
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{case_id}-", dir=into))
     try:
         for name, text in files:
-            with open(staging / name, "wb") as handle:  # bytes: no text layer to set up for each file
-                handle.write(text.encode("utf-8"))
+            _create(staging / name, text.encode("utf-8"))
         os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it 0o700; a case folder is as readable as any
         _move_into_place(staging, target, force=force)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # the new case's leftovers, or the old case after a swap
     return target
+
+
+def _create(path: Path, data: bytes) -> None:
+    """Write a new file with a bare descriptor: half the system calls of ``open`` (no buffer, no tty check)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _exists(target: Path) -> ExistsError:

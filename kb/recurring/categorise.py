@@ -33,6 +33,8 @@ _START = 3
 """Characters of a cue's leading text that index it (``Rules.candidates``)."""
 _STARTS = re.compile(rf"(?<![a-z0-9])(?=(.{{1,{_START}}}))", re.DOTALL)
 """The first characters at each place a cue may match (every cue starts where a word does)."""
+_LEADS_KEPT = 1 << 16
+"""Leading texts whose cues ``Rules.candidates`` keeps at most."""
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,28 @@ class Rules:
     """Cues with an alternative of unknown start: always tried."""
     lengths: tuple[int, ...]
     """The lengths of the keys of ``starts``."""
+    leads: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """The cues each leading text found so far may start (the same words start most texts)."""
 
     def __len__(self) -> int:
         return len(self.categories)
 
-    def candidates(self, text: str) -> frozenset[int]:
-        """The cues that may match ``text``."""
-        found = set(self.unindexed)
-        for start in set(_STARTS.findall(text)):
-            for length in self.lengths:
-                hit = self.starts.get(start[:length])
-                if hit is not None:
-                    found |= hit
-        return frozenset(found)
+    def candidates(self, text: str) -> dict[int, list[int] | None]:
+        """The cues that may match ``text``, each with the places a match may start (None: anywhere)."""
+        places: dict[str, list[int]] = {}
+        for start in _STARTS.finditer(text):
+            places.setdefault(start[1], []).append(start.start())
+        found: dict[int, list[int] | None] = dict.fromkeys(self.unindexed)
+        for lead, at in places.items():
+            cues = self.leads.get(lead)
+            if cues is None:
+                if len(self.leads) >= _LEADS_KEPT:
+                    self.leads.clear()
+                cues = self.leads[lead] = tuple(n for k in self.lengths for n in self.starts.get(lead[:k], ()))
+            for number in cues:
+                if (cue := found.setdefault(number, [])) is not None:
+                    cue.extend(at)
+        return found
 
 
 @cache
@@ -224,11 +235,11 @@ def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
     title, body = texts(data)
     in_title, in_body = rules.candidates(title), rules.candidates(body)
     totals = [0.0] * len(rules.categories)
-    for number in sorted(in_title | in_body):  # each category's cues in order, as if all were tried
+    for number in sorted(in_title.keys() | in_body.keys()):  # each category's cues in order, as if all were tried
         order, pattern, weight = rules.cues[number]
-        if number in in_title and pattern.search(title):
+        if number in in_title and _matches(pattern, title, in_title[number]):
             totals[order] += TITLE_WEIGHT * weight
-        if number in in_body and pattern.search(body):
+        if number in in_body and _matches(pattern, body, in_body[number]):
             totals[order] += weight
     scores = sorted(((total, -order, rules.categories[order]) for order, total in enumerate(totals)), reverse=True)
     best, second = scores[0][0], scores[1][0] if len(scores) > 1 else 0.0
@@ -239,11 +250,32 @@ def infer_category(data: Mapping[str, Any], rules: Rules) -> Inference | None:
     return Inference(scores[0][2], round(0.3 + 0.65 * confidence, 2))
 
 
+def _read_fields(failure: Failure) -> dict[str, Any]:
+    """What ``texts`` reads of a failure, as its plain data has it (a default value is left out)."""
+    model = failure.model_response
+    return {
+        "title": failure.title,
+        "description": failure.description,
+        "root_cause": failure.root_cause,
+        "error": failure.error,
+        "model_response": {"text": model.text} if model is not None and model.text else None,
+        "group": failure.group,
+    }
+
+
+def _matches(pattern: re.Pattern[str], text: str, places: list[int] | None) -> bool:
+    """Whether ``pattern`` matches ``text``, trying only ``places`` when they are known: a cue's
+    leading look-behind makes ``search`` try every place in the text."""
+    if places is None:
+        return pattern.search(text) is not None
+    return any(pattern.match(text, place) for place in places)
+
+
 def categorised(failure: Failure, rules: Rules) -> Failure:
     """The failure with an inferred category when it has none (and is a failure); else itself."""
     if failure.category is not None or not failure.is_failure or not rules:
         return failure
-    found = infer_category(failure.model_dump(mode="json", exclude_defaults=True), rules)
+    found = infer_category(_read_fields(failure), rules)
     if found is None:
         return failure
     return failure.model_copy(

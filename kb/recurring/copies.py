@@ -94,10 +94,12 @@ def signatures(texts: Sequence[Sequence[str]], shingle: int = SHINGLE) -> NDArra
         if block:
             hashes = np.concatenate(block)
             with np.errstate(over="ignore"):
-                permuted = ((_A[:, None] * hashes[None, :] + _B[:, None]) >> _SHIFT).astype(np.uint32)
+                permuted = np.multiply.outer(_A, hashes)
+                permuted += _B[:, None]
             owners = [i for i in range(start, stop) if len(parts[i])]
             offsets = np.cumsum([0] + [len(p) for p in block[:-1]])
-            result[owners] = np.minimum.reduceat(permuted, offsets, axis=1).T
+            # the high bits of the least value are the least high bits: shift only the minima
+            result[owners] = (np.minimum.reduceat(permuted, offsets, axis=1).T >> _SHIFT).astype(np.uint32)
         start = stop
     return result
 
