@@ -19,6 +19,7 @@ index under ``pagefind/``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -34,16 +35,18 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
+from generator.pages.render import site_env
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from kb.errors import KbError
-from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
+from kb.render.env import builtin_templates_dir, project_templates_dir
 from kb.store import scan_kb
 
 __all__ = [
     "KB_ENV",
     "kb_path",
+    "on_build_error",
     "on_config",
     "on_files",
     "on_page_content",
@@ -132,6 +135,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     started = time.perf_counter()
     root = kb_path(config.config_file_path)
     kb = scan_kb(root)
+    gc.freeze()  # the records live until the build ends: the collector need not scan them again and again
     templates = project_templates_dir(root)
     links = _record_links(config)
     folder = site_cache_dir(root)
@@ -141,7 +145,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     try:
         site = build_pages(
             kb,
-            make_env(templates),
+            site_env(templates),
             directory_urls=config.use_directory_urls,
             cache=cache,
             record_links=links,
@@ -153,6 +157,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         raise PluginError(f"kb site: {exc}") from None
     for problem in site.problems:
         log.warning(problem)
+    gc.freeze()  # the same for the pages
     _pages.clear()
     sources = write_sources(folder / "docs", _sources(folder / "docs", site))
     if not indexed:
@@ -201,6 +206,7 @@ def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
 def on_post_build(*, config: Any) -> None:
     """Index what search reads with Pagefind and gather the whole-KB download, into the built site
     (once per ``mkdocs serve``, as its first build)."""
+    gc.unfreeze()
     site = Path(config.site_dir)
     pages = _search.get("pages")
     if pages is None or (_command["name"] == "serve" and _index_built(config)):
@@ -221,6 +227,11 @@ def on_post_build(*, config: Any) -> None:
         log.warning("kb site: Pagefind failed (%s): %s", done.returncode, (done.stderr or done.stdout).strip()[-500:])
         return
     log.info("kb: search index built by Pagefind (%.2f s)", time.perf_counter() - started)
+
+
+def on_build_error(*, error: Exception) -> None:
+    """Let the collector see the failed build's objects again (``on_files`` froze them)."""
+    gc.unfreeze()
 
 
 def _index_built(config: Any) -> bool:

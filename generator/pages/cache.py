@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,12 +53,17 @@ def templates_digest(folders: Iterable[Path | None]) -> str:
     return h.hexdigest()
 
 
-def write_cached(path: Path, text: str) -> None:
-    """Replace a cache file: a temp file renamed into place (no fsync: a lost cache file only costs time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_cached(path: Path, text: str, folders: set[Path] | None = None) -> None:
+    """Replace a cache file: a temp file (named by the process) renamed into place (no fsync: a lost cache file only
+    costs time). ``folders`` holds the folders known to exist (their ``mkdir`` is skipped; new ones are added)."""
+    parent = path.parent
+    if folders is None or parent not in folders:
+        parent.mkdir(parents=True, exist_ok=True)
+        if folders is not None:
+            folders.add(parent)
+    tmp = parent / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -87,6 +91,7 @@ class PageCache:
         self.hits = 0
         self.misses = 0
         self.used: set[str] = set()
+        self.folders: set[Path] = set()
 
     def key(self, case: LoadedCase, context: str = "") -> str:
         """The key of a case's page: its record files' bytes, in order, plus ``context`` and the salt."""
@@ -114,7 +119,7 @@ class PageCache:
 
     def put(self, key: str, entry: dict[str, object]) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            write_cached(self.path(key), json.dumps({"format": FORMAT, **entry}, ensure_ascii=False))
+            write_cached(self.path(key), json.dumps({"format": FORMAT, **entry}, ensure_ascii=False), self.folders)
 
     def prune(self) -> None:
         """Remove the entries no page of this build used (edited or deleted cases)."""
@@ -129,6 +134,7 @@ def write_sources(folder: Path, files: Iterable[tuple[str, str]], *, prune: bool
     """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``."""
     docs = folder
     kept: set[Path] = set()
+    folders: set[Path] = set()
     for path, text in files:
         target = docs / path
         try:
@@ -137,7 +143,7 @@ def write_sources(folder: Path, files: Iterable[tuple[str, str]], *, prune: bool
                 continue
         except (OSError, ValueError):
             pass
-        write_cached(target, text)
+        write_cached(target, text, folders)
     if prune:
         for stale in [p for p in docs.rglob("*") if p.is_file() and p not in kept]:
             with contextlib.suppress(OSError):
