@@ -35,10 +35,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, SitePage, build_pages, fill_blocks
-from generator.pages.render import site_env
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
+from generator.pages.render import site_env
+from generator.pages.session import Reuse, session
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, project_templates_dir
 from kb.store import scan_kb
@@ -134,24 +135,32 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     """Load the KB and add every generated page to the build."""
     started = time.perf_counter()
     root = kb_path(config.config_file_path)
-    kb = scan_kb(root)
-    gc.freeze()  # the records live until the build ends: the collector need not scan them again and again
     templates = project_templates_dir(root)
     links = _record_links(config)
     folder = site_cache_dir(root)
-    salt = f"{templates_digest([templates])}:{config.use_directory_urls}:{links}"
-    cache = PageCache(folder, salt)
+    digest = templates_digest([templates])
+    salt = f"{digest}:{config.use_directory_urls}:{links}"
     indexed = _command["name"] == "serve" and _index_built(config)  # serve indexes once: skip search's pages
+    if _command["name"] == "serve":  # rebuilds reload only the edited cases and reuse what did not change
+        served = session(root)
+        kb = served.load()
+        env = served.environment(digest, lambda: site_env(templates))
+        reuse: Reuse | None = served.reused(f"{salt}:{config.site_name}:{config.site_url}")
+    else:
+        kb, env, reuse = scan_kb(root), site_env(templates), None
+    gc.freeze()  # the records live until the build ends: the collector need not scan them again and again
+    cache = PageCache(folder, salt, reuse.keys if reuse is not None else None)
     try:
         site = build_pages(
             kb,
-            site_env(templates),
+            env,
             directory_urls=config.use_directory_urls,
             cache=cache,
             record_links=links,
             site_name=config.site_name,
             site_url=config.site_url,
             search=not indexed,
+            reuse=reuse,
         )
     except KbError as exc:
         raise PluginError(f"kb site: {exc}") from None

@@ -11,7 +11,9 @@ stats`` prints. A page family of its own (a change feed, tombstones) is a module
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,6 +39,7 @@ from generator.pages.render import (
     front_matter,
 )
 from generator.pages.search import search_page
+from generator.pages.session import Reuse
 from generator.pages.titles import case_title
 from generator.pages.tombstones import add_tombstone, redirect_files
 from kb.aliases import names_of
@@ -45,7 +48,7 @@ from kb.names import NONE
 from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import builtin_templates_dir
 from kb.stats import Stats, compute_stats
-from kb.store import KnowledgeBase
+from kb.store import KnowledgeBase, LoadedCase
 
 __all__ = [
     "ASSETS",
@@ -63,6 +66,8 @@ __all__ = [
 
 TOP_SERVICES = 15
 """Services shown on the home page's chart and table (the explorer lists all)."""
+RECHECKED = 16
+"""Changed cases up to which a build compares their share of the figures before recounting the whole KB."""
 
 
 def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
@@ -75,6 +80,47 @@ def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
     }
 
 
+def _figures(kb: KnowledgeBase, reuse: Reuse | None) -> tuple[Stats, dict[str, list[browse.Group]]]:
+    """The figures and browse groups: the previous build's when no case changed its share of them."""
+    if reuse is not None and _same_figures(kb, reuse):
+        stats, groups = reuse.figures["stats"], reuse.figures["groups"]
+        assert isinstance(stats, Stats) and isinstance(groups, dict)
+        return stats, groups
+    stats = compute_stats(kb)
+    groups = _groups(kb, stats)
+    if reuse is not None:
+        reuse.figures = {"stats": stats, "groups": groups, "taxonomy": kb.taxonomy}
+    return stats, groups
+
+
+def _same_figures(kb: KnowledgeBase, reuse: Reuse) -> bool:
+    """True when the KB has the previous build's cases, in order, and each one changed counts as it did.
+
+    The figures are sums over cases (counts, gaps, findings, failures per case): a case whose own
+    figures and groups are the same leaves the whole KB's unchanged.
+    """
+    if (
+        not reuse.figures
+        or reuse.figures["taxonomy"] is not kb.taxonomy
+        or [c.id for c in kb.cases] != list(reuse.cases)
+    ):
+        return False
+    changed = [(case, reuse.cases[case.id]) for case in kb.cases if case is not reuse.cases[case.id]]
+    return len(changed) <= RECHECKED and all(_share(kb, new) == _share(kb, old) for new, old in changed)
+
+
+def _share(kb: KnowledgeBase, case: LoadedCase) -> tuple[Stats, list[tuple[str, str, str, int, list[str]]]]:
+    """One case's figures (every knowledge gap) and its place in the browse groups."""
+    alone = replace(kb, cases=[case], problems=[])
+    stats = compute_stats(alone, top_gaps=sys.maxsize)
+    groups = [
+        (facet, g.key, g.title, g.count, [e.loaded.failure.id for e in g.entries])
+        for facet, found in _groups(alone, stats).items()
+        for g in found
+    ]
+    return stats, groups
+
+
 def _links(facet: str, groups: Sequence[browse.Group]) -> dict[str, Link]:
     """Each value's name and its view in the explorer (the hash holds the filter)."""
     return {g.key: Link(g.title, f"{facet}={quote(g.key, safe='')}") for g in groups}
@@ -84,9 +130,9 @@ ASSETS = ("assets/explorer.js", "assets/search.js")
 """The site's scripts, from the built-in templates (``templates/site/assets/``): no framework, nothing fetched from elsewhere."""
 
 
-def _browse_pages(pages: Pages, kb: KnowledgeBase) -> None:
+def _browse_pages(pages: Pages, kb: KnowledgeBase, reuse: Reuse | None) -> None:
     """The explorer, its data, and the list of reports without failures."""
-    data = explorer_data(kb)
+    data = explorer_data(kb, reuse.explorer if reuse is not None else None)
     pages.build.files.update(data.files)
     pages.add(EXPLORER, "site/explorer.md.j2", failures=data.failures, cases=data.cases)
     empty = [
@@ -125,6 +171,7 @@ def build_pages(
     site_name: str = "kb",
     site_url: str | None = None,
     search: bool = True,
+    reuse: Reuse | None = None,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -136,15 +183,15 @@ def build_pages(
     Withdrawn cases get a tombstone page and count nowhere; ``site_name`` and ``site_url``
     title and anchor the change feed (see ``generator.pages.feed`` and ``.tombstones``).
     ``search`` makes the pages search indexes (off while ``mkdocs serve`` keeps the index it built first).
+    ``reuse`` holds what the previous build of ``mkdocs serve`` computed; this build updates it.
     """
     everything, kb = kb, live(kb)
     add_site_filters(env)
     pages = Pages(env, directory_urls=directory_urls)
     pages.build.problems.extend(str(p) for p in kb.problems)
-    stats = compute_stats(kb)
-    groups = _groups(kb, stats)
+    stats, groups = _figures(kb, reuse)
     maps = {what: _links(what, found) for what, found in groups.items()}
-    _browse_pages(pages, kb)
+    _browse_pages(pages, kb, reuse)
     _overview_pages(pages, kb, stats, groups, maps)
     for asset in ASSETS:
         pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
@@ -168,6 +215,10 @@ def build_pages(
     pages.build.files[MODIFIED_FILE] = modified_csv(everything)
     if cache is not None:
         cache.prune()
+    if reuse is not None:
+        reuse.cases = {case.id: case for case in kb.cases}
+        reuse.explorer.retain(kb.cases)
+        reuse.keys.retain(everything.cases)
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from generator.pages.session import PerCase
 from kb.cache import cache_dir
 from kb.render.env import builtin_templates_dir
 from kb.store import LoadedCase
@@ -84,8 +85,10 @@ def read_entry(path: Path) -> dict[str, object] | None:
 class PageCache:
     """Rendered case pages, by key (record bytes + ``salt``)."""
 
-    def __init__(self, folder: Path, salt: str) -> None:
+    def __init__(self, folder: Path, salt: str, keys: PerCase[tuple[str, str]] | None = None) -> None:
         self.root = folder
+        self.keys = keys
+        """Keys known from a previous build (``mkdocs serve``): a case object still loaded has the same files."""
         self.folder = folder / "pages"
         self.salt = salt
         self.hits = 0
@@ -95,6 +98,9 @@ class PageCache:
 
     def key(self, case: LoadedCase, context: str = "") -> str:
         """The key of a case's page: its record files' bytes, in order, plus ``context`` and the salt."""
+        known = self.keys.get(case) if self.keys is not None else None
+        if known is not None and known[0] == context:
+            return known[1]
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{FORMAT}\0{self.salt}\0{context}\0".encode())
         for path in (case.path / "case.yaml", *(loaded.path for loaded in case.failures)):
@@ -102,6 +108,8 @@ class PageCache:
                 h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
             except OSError:
                 h.update(b"\1unreadable\0")
+        if self.keys is not None:
+            self.keys.put(case, (context, h.hexdigest()))
         return h.hexdigest()
 
     def path(self, key: str) -> Path:

@@ -131,7 +131,7 @@ def site_env(templates: Path | None) -> jinja2.Environment:
         trim_blocks=env.trim_blocks,
         lstrip_blocks=env.lstrip_blocks,
         keep_trailing_newline=env.keep_trailing_newline,
-        autoescape=env.autoescape,
+        autoescape=False,  # noqa: S701  Markdown output, as make_env's: the site's filters escape
         auto_reload=env.auto_reload,
     )
     trusted.filters.update(env.filters)
