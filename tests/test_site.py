@@ -488,6 +488,7 @@ def test_serve_rebuilds_after_edits_equal_clean_builds(tmp_path: Path, monkeypat
         ("gen-0003/01-failure-1.yaml", "Failure 1 of case 3", "An edited title"),  # the figures stay
         ("gen-0005/02-failure-2.yaml", "impact: ", "impact: critical\nold_impact: "),  # the figures change
         ("gen-0001/case.yaml", "Generated case 1", "A renamed case"),
+        ("gen-0002/case.yaml", "id: gen-0002\n", "id: gen-0002\naliases:\n- old-two\n"),  # a redirect page more
     ]
     try:
         out = build_site(kb, tmp_path / "served", monkeypatch, dirty=True, strict=False)
@@ -508,6 +509,7 @@ def test_serve_rebuilds_after_edits_equal_clean_builds(tmp_path: Path, monkeypat
         plugins.on_startup(command="build", dirty=False)
     assert "An edited title" in served["cases/gen-0003/index.html"].decode()
     assert "A renamed case" in served["cases/gen-0001/index.html"].decode()
+    assert "cases/old-two/index.html" in served
 
 
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(

@@ -12,9 +12,10 @@ stats`` prints. A page family of its own (a change feed, tombstones) is a module
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar, cast
 from urllib.parse import quote
 
 import jinja2
@@ -66,6 +67,7 @@ __all__ = [
 
 TOP_SERVICES = 15
 """Services shown on the home page's chart and table (the explorer lists all)."""
+T = TypeVar("T")
 RECHECKED = 16
 """Changed cases up to which a build compares their share of the figures before recounting the whole KB."""
 
@@ -80,38 +82,33 @@ def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
     }
 
 
-def _figures(kb: KnowledgeBase, reuse: Reuse | None) -> tuple[Stats, dict[str, list[browse.Group]]]:
-    """The figures and browse groups: the previous build's when no case changed its share of them."""
-    if reuse is not None and _same_figures(kb, reuse):
-        stats, groups = reuse.figures["stats"], reuse.figures["groups"]
-        assert isinstance(stats, Stats) and isinstance(groups, dict)
-        return stats, groups
-    stats = compute_stats(kb)
-    groups = _groups(kb, stats)
+def _kept(
+    reuse: Reuse | None,
+    name: str,
+    cases: list[LoadedCase],
+    share: Callable[[LoadedCase], object],
+    compute: Callable[[], T],
+) -> T:
+    """A whole-KB value: the previous build's when the KB has the same cases, in order, and each one reloaded
+    has the same ``share`` of it as before (the values kept so are sums, unions or sorts of what each case gives)."""
+    if reuse is not None and name in reuse.values and [c.id for c in cases] == list(reuse.cases):
+        changed = [(case, reuse.cases[case.id]) for case in cases if case is not reuse.cases[case.id]]
+        if len(changed) <= RECHECKED and all(share(new) == share(old) for new, old in changed):
+            return cast(T, reuse.values[name])
+    value = compute()
     if reuse is not None:
-        reuse.figures = {"stats": stats, "groups": groups, "taxonomy": kb.taxonomy}
-    return stats, groups
+        reuse.values[name] = value
+    return value
 
 
-def _same_figures(kb: KnowledgeBase, reuse: Reuse) -> bool:
-    """True when the KB has the previous build's cases, in order, and each one changed counts as it did.
-
-    The figures are sums over cases (counts, gaps, findings, failures per case): a case whose own
-    figures and groups are the same leaves the whole KB's unchanged.
-    """
-    if (
-        not reuse.figures
-        or reuse.figures["taxonomy"] is not kb.taxonomy
-        or [c.id for c in kb.cases] != list(reuse.cases)
-    ):
-        return False
-    changed = [(case, reuse.cases[case.id]) for case in kb.cases if case is not reuse.cases[case.id]]
-    return len(changed) <= RECHECKED and all(_share(kb, new) == _share(kb, old) for new, old in changed)
+def _figures(kb: KnowledgeBase) -> tuple[Stats, dict[str, list[browse.Group]]]:
+    stats = compute_stats(live(kb))
+    return stats, _groups(live(kb), stats)
 
 
 def _share(kb: KnowledgeBase, case: LoadedCase) -> tuple[Stats, list[tuple[str, str, str, int, list[str]]]]:
     """One case's figures (every knowledge gap) and its place in the browse groups."""
-    alone = replace(kb, cases=[case], problems=[])
+    alone = live(replace(kb, cases=[case], problems=[]))
     stats = compute_stats(alone, top_gaps=sys.maxsize)
     groups = [
         (facet, g.key, g.title, g.count, [e.loaded.failure.id for e in g.entries])
@@ -119,6 +116,11 @@ def _share(kb: KnowledgeBase, case: LoadedCase) -> tuple[Stats, list[tuple[str, 
         for g in found
     ]
     return stats, groups
+
+
+def _names(case: LoadedCase) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    """What a case gives the name table (``kb.aliases.names_of``): its ids and aliases."""
+    return case.id, case.case.aliases, [(f.failure.id, f.failure.aliases) for f in case.failures]
 
 
 def _links(facet: str, groups: Sequence[browse.Group]) -> dict[str, Link]:
@@ -185,18 +187,21 @@ def build_pages(
     ``search`` makes the pages search indexes (off while ``mkdocs serve`` keeps the index it built first).
     ``reuse`` holds what the previous build of ``mkdocs serve`` computed; this build updates it.
     """
+    if reuse is not None and reuse.taxonomy is not kb.taxonomy:
+        reuse.values.clear()
     everything, kb = kb, live(kb)
     add_site_filters(env)
     pages = Pages(env, directory_urls=directory_urls)
     pages.build.problems.extend(str(p) for p in kb.problems)
-    stats, groups = _figures(kb, reuse)
+    cases = everything.cases
+    stats, groups = _kept(reuse, "figures", cases, lambda c: _share(everything, c), lambda: _figures(everything))
     maps = {what: _links(what, found) for what, found in groups.items()}
     _browse_pages(pages, kb, reuse)
     _overview_pages(pages, kb, stats, groups, maps)
     for asset in ASSETS:
         pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
     refs = References(project_root or kb.root.resolve().parent, pages.build.problems)
-    names = names_of(everything)
+    names = _kept(reuse, "names", cases, _names, lambda: names_of(everything))
     context = CaseContext(kb, maps, refs, record_links, cache, names)
     progress.start("site", len(everything.cases))
     for case in everything.cases:
@@ -209,14 +214,21 @@ def build_pages(
                 url = page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)
                 pages.build.search[url] = search_page(case)
         progress.advance(1)
-    pages.build.files.update(redirect_files(everything, directory_urls=directory_urls))
+    redirects = _kept(reuse, "redirects", cases, _names, lambda: redirect_files(everything, names, directory_urls))
+    pages.build.files.update(redirects)
     feed = feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls)
     pages.build.files[FEED_FILE] = feed
-    pages.build.files[MODIFIED_FILE] = modified_csv(everything)
+    pages.build.files[MODIFIED_FILE] = _kept(
+        reuse,
+        "modified",
+        cases,
+        lambda c: modified_csv(replace(everything, cases=[c])),
+        lambda: modified_csv(everything),
+    )
     if cache is not None:
         cache.prune()
     if reuse is not None:
-        reuse.cases = {case.id: case for case in kb.cases}
+        reuse.cases, reuse.taxonomy = {case.id: case for case in cases}, everything.taxonomy
         reuse.explorer.retain(kb.cases)
         reuse.keys.retain(everything.cases)
     for path, code in sorted(refs.files.items()):

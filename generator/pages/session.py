@@ -59,8 +59,10 @@ class Reuse:
 
     cases: dict[str, LoadedCase] = field(default_factory=dict)
     """The previous build's cases, by id."""
-    figures: dict[str, object] = field(default_factory=dict)
-    """Whole-KB values (the figures, the browse groups) of the previous build, by name."""
+    taxonomy: object = None
+    """The previous build's taxonomy (the whole-KB values hold only while it is the same object)."""
+    values: dict[str, object] = field(default_factory=dict)
+    """Whole-KB values of the previous build (the figures and browse groups, the name table, ...), by name."""
     explorer: PerCase[Any] = field(default_factory=PerCase)
     """Each case's rows of the explorer's data."""
     keys: PerCase[tuple[str, str]] = field(default_factory=PerCase)
