@@ -40,6 +40,7 @@ from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from generator.pages.render import site_env
 from generator.pages.session import Reuse, session
+from generator.pages.watch import stop_watching, watch_kb
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, project_templates_dir
 from kb.store import scan_kb
@@ -54,6 +55,7 @@ __all__ = [
     "on_post_build",
     "on_post_page",
     "on_serve",
+    "on_shutdown",
     "on_startup",
 ]
 
@@ -248,13 +250,19 @@ def _index_built(config: Any) -> bool:
 
 
 def on_serve(server: Any, /, *, config: Any, builder: Any) -> Any:
-    """Rebuild when a record or a template changes."""
+    """Rebuild when a record or a template changes (the KB folder through notifications, not polled)."""
     root = kb_path(config.config_file_path)
-    watched = [root, builtin_templates_dir()]
+    watched = [builtin_templates_dir()]
     project_templates = project_templates_dir(root)
     if project_templates is not None:
         watched.append(project_templates)
     for path in dict.fromkeys(p.resolve() for p in watched):
         if path.exists():
             server.watch(str(path))
+    if root.exists():
+        watch_kb(server, root.resolve(), site_cache_dir(root) / "watch")
     return server
+
+
+def on_shutdown() -> None:
+    stop_watching()

@@ -7,6 +7,7 @@ import html
 import json
 import re
 import shutil
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -358,7 +359,9 @@ def test_kb_path_comes_from_the_environment_or_sits_beside_mkdocs_yml(
     assert site.kb_path(str(ROOT / "mkdocs.yml")) == tmp_path.resolve()
 
 
-def test_serve_watches_the_kb_and_the_templates(monkeypatch: pytest.MonkeyPatch, kb_copy: Path) -> None:
+def test_serve_watches_the_templates_and_the_kb_through_notifications(
+    monkeypatch: pytest.MonkeyPatch, kb_copy: Path
+) -> None:
     monkeypatch.setenv(site.KB_ENV, str(kb_copy))
     watched: list[str] = []
 
@@ -368,8 +371,17 @@ def test_serve_watches_the_kb_and_the_templates(monkeypatch: pytest.MonkeyPatch,
 
     config = load_config(config_file=str(ROOT / "mkdocs.yml"))
     site.on_serve(Server(), config=config, builder=None)
-    assert str(kb_copy.resolve()) in watched
-    assert str((ROOT / "templates").resolve()) in watched
+    signals = site.site_cache_dir(kb_copy) / "watch"
+    try:
+        assert watched == [str((ROOT / "templates").resolve()), str(signals)]  # the KB folder itself is not polled
+        record = next(kb_copy.glob("*/case.yaml"))
+        record.write_text(record.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while not (signals / "changed").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        site.on_shutdown()
+    assert (signals / "changed").exists()  # the edit rewrote the file MkDocs polls
 
 
 # -- whole builds --------------------------------------------------------------------------
