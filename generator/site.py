@@ -170,7 +170,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         log.warning(problem)
     gc.freeze()  # the same for the pages
     _pages.clear()
-    sources = write_sources(folder / "docs", _sources(folder / "docs", site))
+    sources = write_sources(folder / "docs", _sources(folder / "docs", site), written=reuse.written if reuse else None)
     if not indexed:
         _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
         _download["cases"] = sources, case_json_paths(site.files)

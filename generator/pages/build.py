@@ -202,7 +202,7 @@ def build_pages(
         pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
     refs = References(project_root or kb.root.resolve().parent, pages.build.problems)
     names = _kept(reuse, "names", cases, _names, lambda: names_of(everything))
-    context = CaseContext(kb, maps, refs, record_links, cache, names)
+    context = CaseContext(kb, maps, refs, record_links, cache, names, reuse.prompts if reuse is not None else None)
     progress.start("site", len(everything.cases))
     for case in everything.cases:
         if case.case.withdrawn:
@@ -231,6 +231,7 @@ def build_pages(
         reuse.cases, reuse.taxonomy = {case.id: case for case in cases}, everything.taxonomy
         reuse.explorer.retain(kb.cases)
         reuse.keys.retain(everything.cases)
+        reuse.prompts.retain(everything.cases)
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

@@ -138,20 +138,29 @@ class PageCache:
                         os.unlink(entry.path)
 
 
-def write_sources(folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False) -> Path:
-    """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``."""
+def write_sources(
+    folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False, written: dict[Path, str] | None = None
+) -> Path:
+    """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``.
+
+    ``written`` holds the text this process last left in each file: one the same is not even read.
+    """
     docs = folder
     kept: set[Path] = set()
     folders: set[Path] = set()
     for path, text in files:
         target = docs / path
+        kept.add(target)
+        if written is not None and written.get(target) == text:
+            continue
         try:
-            kept.add(target)
-            if target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text:
-                continue
+            same = target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text
         except (OSError, ValueError):
-            pass
-        write_cached(target, text, folders)
+            same = False
+        if not same:
+            write_cached(target, text, folders)
+        if written is not None:
+            written[target] = text
     if prune:
         for stale in [p for p in docs.rglob("*") if p.is_file() and p not in kept]:
             with contextlib.suppress(OSError):

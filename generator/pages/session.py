@@ -67,6 +67,10 @@ class Reuse:
     """Each case's rows of the explorer's data."""
     keys: PerCase[tuple[str, str]] = field(default_factory=PerCase)
     """Each case's page-cache key, with what else its page showed (``PageCache.key``)."""
+    prompts: PerCase[str] = field(default_factory=PerCase)
+    """Each case's task prompt (read from its ``PROMPT.md``)."""
+    written: dict[Path, str] = field(default_factory=dict)
+    """The text of each generated source file as the last build left it (``write_sources``)."""
 
 
 class Session:
