@@ -39,7 +39,7 @@ from generator.pages.cache import PageCache, read_entry, site_cache_dir, templat
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from generator.pages.render import site_env
-from generator.pages.session import Reuse, session
+from generator.pages.session import Reuse, forget_sessions, session
 from generator.pages.watch import stop_watching, watch_kb
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, project_templates_dir
@@ -241,8 +241,9 @@ def on_post_build(*, config: Any) -> None:
 
 
 def on_build_error(*, error: Exception) -> None:
-    """Let the collector see the failed build's objects again (``on_files`` froze them)."""
+    """Let the collector see the failed build's objects again (``on_files`` froze them); serve starts afresh."""
     gc.unfreeze()
+    forget_sessions()
 
 
 def _index_built(config: Any) -> bool:

@@ -102,8 +102,9 @@ def _kept(
 
 
 def _figures(kb: KnowledgeBase) -> tuple[Stats, dict[str, list[browse.Group]]]:
-    stats = compute_stats(live(kb))
-    return stats, _groups(live(kb), stats)
+    counted = live(kb)
+    stats = compute_stats(counted)
+    return stats, _groups(counted, stats)
 
 
 def _share(kb: KnowledgeBase, case: LoadedCase) -> tuple[Stats, list[tuple[str, str, str, int, list[str]]]]:

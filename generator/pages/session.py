@@ -23,7 +23,7 @@ import jinja2
 
 from kb.store import KnowledgeBase, LoadedCase, scan_kb
 
-__all__ = ["PerCase", "Reuse", "Session", "session"]
+__all__ = ["PerCase", "Reuse", "Session", "forget_sessions", "session"]
 
 T = TypeVar("T")
 Stamp = tuple[int, int, int, int]
@@ -165,3 +165,8 @@ _SESSIONS: dict[Path, Session] = {}
 def session(root: Path) -> Session:
     """The session of the knowledge base at ``root`` (made on its first build in this process)."""
     return _SESSIONS.setdefault(root, Session(root))
+
+
+def forget_sessions() -> None:
+    """Start afresh: after a failed build, what a session kept may be half updated."""
+    _SESSIONS.clear()
