@@ -92,7 +92,8 @@ class Session:
 
     def _reload(self, stamps: dict[str, dict[str, Stamp]]) -> KnowledgeBase | None:
         old = self.kb
-        if old is None or stamps.keys() != self.stamps.keys() or stamps[""] != self.stamps[""]:
+        top = self.stamps[""]
+        if old is None or stamps.keys() != self.stamps.keys() or stamps[""] != top or RACY in top.values():
             return None
         changed = sorted(
             name
