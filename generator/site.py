@@ -19,6 +19,7 @@ index under ``pagefind/``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -37,19 +38,24 @@ from generator.pages.build import ASSETS, LATE_MARKER, RecordLinks, SiteBuild, S
 from generator.pages.cache import PageCache, read_entry, site_cache_dir, templates_digest, write_sources
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
+from generator.pages.render import site_env
+from generator.pages.session import Reuse, forget_sessions, session
+from generator.pages.watch import stop_watching, watch_kb
 from kb.errors import KbError
-from kb.render.env import builtin_templates_dir, make_env, project_templates_dir
+from kb.render.env import builtin_templates_dir, project_templates_dir
 from kb.store import scan_kb
 
 __all__ = [
     "KB_ENV",
     "kb_path",
+    "on_build_error",
     "on_config",
     "on_files",
     "on_page_content",
     "on_post_build",
     "on_post_page",
     "on_serve",
+    "on_shutdown",
     "on_startup",
 ]
 
@@ -131,30 +137,40 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     """Load the KB and add every generated page to the build."""
     started = time.perf_counter()
     root = kb_path(config.config_file_path)
-    kb = scan_kb(root)
     templates = project_templates_dir(root)
     links = _record_links(config)
     folder = site_cache_dir(root)
-    salt = f"{templates_digest([templates])}:{config.use_directory_urls}:{links}"
-    cache = PageCache(folder, salt)
+    digest = templates_digest([templates])
+    salt = f"{digest}:{config.use_directory_urls}:{links}"
     indexed = _command["name"] == "serve" and _index_built(config)  # serve indexes once: skip search's pages
+    if _command["name"] == "serve":  # rebuilds reload only the edited cases and reuse what did not change
+        served = session(root)
+        kb = served.load()
+        env = served.environment(digest, lambda: site_env(templates))
+        reuse: Reuse | None = served.reused(f"{salt}:{config.site_name}:{config.site_url}")
+    else:
+        kb, env, reuse = scan_kb(root), site_env(templates), None
+    gc.freeze()  # the records live until the build ends: the collector need not scan them again and again
+    cache = PageCache(folder, salt, reuse.keys if reuse is not None else None)
     try:
         site = build_pages(
             kb,
-            make_env(templates),
+            env,
             directory_urls=config.use_directory_urls,
             cache=cache,
             record_links=links,
             site_name=config.site_name,
             site_url=config.site_url,
             search=not indexed,
+            reuse=reuse,
         )
     except KbError as exc:
         raise PluginError(f"kb site: {exc}") from None
     for problem in site.problems:
         log.warning(problem)
+    gc.freeze()  # the same for the pages
     _pages.clear()
-    sources = write_sources(folder / "docs", _sources(folder / "docs", site))
+    sources = write_sources(folder / "docs", _sources(folder / "docs", site), written=reuse.written if reuse else None)
     if not indexed:
         _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
         _download["cases"] = sources, case_json_paths(site.files)
@@ -201,6 +217,7 @@ def on_post_page(output: str, /, *, page: Any, config: Any) -> str:
 def on_post_build(*, config: Any) -> None:
     """Index what search reads with Pagefind and gather the whole-KB download, into the built site
     (once per ``mkdocs serve``, as its first build)."""
+    gc.unfreeze()
     site = Path(config.site_dir)
     pages = _search.get("pages")
     if pages is None or (_command["name"] == "serve" and _index_built(config)):
@@ -223,18 +240,30 @@ def on_post_build(*, config: Any) -> None:
     log.info("kb: search index built by Pagefind (%.2f s)", time.perf_counter() - started)
 
 
+def on_build_error(*, error: Exception) -> None:
+    """Let the collector see the failed build's objects again (``on_files`` froze them); serve starts afresh."""
+    gc.unfreeze()
+    forget_sessions()
+
+
 def _index_built(config: Any) -> bool:
     return (Path(config.site_dir) / "pagefind" / "pagefind.js").exists()
 
 
 def on_serve(server: Any, /, *, config: Any, builder: Any) -> Any:
-    """Rebuild when a record or a template changes."""
+    """Rebuild when a record or a template changes (the KB folder through notifications, not polled)."""
     root = kb_path(config.config_file_path)
-    watched = [root, builtin_templates_dir()]
+    watched = [builtin_templates_dir()]
     project_templates = project_templates_dir(root)
     if project_templates is not None:
         watched.append(project_templates)
     for path in dict.fromkeys(p.resolve() for p in watched):
         if path.exists():
             server.watch(str(path))
+    if root.exists():
+        watch_kb(server, root.resolve(), site_cache_dir(root) / "watch")
     return server
+
+
+def on_shutdown() -> None:
+    stop_watching()

@@ -7,6 +7,7 @@ import html
 import json
 import re
 import shutil
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 from generator import site
+from generator.pages import session as session_module
 from generator.pages.build import SiteBuild, build_pages, front_matter
 from generator.pages.charts import Bar, bar_chart
 from generator.pages.code import CodeFile, Snippet, snippet
@@ -357,7 +359,9 @@ def test_kb_path_comes_from_the_environment_or_sits_beside_mkdocs_yml(
     assert site.kb_path(str(ROOT / "mkdocs.yml")) == tmp_path.resolve()
 
 
-def test_serve_watches_the_kb_and_the_templates(monkeypatch: pytest.MonkeyPatch, kb_copy: Path) -> None:
+def test_serve_watches_the_templates_and_the_kb_through_notifications(
+    monkeypatch: pytest.MonkeyPatch, kb_copy: Path
+) -> None:
     monkeypatch.setenv(site.KB_ENV, str(kb_copy))
     watched: list[str] = []
 
@@ -367,8 +371,17 @@ def test_serve_watches_the_kb_and_the_templates(monkeypatch: pytest.MonkeyPatch,
 
     config = load_config(config_file=str(ROOT / "mkdocs.yml"))
     site.on_serve(Server(), config=config, builder=None)
-    assert str(kb_copy.resolve()) in watched
-    assert str((ROOT / "templates").resolve()) in watched
+    signals = site.site_cache_dir(kb_copy) / "watch"
+    try:
+        assert watched == [str((ROOT / "templates").resolve()), str(signals)]  # the KB folder itself is not polled
+        record = next(kb_copy.glob("*/case.yaml"))
+        record.write_text(record.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        deadline = time.monotonic() + 10
+        while not (signals / "changed").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        site.on_shutdown()
+    assert (signals / "changed").exists()  # the edit rewrote the file MkDocs polls
 
 
 # -- whole builds --------------------------------------------------------------------------
@@ -475,6 +488,40 @@ def test_serve_indexes_search_once_and_then_skips_its_pages(tmp_path: Path, monk
         plugins.on_startup(command="build", dirty=False)
     assert "An edited title" in (out / "cases" / "gen-0001" / "index.html").read_text(encoding="utf-8")
     assert (entry.stat().st_mtime_ns, searched.stat().st_mtime_ns) == stamps  # search's work is not redone
+
+
+def test_serve_rebuilds_after_edits_equal_clean_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=8)
+    monkeypatch.setattr(session_module, "_RACY_NS", 0)  # the records were written just now; each edit changes a size
+    monkeypatch.setenv(site.KB_ENV, str(kb))
+    plugins = load_config(config_file=str(ROOT / "mkdocs.yml")).plugins
+    plugins.on_startup(command="serve", dirty=True)
+    edits = [
+        ("gen-0003/01-failure-1.yaml", "Failure 1 of case 3", "An edited title"),  # the figures stay
+        ("gen-0005/02-failure-2.yaml", "impact: ", "impact: critical\nold_impact: "),  # the figures change
+        ("gen-0001/case.yaml", "Generated case 1", "A renamed case"),
+        ("gen-0002/case.yaml", "id: gen-0002\n", "id: gen-0002\naliases:\n- old-two\n"),  # a redirect page more
+    ]
+    try:
+        out = build_site(kb, tmp_path / "served", monkeypatch, dirty=True, strict=False)
+        for number, (path, old, new) in enumerate(edits):
+            untouched = session_module.session(kb).kb.cases[6]
+            record = kb / path
+            text = record.read_text(encoding="utf-8")
+            assert old in text
+            record.write_text(text.replace(old, new, 1).replace("old_impact: ", "# was: "), encoding="utf-8")
+            served = _pages_of(build_site(kb, out, monkeypatch, dirty=True, strict=False))
+            assert session_module.session(kb).kb.cases[6] is untouched  # only the edited case was loaded again
+            plugins.on_startup(command="build", dirty=False)
+            clean = _pages_of(build_site(kb, tmp_path / f"clean-{number}", monkeypatch))
+            plugins.on_startup(command="serve", dirty=True)
+            assert [k for k in clean if served.get(k) != clean[k]] == []
+            assert served.keys() == clean.keys()
+    finally:
+        plugins.on_startup(command="build", dirty=False)
+    assert "An edited title" in served["cases/gen-0003/index.html"].decode()
+    assert "A renamed case" in served["cases/gen-0001/index.html"].decode()
+    assert "cases/old-two/index.html" in served
 
 
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(

@@ -11,8 +11,11 @@ stats`` prints. A page family of its own (a change feed, tombstones) is a module
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar, cast
 from urllib.parse import quote
 
 import jinja2
@@ -37,6 +40,7 @@ from generator.pages.render import (
     front_matter,
 )
 from generator.pages.search import search_page
+from generator.pages.session import Reuse
 from generator.pages.titles import case_title
 from generator.pages.tombstones import add_tombstone, redirect_files
 from kb.aliases import names_of
@@ -45,7 +49,7 @@ from kb.names import NONE
 from kb.progress import NO_PROGRESS, Progress
 from kb.render.env import builtin_templates_dir
 from kb.stats import Stats, compute_stats
-from kb.store import KnowledgeBase
+from kb.store import KnowledgeBase, LoadedCase
 
 __all__ = [
     "ASSETS",
@@ -63,6 +67,9 @@ __all__ = [
 
 TOP_SERVICES = 15
 """Services shown on the home page's chart and table (the explorer lists all)."""
+T = TypeVar("T")
+RECHECKED = 16
+"""Changed cases up to which a build compares their share of the figures before recounting the whole KB."""
 
 
 def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
@@ -75,6 +82,48 @@ def _groups(kb: KnowledgeBase, stats: Stats) -> dict[str, list[browse.Group]]:
     }
 
 
+def _kept(
+    reuse: Reuse | None,
+    name: str,
+    cases: list[LoadedCase],
+    share: Callable[[LoadedCase], object],
+    compute: Callable[[], T],
+) -> T:
+    """A whole-KB value: the previous build's when the KB has the same cases, in order, and each one reloaded
+    has the same ``share`` of it as before (the values kept so are sums, unions or sorts of what each case gives)."""
+    if reuse is not None and name in reuse.values and [c.id for c in cases] == list(reuse.cases):
+        changed = [(case, reuse.cases[case.id]) for case in cases if case is not reuse.cases[case.id]]
+        if len(changed) <= RECHECKED and all(share(new) == share(old) for new, old in changed):
+            return cast(T, reuse.values[name])
+    value = compute()
+    if reuse is not None:
+        reuse.values[name] = value
+    return value
+
+
+def _figures(kb: KnowledgeBase) -> tuple[Stats, dict[str, list[browse.Group]]]:
+    counted = live(kb)
+    stats = compute_stats(counted)
+    return stats, _groups(counted, stats)
+
+
+def _share(kb: KnowledgeBase, case: LoadedCase) -> tuple[Stats, list[tuple[str, str, str, int, list[str]]]]:
+    """One case's figures (every knowledge gap) and its place in the browse groups."""
+    alone = live(replace(kb, cases=[case], problems=[]))
+    stats = compute_stats(alone, top_gaps=sys.maxsize)
+    groups = [
+        (facet, g.key, g.title, g.count, [e.loaded.failure.id for e in g.entries])
+        for facet, found in _groups(alone, stats).items()
+        for g in found
+    ]
+    return stats, groups
+
+
+def _names(case: LoadedCase) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    """What a case gives the name table (``kb.aliases.names_of``): its ids and aliases."""
+    return case.id, case.case.aliases, [(f.failure.id, f.failure.aliases) for f in case.failures]
+
+
 def _links(facet: str, groups: Sequence[browse.Group]) -> dict[str, Link]:
     """Each value's name and its view in the explorer (the hash holds the filter)."""
     return {g.key: Link(g.title, f"{facet}={quote(g.key, safe='')}") for g in groups}
@@ -84,9 +133,9 @@ ASSETS = ("assets/explorer.js", "assets/search.js")
 """The site's scripts, from the built-in templates (``templates/site/assets/``): no framework, nothing fetched from elsewhere."""
 
 
-def _browse_pages(pages: Pages, kb: KnowledgeBase) -> None:
+def _browse_pages(pages: Pages, kb: KnowledgeBase, reuse: Reuse | None) -> None:
     """The explorer, its data, and the list of reports without failures."""
-    data = explorer_data(kb)
+    data = explorer_data(kb, reuse.explorer if reuse is not None else None)
     pages.build.files.update(data.files)
     pages.add(EXPLORER, "site/explorer.md.j2", failures=data.failures, cases=data.cases)
     empty = [
@@ -125,6 +174,7 @@ def build_pages(
     site_name: str = "kb",
     site_url: str | None = None,
     search: bool = True,
+    reuse: Reuse | None = None,
 ) -> SiteBuild:
     """Every generated page of the site, for a loaded (possibly partly invalid) knowledge base.
 
@@ -136,21 +186,24 @@ def build_pages(
     Withdrawn cases get a tombstone page and count nowhere; ``site_name`` and ``site_url``
     title and anchor the change feed (see ``generator.pages.feed`` and ``.tombstones``).
     ``search`` makes the pages search indexes (off while ``mkdocs serve`` keeps the index it built first).
+    ``reuse`` holds what the previous build of ``mkdocs serve`` computed; this build updates it.
     """
+    if reuse is not None and reuse.taxonomy is not kb.taxonomy:
+        reuse.values.clear()
     everything, kb = kb, live(kb)
     add_site_filters(env)
     pages = Pages(env, directory_urls=directory_urls)
     pages.build.problems.extend(str(p) for p in kb.problems)
-    stats = compute_stats(kb)
-    groups = _groups(kb, stats)
+    cases = everything.cases
+    stats, groups = _kept(reuse, "figures", cases, lambda c: _share(everything, c), lambda: _figures(everything))
     maps = {what: _links(what, found) for what, found in groups.items()}
-    _browse_pages(pages, kb)
+    _browse_pages(pages, kb, reuse)
     _overview_pages(pages, kb, stats, groups, maps)
     for asset in ASSETS:
         pages.build.files[asset] = (builtin_templates_dir() / "site" / asset).read_text(encoding="utf-8")
     refs = References(project_root or kb.root.resolve().parent, pages.build.problems)
-    names = names_of(everything)
-    context = CaseContext(kb, maps, refs, record_links, cache, names)
+    names = _kept(reuse, "names", cases, _names, lambda: names_of(everything))
+    context = CaseContext(kb, maps, refs, record_links, cache, names, reuse.prompts if reuse is not None else None)
     progress.start("site", len(everything.cases))
     for case in everything.cases:
         if case.case.withdrawn:
@@ -162,12 +215,24 @@ def build_pages(
                 url = page_url(f"cases/{case.id}.md", directory_urls=directory_urls, file=True)
                 pages.build.search[url] = search_page(case)
         progress.advance(1)
-    pages.build.files.update(redirect_files(everything, directory_urls=directory_urls))
+    redirects = _kept(reuse, "redirects", cases, _names, lambda: redirect_files(everything, names, directory_urls))
+    pages.build.files.update(redirects)
     feed = feed_json(everything, title=site_name, site_url=site_url, directory_urls=directory_urls)
     pages.build.files[FEED_FILE] = feed
-    pages.build.files[MODIFIED_FILE] = modified_csv(everything)
+    pages.build.files[MODIFIED_FILE] = _kept(
+        reuse,
+        "modified",
+        cases,
+        lambda c: modified_csv(replace(everything, cases=[c])),
+        lambda: modified_csv(everything),
+    )
     if cache is not None:
         cache.prune()
+    if reuse is not None:
+        reuse.cases, reuse.taxonomy = {case.id: case for case in cases}, everything.taxonomy
+        reuse.explorer.retain(kb.cases)
+        reuse.keys.retain(everything.cases)
+        reuse.prompts.retain(everything.cases)
     for path, code in sorted(refs.files.items()):
         if code is not None:
             pages.add(code.page, "site/code.md.j2", code=code, users=refs.users[path], up="../" * code.page.count("/"))

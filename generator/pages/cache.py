@@ -21,10 +21,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from generator.pages.session import PerCase
 from kb.cache import cache_dir
 from kb.render.env import builtin_templates_dir
 from kb.store import LoadedCase
@@ -54,12 +54,17 @@ def templates_digest(folders: Iterable[Path | None]) -> str:
     return h.hexdigest()
 
 
-def write_cached(path: Path, text: str) -> None:
-    """Replace a cache file: a temp file renamed into place (no fsync: a lost cache file only costs time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_cached(path: Path, text: str, folders: set[Path] | None = None) -> None:
+    """Replace a cache file: a temp file (named by the process) renamed into place (no fsync: a lost cache file only
+    costs time). ``folders`` holds the folders known to exist (their ``mkdir`` is skipped; new ones are added)."""
+    parent = path.parent
+    if folders is None or parent not in folders:
+        parent.mkdir(parents=True, exist_ok=True)
+        if folders is not None:
+            folders.add(parent)
+    tmp = parent / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -80,16 +85,22 @@ def read_entry(path: Path) -> dict[str, object] | None:
 class PageCache:
     """Rendered case pages, by key (record bytes + ``salt``)."""
 
-    def __init__(self, folder: Path, salt: str) -> None:
+    def __init__(self, folder: Path, salt: str, keys: PerCase[tuple[str, str]] | None = None) -> None:
         self.root = folder
+        self.keys = keys
+        """Keys known from a previous build (``mkdocs serve``): a case object still loaded has the same files."""
         self.folder = folder / "pages"
         self.salt = salt
         self.hits = 0
         self.misses = 0
         self.used: set[str] = set()
+        self.folders: set[Path] = set()
 
     def key(self, case: LoadedCase, context: str = "") -> str:
         """The key of a case's page: its record files' bytes, in order, plus ``context`` and the salt."""
+        known = self.keys.get(case) if self.keys is not None else None
+        if known is not None and known[0] == context:
+            return known[1]
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{FORMAT}\0{self.salt}\0{context}\0".encode())
         for path in (case.path / "case.yaml", *(loaded.path for loaded in case.failures)):
@@ -97,6 +108,8 @@ class PageCache:
                 h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
             except OSError:
                 h.update(b"\1unreadable\0")
+        if self.keys is not None:
+            self.keys.put(case, (context, h.hexdigest()))
         return h.hexdigest()
 
     def path(self, key: str) -> Path:
@@ -114,7 +127,7 @@ class PageCache:
 
     def put(self, key: str, entry: dict[str, object]) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            write_cached(self.path(key), json.dumps({"format": FORMAT, **entry}, ensure_ascii=False))
+            write_cached(self.path(key), json.dumps({"format": FORMAT, **entry}, ensure_ascii=False), self.folders)
 
     def prune(self) -> None:
         """Remove the entries no page of this build used (edited or deleted cases)."""
@@ -125,19 +138,29 @@ class PageCache:
                         os.unlink(entry.path)
 
 
-def write_sources(folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False) -> Path:
-    """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``."""
+def write_sources(
+    folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False, written: dict[Path, str] | None = None
+) -> Path:
+    """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``.
+
+    ``written`` holds the text this process last left in each file: one the same is not even read.
+    """
     docs = folder
     kept: set[Path] = set()
+    folders: set[Path] = set()
     for path, text in files:
         target = docs / path
+        kept.add(target)
+        if written is not None and written.get(target) == text:
+            continue
         try:
-            kept.add(target)
-            if target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text:
-                continue
+            same = target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text
         except (OSError, ValueError):
-            pass
-        write_cached(target, text)
+            same = False
+        if not same:
+            write_cached(target, text, folders)
+        if written is not None:
+            written[target] = text
     if prune:
         for stale in [p for p in docs.rglob("*") if p.is_file() and p not in kept]:
             with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ from generator.pages.cache import PageCache
 from generator.pages.code import CodeFile, Snippet, load_code_file, snippet
 from generator.pages.html import Tab, code_html, diff_html, tabs_html
 from generator.pages.render import EXPLORER, Pages, SitePage
+from generator.pages.session import PerCase
 from generator.pages.text import code_language
 from generator.pages.titles import case_title
 from generator.pages.tombstones import withdrawn_views
@@ -129,6 +130,7 @@ class CaseContext:
         record_links: RecordLinks | None,
         cache: PageCache | None,
         names: Names,
+        prompts: PerCase[str] | None = None,
     ) -> None:
         self.maps = maps
         self.refs = refs
@@ -137,11 +139,21 @@ class CaseContext:
         self.titles = {case.id: case_title(case.case) for case in kb.cases}
         self.names = names
         """Every id and alias, withdrawn records' too (for successors)."""
+        self.prompts = prompts
         root = kb.root.resolve()
         try:
             self.kb_in_repo: str | None = root.relative_to(refs.root.resolve()).as_posix()
         except ValueError:
             self.kb_in_repo = None
+
+    def prompt(self, case: LoadedCase) -> str:
+        """The case's task prompt (kept in ``prompts`` while the case object is loaded)."""
+        kept = self.prompts.get(case) if self.prompts is not None else None
+        if kept is None:
+            kept = case.document(PROMPT) or ""
+            if self.prompts is not None:
+                self.prompts.put(case, kept)
+        return kept
 
     def links(self, path: Path) -> dict[str, str]:
         if self.record_links is None or self.kb_in_repo is None:
@@ -183,7 +195,7 @@ def case_page(pages: Pages, case: LoadedCase, context: CaseContext) -> None:
     original = case.case.duplicate_of
     referenced = any(f.failure.ideal_response and f.failure.ideal_response.reference for f in case.failures)
     cache = context.cache if not referenced else None  # reference pages list their users: render those every time
-    prompt = case.document(PROMPT) or ""
+    prompt = context.prompt(case)
     withdrawn = withdrawn_views(case, context.names)
     # what the page shows beyond the case's records: the original's title, the prompt, withdrawn failures' successors
     shown = f"{original}\0{context.titles.get(original or '', '')}\0{prompt}\0{withdrawn!r}"

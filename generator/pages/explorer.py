@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.pages.browse import PLATFORM_NAMES
+from generator.pages.session import PerCase
 from generator.pages.titles import case_title, plain_title
 from kb.facets import facets_of
 from kb.models import Impact
 from kb.names import NONE
 from kb.stats import UNCATEGORISED
-from kb.store import KnowledgeBase
+from kb.store import KnowledgeBase, LoadedCase
 
 __all__ = ["SHARD", "ExplorerData", "explorer_data"]
 
@@ -62,8 +63,51 @@ class _Values:
         return [[key, self.names.get(key, key)] for key in self.index]
 
 
-def explorer_data(kb: KnowledgeBase) -> ExplorerData:
-    """The explorer's JSON files for a loaded knowledge base."""
+@dataclass(frozen=True)
+class _Rows:
+    """One case's part of the explorer's data, with facet values as keys (numbered when the files are put together)."""
+
+    case: tuple[str, str, str | None, str | None, int, str]
+    """Id, display title, platform and language (None without counted failures), flags, the original's id."""
+    failures: tuple[tuple[str, str, tuple[str, ...], int, int, str, str], ...]
+    """Per counted failure: impact, category, services, where they came from, flags, id, display title."""
+
+
+def _rows(case: LoadedCase) -> _Rows:
+    counted = [loaded.failure for loaded in case.failures if loaded.failure.is_failure]
+    flags = (1 if case.case.duplicate_of else 0) | (2 if not counted else 0)
+    first = facets_of(counted[0], case.case) if counted else None
+    described = (
+        case.id,
+        case_title(case.case),
+        first.platform if first else None,
+        first.language if first else None,
+        flags,
+        case.case.duplicate_of or "",
+    )
+    failures = []
+    for failure in counted:
+        facets = facets_of(failure, case.case)
+        ideal = failure.ideal_response
+        model = failure.model_response
+        has_fix = bool(ideal and (ideal.text.strip() or (ideal.code or "").strip()))
+        has_code = bool((model and (model.code or "").strip()) or (ideal and (ideal.code or "").strip()))
+        failures.append(
+            (
+                failure.impact.value if failure.impact else NONE,
+                failure.category or NONE,
+                tuple(facets.services),
+                _SOURCE[facets.services_from],
+                (1 if has_fix else 0) | (2 if has_code else 0) | (4 if facets.inferred else 0),
+                failure.id,
+                plain_title(failure.title),
+            )
+        )
+    return _Rows(described, tuple(failures))
+
+
+def explorer_data(kb: KnowledgeBase, kept: PerCase[_Rows] | None = None) -> ExplorerData:
+    """The explorer's JSON files for a loaded knowledge base (each case's rows from ``kept`` when it holds them)."""
     impact = _Values({level.value: level.label for level in Impact} | {NONE: "No level"})
     for level in Impact:
         impact(level.value)
@@ -77,32 +121,28 @@ def explorer_data(kb: KnowledgeBase) -> ExplorerData:
     columns: dict[str, list[Any]] = {k: [] for k in ("case", "impact", "category", "services", "from", "flags")}
     shard_rows: list[list[str]] = []
     for case_number, case in enumerate(sorted(kb.cases, key=lambda c: c.id)):
-        counted = [loaded.failure for loaded in case.failures if loaded.failure.is_failure]
-        flags = (1 if case.case.duplicate_of else 0) | (2 if not counted else 0)
-        first = facets_of(counted[0], case.case) if counted else None
+        rows = kept.get(case) if kept is not None else None
+        if rows is None:
+            rows = _rows(case) if kept is None else kept.put(case, _rows(case))
+        ident, title, on, written_in, flags, original = rows.case
         cases.append(
             [
-                case.id,
-                case_title(case.case),
-                platform(first.platform) if first else -1,
-                language(first.language) if first else -1,
+                ident,
+                title,
+                platform(on) if on is not None else -1,
+                language(written_in) if written_in is not None else -1,
                 flags,
-                case.case.duplicate_of or "",
+                original,
             ]
         )
-        for failure in counted:
-            facets = facets_of(failure, case.case)
-            ideal = failure.ideal_response
-            model = failure.model_response
+        for severity, kind, services, source, marks, failure_id, failure_title in rows.failures:
             columns["case"].append(case_number)
-            columns["impact"].append(impact(failure.impact.value if failure.impact else NONE))
-            columns["category"].append(category(failure.category or NONE))
-            columns["services"].append([service(s) for s in facets.services] or [service(NONE)])
-            columns["from"].append(_SOURCE[facets.services_from])
-            has_fix = bool(ideal and (ideal.text.strip() or (ideal.code or "").strip()))
-            has_code = bool((model and (model.code or "").strip()) or (ideal and (ideal.code or "").strip()))
-            columns["flags"].append((1 if has_fix else 0) | (2 if has_code else 0) | (4 if facets.inferred else 0))
-            shard_rows.append([failure.id, plain_title(failure.title)])
+            columns["impact"].append(impact(severity))
+            columns["category"].append(category(kind))
+            columns["services"].append([service(s) for s in services] or [service(NONE)])
+            columns["from"].append(source)
+            columns["flags"].append(marks)
+            shard_rows.append([failure_id, failure_title])
     index = {
         "version": 1,
         "shard": SHARD,

@@ -22,7 +22,7 @@ from generator.pages.html import code_html, prompt_html, relative_url
 from generator.pages.text import code_language, html_inline, meta_title, plain, render_html, title_html, wrap_block
 from generator.pages.titles import plain_title
 from kb.errors import KbError
-from kb.render.env import template_problem
+from kb.render.env import make_env, template_problem
 
 __all__ = [
     "BLOCK_MARKER",
@@ -34,6 +34,7 @@ __all__ = [
     "add_site_filters",
     "fill_blocks",
     "front_matter",
+    "site_env",
 ]
 
 EXPLORER = "browse/index.md"
@@ -113,6 +114,29 @@ def front_matter(title: str, *, search_exclude: bool = False, template: str | No
     if search_exclude:
         lines += ["search:", "  exclude: true"]
     return "\n".join([*lines, "---", ""])
+
+
+def site_env(templates: Path | None) -> jinja2.Environment:
+    """The site's Jinja environment: ``kb.render.env.make_env``'s, sandboxed only when the project has templates.
+
+    kb's own templates are trusted code; the sandbox's check of every attribute access and
+    call costs a tenth of a build. A project's templates (data from its repository) keep it.
+    """
+    env = make_env(templates)
+    if templates is not None:
+        return env
+    trusted = jinja2.Environment(
+        loader=env.loader,
+        undefined=env.undefined,
+        trim_blocks=env.trim_blocks,
+        lstrip_blocks=env.lstrip_blocks,
+        keep_trailing_newline=env.keep_trailing_newline,
+        autoescape=False,  # noqa: S701  Markdown output, as make_env's: the site's filters escape
+        auto_reload=env.auto_reload,
+    )
+    trusted.filters.update(env.filters)
+    trusted.tests.update(env.tests)
+    return trusted
 
 
 def add_site_filters(env: jinja2.Environment) -> jinja2.Environment:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from markupsafe import escape
 
 from generator.pages.html import relative_url
-from kb.aliases import Names, failure_alias_ref, names_of
+from kb.aliases import Names, failure_alias_ref
 from kb.models import Failure
 from kb.store import KnowledgeBase, LoadedCase
 
@@ -86,10 +86,10 @@ def _output_path(page: str, *, directory_urls: bool) -> str:
     return f"{stem}/index.html" if directory_urls else f"{stem}.html"
 
 
-def redirect_files(kb: KnowledgeBase, *, directory_urls: bool) -> list[tuple[str, str]]:
+def redirect_files(kb: KnowledgeBase, names: Names, directory_urls: bool) -> list[tuple[str, str]]:
     """(output path, HTML) of a redirect page for every case alias, and for every former case of a
-    moved failure that is no longer a case. Sorted by path: the same KB gives the same files."""
-    names = names_of(kb)
+    moved failure that is no longer a case (``names``: the KB's, from ``names_of``). Sorted by path:
+    the same KB gives the same files."""
     targets: dict[str, tuple[str, dict[str, str]]] = {}
     for case in kb.cases:
         anchors = {a: f.failure.id for f in case.failures for a in f.failure.aliases if "/" not in a}
