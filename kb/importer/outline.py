@@ -176,7 +176,7 @@ def _plain_title(doc: Document, block: Block, following: list[Block]) -> bool:
         return False
     if not 1 <= len(line.split()) <= 14 or line.startswith(("**", "__")):
         return False
-    fields = [_block_fields(doc, block) if block.kind == "paragraph" else set() for block in following]
+    fields = [_block_fields(doc, after) if after.kind == "paragraph" else set() for after in following]
     return bool(fields) and bool(fields[0]) and any(found & _STRONG for found in fields)
 
 
