@@ -1,6 +1,12 @@
 """Reading and writing record YAML: libyaml fast path, precise locations on failure.
 
-The fast path decodes, parses with ``yaml.CSafeLoader`` and hands back plain data.
+The fast path decodes, lets libyaml's C parser (``yaml.CSafeLoader``'s) cut the text into
+events and builds the plain data from them here, resolving each plain scalar exactly as
+``yaml.CSafeLoader`` does (its own implicit resolvers and constructors, looked up only for a
+scalar whose first character could start a non-string). A document this builder does not
+handle alike (tags, anchors, aliases, merge keys, complex keys, more than one document,
+absurd nesting, any error) is loaded again by ``yaml.CSafeLoader`` itself, so every
+result and every error is the one ``yaml.CSafeLoader`` gives.
 Only when something is wrong do we pay for locating it: ``locate`` composes the
 document again and walks its nodes to the offending key's line and column.
 """
@@ -8,11 +14,24 @@ document again and walks its nodes to the offending key's line and column.
 from __future__ import annotations
 
 import codecs
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml._yaml import CParser
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
 
 from kb.errors import Problem, RecordError, Severity
 from kb.yamlwrite import to_yaml
@@ -61,8 +80,104 @@ def _mark_problem(path: Path | str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem.at(path, f"invalid YAML: {message}", line=mark.line + 1, col=mark.column + 1)
 
 
+class _Unsure(Exception):
+    """The fast builder leaves this document to ``yaml.CSafeLoader``."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_IMPLICIT: dict[str, list[tuple[str, Any]]] = {
+    first: resolvers + yaml.CSafeLoader.yaml_implicit_resolvers.get(None, [])
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+"""CSafeLoader's implicit resolvers by the first character of a plain scalar ('' for an empty one)."""
+_FAST = None not in yaml.CSafeLoader.yaml_implicit_resolvers
+"""A resolver for any first character (PyYAML's SafeLoader has none) would make every plain scalar a candidate."""
+_CONSTRUCTORS = yaml.CSafeLoader.yaml_constructors
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _plain(value: str) -> Any:
+    """A plain (unquoted, untagged) scalar as CSafeLoader resolves and constructs it."""
+    resolvers = _IMPLICIT.get(value[:1])
+    if resolvers is None:
+        return value
+    for tag, regexp in resolvers:
+        if regexp.match(value):
+            if tag == _STR_TAG:
+                return value
+            construct = _CONSTRUCTORS.get(tag)
+            if construct is None:
+                raise _Unsure  # the merge key `<<`, the value key `=`: CSafeLoader's own handling
+            return construct(_CONSTRUCTOR, ScalarNode(tag, value))
+    return value
+
+
+def _build(text: str) -> Any:
+    """The data of one plain YAML document, built from libyaml's events; ``_Unsure`` if unusual."""
+    if not _FAST:
+        raise _Unsure
+    parser: Any = CParser(text)
+    get = parser.get_event
+    get()  # the stream's start
+    event = get()
+    if type(event) is StreamEndEvent:
+        return None
+    if type(event) is not DocumentStartEvent:
+        raise _Unsure
+    stack: list[tuple[Any, Any, bool]] = []
+    no_key: Any = stack  # a sentinel no key can be
+    node: Any = None  # the open container
+    key: Any = no_key  # the open mapping's key waiting for its value
+    is_map = False
+    root: Any = None
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _Unsure
+            value = _plain(event.value) if event.implicit[0] else event.value
+            if node is None:
+                root = value
+                break
+            if not is_map:
+                node.append(value)
+            elif key is no_key:
+                key = value
+            else:
+                node[key] = value
+                key = no_key
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(stack) > MAX_DEPTH:
+                raise _Unsure
+            child: Any = {} if kind is MappingStartEvent else []
+            if node is None:
+                root = child
+            elif not is_map:
+                node.append(child)
+            elif key is no_key:
+                raise _Unsure  # a complex key
+            else:
+                node[key] = child
+                key = no_key
+            stack.append((node, key, is_map))
+            node, key, is_map = child, no_key, kind is MappingStartEvent
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            node, key, is_map = stack.pop()
+            if node is None:
+                break
+        else:
+            raise _Unsure
+    if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
+        raise _Unsure
+    return root
+
+
 def parse(path: Path | str, text: str) -> Any:
     """Parse one YAML document with libyaml. Aliases and absurd nesting are refused."""
+    with contextlib.suppress(Exception):  # anything unusual is yaml.CSafeLoader's to load or refuse
+        return _build(text)
     try:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
