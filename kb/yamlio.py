@@ -97,20 +97,27 @@ _CONSTRUCTORS = yaml.CSafeLoader.yaml_constructors
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
+_RESOLVED: dict[str, Any] = {}
+"""Plain scalars resolved already (keys and short values repeat from record to record); all immutable."""
+_RESOLVED_MAX = 8192
+
+
 def _plain(value: str) -> Any:
     """A plain (unquoted, untagged) scalar as CSafeLoader resolves and constructs it."""
-    resolvers = _IMPLICIT.get(value[:1])
-    if resolvers is None:
-        return value
-    for tag, regexp in resolvers:
+    if value in _RESOLVED:
+        return _RESOLVED[value]
+    result: Any = value
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
         if regexp.match(value):
-            if tag == _STR_TAG:
-                return value
-            construct = _CONSTRUCTORS.get(tag)
-            if construct is None:
-                raise _Unsure  # the merge key `<<`, the value key `=`: CSafeLoader's own handling
-            return construct(_CONSTRUCTOR, ScalarNode(tag, value))
-    return value
+            if tag != _STR_TAG:
+                construct = _CONSTRUCTORS.get(tag)
+                if construct is None:
+                    raise _Unsure  # the merge key `<<`, the value key `=`: CSafeLoader's own handling
+                result = construct(_CONSTRUCTOR, ScalarNode(tag, value))
+            break
+    if len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[value] = result
+    return result
 
 
 def _build(text: str) -> Any:
@@ -137,7 +144,9 @@ def _build(text: str) -> Any:
         if kind is ScalarEvent:
             if event.anchor is not None or event.tag is not None:
                 raise _Unsure
-            value = _plain(event.value) if event.implicit[0] else event.value
+            value = event.value
+            if event.implicit[0] and value[:1] in _IMPLICIT:
+                value = _plain(value)
             if node is None:
                 root = value
                 break
