@@ -410,6 +410,7 @@ def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_ro
         (scan.root, templates_dir, out, project_root, [(f.path.name, f.names) for f in unread[i : i + size]])
         for i in range(0, len(unread), size)
     ]
+    _warm_env(templates_dir)
     texts: dict[str, Rendered] = {}
     finished = [0]
     with crashed("rendering reports", finished, len(unread)), worker_pool(workers) as pool:
@@ -451,6 +452,17 @@ def _render_chunk(
 @functools.cache
 def _worker_env(templates_dir: Path | None) -> jinja2.Environment:
     return make_env(templates_dir)
+
+
+def _warm_env(templates_dir: Path | None) -> None:
+    """Import Jinja and compile the report template once, here, for every forked worker to inherit
+    (each compiled it on its own before). A failure is left for the workers to meet as before."""
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":  # (what the pool would pick anyway)
+        return
+    with contextlib.suppress(Exception):
+        _worker_env(templates_dir).get_template(REPORT_TEMPLATE)
 
 
 def _references(case: LoadedCase) -> list[str]:
