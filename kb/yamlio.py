@@ -193,8 +193,35 @@ def parse(path: Path | str, text: str) -> Any:
         raise RecordError(_mark_problem(path, exc)) from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise RecordError(Problem.at(path, f"invalid YAML: {exc}")) from None
+    except (ValueError, OverflowError) as exc:  # a date that matched the pattern but is none (`2024-13-45`)
+        raise RecordError(_value_problem(path, text, exc)) from None
     _check_shape(path, text, data)
     return data
+
+
+def _value_problem(path: Path | str, text: str, exc: Exception) -> Problem:
+    """Where the plain scalar that CSafeLoader could not construct is (the first one that fails again)."""
+    message = f"invalid YAML: cannot read this value ({exc}); quote it to keep it as text"
+    try:
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        root = None
+    stack: list[yaml.Node] = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            construct = _CONSTRUCTORS.get(node.tag)
+            try:
+                if construct is not None:
+                    construct(_CONSTRUCTOR, node)
+            except (ValueError, OverflowError):
+                mark = node.start_mark
+                return Problem.at(path, message, line=mark.line + 1, col=mark.column + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+    return Problem.at(path, message)
 
 
 def _check_shape(path: Path | str, text: str, data: Any) -> None:
