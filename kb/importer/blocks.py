@@ -12,6 +12,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -114,11 +115,8 @@ _RUST_KINDS = {
     "hr": "hr",
     "html_block": "html",
 }
-_RUST_UNSURE = re.compile(
-    r"[\t\r\x00\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    r"|\]:|^[ ]*(?:(?:[-+*]|\d{1,9}[.)])[ ]+)*>| \Z",
-    re.MULTILINE,
-)
+_RUST_UNSURE_CHARS = re.compile("[\t\r\x00\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_RUST_UNSURE_QUOTE = re.compile(r"^[ ]*(?:(?:[-+*]|\d{1,9}[.)])[ ]+)*>", re.MULTILINE)
 """What the two parsers may read differently, found by parsing the CommonMark spec's
 examples and fixtures and many thousands of random mixes of them with both: tabs, odd line
 ends, NUL and the spaces only Python's regular expressions count as spaces (`<a href="x">`
@@ -126,6 +124,16 @@ then U+001C is an HTML block to markdown-it-py); link reference definitions (a t
 several lines); block quotes (a lazy line that looks like a list item); a fence left open by
 a last line of spaces. A text with any of them is parsed by markdown-it-py (1 in 40 of the
 texts an import of the corpus parses)."""
+
+
+def _rust_unsure(text: str) -> bool:
+    """Whether ``text`` has something the Rust parser may read differently (see above)."""
+    return (
+        "]:" in text
+        or text.endswith(" ")
+        or bool(_RUST_UNSURE_CHARS.search(text))
+        or (">" in text and bool(_RUST_UNSURE_QUOTE.search(text)))
+    )
 
 
 @lru_cache(maxsize=1)
@@ -145,13 +153,13 @@ def parse_blocks(text: str, *, rust: bool = True) -> Document:
         return Document(lines, [Block("paragraph", 0, 1)])  # the common one-line case, without a parse
     if not text.strip():
         return Document(lines, [])
-    if rust and _rust_parser() is not None and not _RUST_UNSURE.search(text):
+    if rust and _rust_parser() is not None and not _rust_unsure(text):
         try:
-            raw = text.encode("utf-8")
-        except UnicodeEncodeError:
+            starts = _line_starts(text, lines)
+        except UnicodeEncodeError:  # a lone surrogate
             pass
         else:
-            return Document(lines, _rust_blocks(raw, lines))
+            return Document(lines, _rust_blocks(text, lines, starts))
     tokens = _parser().parse(text)
     blocks: list[Block] = []
     covered = 0
@@ -170,17 +178,17 @@ def parse_blocks(text: str, *, rust: bool = True) -> Document:
     return Document(lines, blocks)
 
 
-def _rust_blocks(raw: bytes, lines: list[str]) -> list[Block]:
+def _line_starts(text: str, lines: list[str]) -> list[int]:
+    """The UTF-8 byte offset of each line (the Rust parser's source maps count bytes)."""
+    sizes = map(len, lines) if text.isascii() else (len(line.encode("utf-8")) for line in lines)
+    return [0, *accumulate(size + 1 for size in sizes)]
+
+
+def _rust_blocks(text: str, lines: list[str], starts: list[int]) -> list[Block]:
     """The blocks of the Rust parser's tree, made as `_make` makes them from markdown-it-py's tokens."""
-    starts = [0]  # the byte offset of each line
-    find = raw.find
-    at = find(b"\n")
-    while at >= 0:
-        starts.append(at + 1)
-        at = find(b"\n", at + 1)
     blocks: list[Block] = []
     covered = 0
-    for node in _rust_parser().tree(raw.decode("utf-8")).children:
+    for node in _rust_parser().tree(text).children:
         kind = _RUST_KINDS.get(node.name)
         if kind is None or node.srcmap is None:
             continue
