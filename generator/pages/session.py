@@ -71,6 +71,9 @@ class Reuse:
     """Each case's task prompt (read from its ``PROMPT.md``)."""
     written: dict[Path, str] = field(default_factory=dict)
     """The text of each generated source file as the last build left it (``write_sources``)."""
+    built: set[str] = field(default_factory=set)
+    """The generated files (by path under the docs folder) the last finished build left up to date in the site
+    folder: one whose source this build does not touch need not be handed to MkDocs again (or only as unchanged)."""
 
 
 class Session:
