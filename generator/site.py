@@ -19,6 +19,7 @@ index under ``pagefind/``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -39,7 +40,7 @@ from generator.pages.cache import PageCache, read_entry, site_cache_dir, templat
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from generator.pages.render import site_env
-from generator.pages.session import Reuse, forget_sessions, session
+from generator.pages.session import Reuse, forget_sessions, session, theme_env
 from generator.pages.watch import stop_watching, watch_kb
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, project_templates_dir
@@ -96,7 +97,23 @@ def on_config(config: Any) -> Any:
     for asset in ASSETS:
         if asset not in [str(s) for s in scripts]:
             scripts.append(asset)
+    if _command["name"] == "serve":  # keep the theme's compiled templates from one rebuild to the next
+        theme = config.theme
+        key, make = _theme_key(theme), theme.get_env
+        theme.get_env = lambda: theme_env(key, make)
     return config
+
+
+def _theme_key(theme: Any) -> str:
+    """What the theme's environment depends on: its folders, locale and static templates, and the stat data of each
+    file in its ``custom_dir`` (the project's overrides; the theme's own files are an installed package)."""
+    stamps = []
+    if theme.custom_dir and os.path.isdir(theme.custom_dir):
+        for path in sorted(Path(theme.custom_dir).rglob("*")):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                stamps.append(f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    return repr((list(theme.dirs), str(theme.locale), sorted(theme.static_templates), stamps))
 
 
 def _record_links(config: Any) -> RecordLinks | None:

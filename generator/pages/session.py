@@ -23,7 +23,7 @@ import jinja2
 
 from kb.store import KnowledgeBase, LoadedCase, scan_kb
 
-__all__ = ["PerCase", "Reuse", "Session", "forget_sessions", "session"]
+__all__ = ["PerCase", "Reuse", "Session", "forget_sessions", "session", "theme_env"]
 
 T = TypeVar("T")
 Stamp = tuple[int, int, int, int]
@@ -174,3 +174,33 @@ def session(root: Path) -> Session:
 def forget_sessions() -> None:
     """Start afresh: after a failed build, what a session kept may be half updated."""
     _SESSIONS.clear()
+    _THEMES.clear()
+
+
+_THEMES: dict[str, jinja2.Environment] = {}
+
+
+def theme_env(key: str, make: Callable[[], jinja2.Environment]) -> jinja2.Environment:
+    """The theme's Jinja environment of the previous build with the same ``key`` (the theme's folders, its files'
+    stat data, the settings it depends on), else a new one from ``make``.
+
+    MkDocs makes a new one for every build of ``mkdocs serve``: it compiles the theme's templates again (Material's
+    ``main.html`` and what it includes) and lists every file of the theme (Material ships 14,000 icons), a second of
+    CPU a rebuild. Kept, its compiled templates stay, and its list of files is made once.
+    """
+    env = _THEMES.get(key)
+    if env is None:
+        _THEMES.clear()
+        env = _THEMES[key] = make()
+        listed: dict[tuple[object, object], list[str]] = {}
+        list_templates = env.list_templates
+
+        def memo(extensions: Any = None, filter_func: Callable[[str], bool] | None = None) -> list[str]:
+            # the filter MkDocs passes is a new closure each build, of the same code over settings in ``key``
+            at = (tuple(extensions) if extensions is not None else None, getattr(filter_func, "__code__", filter_func))
+            if at not in listed:
+                listed[at] = list_templates(extensions, filter_func)
+            return list(listed[at])
+
+        env.list_templates = memo  # type: ignore[method-assign]
+    return env
