@@ -207,16 +207,17 @@ def on_files(files: Files, /, *, config: Any) -> Files:
     if not indexed:
         _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
         _download["cases"] = sources, case_json_paths(site.files)
+    known = files.src_uris  # the generated paths are POSIX already (``get_file_from_path`` parses each one)
     for page in site.pages:
         _pages[page.path] = page
-        if files.get_file_from_path(page.path) is not None:
+        if page.path in known:
             raise PluginError(f"kb site: docs/{page.path} would hide the generated page of the same name; rename it")
         kind = _Unchanged if page.path in kept else File
         files.append(
             kind(page.path, str(sources), config.site_dir, config.use_directory_urls, inclusion=_inclusion(page.path))
         )
     for path in site.files:
-        if files.get_file_from_path(path) is not None:
+        if path in known:
             raise PluginError(f"kb site: docs/{path} would hide the generated file of the same name; rename it")
         if path not in kept:
             files.append(

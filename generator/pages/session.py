@@ -75,6 +75,12 @@ class Reuse:
     """The generated files (by path under the docs folder) the last finished build left up to date in the site
     folder: one whose source this build does not touch need not be handed to MkDocs again (or only as unchanged)."""
 
+    def forget_cases(self) -> None:
+        """Drop what was kept per case object (every case is loaded again): only the files' texts stay."""
+        self.cases, self.taxonomy = {}, None
+        self.values.clear()
+        self.explorer, self.keys, self.prompts = PerCase(), PerCase(), PerCase()
+
 
 class Session:
     """One knowledge base served: its last load, its files' stat data, the Jinja environment and what builds reuse."""
@@ -90,7 +96,12 @@ class Session:
         """The knowledge base as it is now: the previous load with the changed cases reloaded, or loaded afresh."""
         stamps = _stamps(self.root)
         kb = self._reload(stamps) if self.kb is not None else None
-        self.kb, self.stamps = kb or scan_kb(self.root), stamps
+        if kb is None:  # let the previous load go before loading afresh: two of them at once would double the memory
+            self.kb = None
+            if self.reuse is not None:
+                self.reuse[1].forget_cases()
+            kb = scan_kb(self.root)
+        self.kb, self.stamps = kb, stamps
         return self.kb
 
     def _reload(self, stamps: dict[str, dict[str, Stamp]]) -> KnowledgeBase | None:
