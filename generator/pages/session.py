@@ -31,6 +31,8 @@ Stamp = tuple[int, int, int, int]
 recently to tell: a second write in the same clock tick could keep all four)."""
 RACY = (-2, 0, 0, 0)
 _RACY_NS = 2_000_000_000
+PARSED = 16
+"""Changed cases up to which a rebuild parses their records rather than read the record cache."""
 
 
 class PerCase(Generic[T]):
@@ -119,7 +121,9 @@ class Session:
         prefixes = tuple(str(self.root / name) + os.sep for name in changed)
         if any(str(problem.path).startswith(prefixes) for problem in old.problems):
             return None
-        fresh = scan_kb(self.root, cases=changed)
+        # a few cases are parsed faster than the record cache's table of every file is read (0.02 s against 0.5 s at
+        # 5,000 cases); many (a checkout) come from the cache
+        fresh = scan_kb(self.root, cases=changed, use_cache=len(changed) > PARSED)
         loaded = {case.id: case for case in fresh.cases}
         if fresh.problems or sorted(loaded) != changed:
             return None
