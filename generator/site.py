@@ -19,6 +19,7 @@ index under ``pagefind/``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -39,7 +40,7 @@ from generator.pages.cache import PageCache, read_entry, site_cache_dir, templat
 from generator.pages.download import case_json_paths, write_download
 from generator.pages.html import squeeze
 from generator.pages.render import site_env
-from generator.pages.session import Reuse, forget_sessions, session
+from generator.pages.session import Reuse, forget_sessions, session, theme_env
 from generator.pages.watch import stop_watching, watch_kb
 from kb.errors import KbError
 from kb.render.env import builtin_templates_dir, project_templates_dir
@@ -73,6 +74,16 @@ _search: dict[str, Path] = {}
 """The folder of the pages search indexes (``generator.pages.search``), for ``on_post_build``."""
 _download: dict[str, tuple[Path, list[str]]] = {}
 """The sources folder and its case documents, for ``on_post_build`` to gather (``generator.pages.download``)."""
+_built: dict[str, tuple[Reuse, set[str]]] = {}
+"""``mkdocs serve``: the generated files this build hands MkDocs, recorded in its ``Reuse`` once the build is done."""
+
+
+class _Unchanged(File):
+    """A generated page the previous build of this ``mkdocs serve`` left up to date, whose source this build kept:
+    ``--dirty`` skips it without the two stats of each check MkDocs would make (it makes four a page)."""
+
+    def is_modified(self) -> bool:
+        return False
 
 
 def on_startup(*, command: str, dirty: bool) -> None:
@@ -86,7 +97,23 @@ def on_config(config: Any) -> Any:
     for asset in ASSETS:
         if asset not in [str(s) for s in scripts]:
             scripts.append(asset)
+    if _command["name"] == "serve":  # keep the theme's compiled templates from one rebuild to the next
+        theme = config.theme
+        key, make = _theme_key(theme), theme.get_env
+        theme.get_env = lambda: theme_env(key, make)
     return config
+
+
+def _theme_key(theme: Any) -> str:
+    """What the theme's environment depends on: its folders, locale and static templates, and the stat data of each
+    file in its ``custom_dir`` (the project's overrides; the theme's own files are an installed package)."""
+    stamps = []
+    if theme.custom_dir and os.path.isdir(theme.custom_dir):
+        for path in sorted(Path(theme.custom_dir).rglob("*")):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                stamps.append(f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    return repr((list(theme.dirs), str(theme.locale), sorted(theme.static_templates), stamps))
 
 
 def _record_links(config: Any) -> RecordLinks | None:
@@ -147,7 +174,7 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         served = session(root)
         kb = served.load()
         env = served.environment(digest, lambda: site_env(templates))
-        reuse: Reuse | None = served.reused(f"{salt}:{config.site_name}:{config.site_url}")
+        reuse: Reuse | None = served.reused(f"{salt}:{config.site_name}:{config.site_url}:{config.site_dir}")
     else:
         kb, env, reuse = scan_kb(root), site_env(templates), None
     gc.freeze()  # the records live until the build ends: the collector need not scan them again and again
@@ -170,20 +197,34 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         log.warning(problem)
     gc.freeze()  # the same for the pages
     _pages.clear()
-    sources = write_sources(folder / "docs", _sources(folder / "docs", site), written=reuse.written if reuse else None)
+    touched: set[str] = set()
+    sources = write_sources(
+        folder / "docs", _sources(folder / "docs", site), written=reuse.written if reuse else None, touched=touched
+    )
+    kept = reuse.built - touched if reuse is not None else set()
+    """Files already in the site folder as this build would leave them: unchanged pages, and other files MkDocs need
+    not even see (a serve rebuild after one edit hands it a few files, not 15,000 JSON documents and redirects)."""
     if not indexed:
         _search["pages"] = write_sources(folder / "search", site.search.items(), prune=True)
         _download["cases"] = sources, case_json_paths(site.files)
+    known = files.src_uris  # the generated paths are POSIX already (``get_file_from_path`` parses each one)
     for page in site.pages:
         _pages[page.path] = page
-        if files.get_file_from_path(page.path) is not None:
+        if page.path in known:
             raise PluginError(f"kb site: docs/{page.path} would hide the generated page of the same name; rename it")
-        inclusion = InclusionLevel.NOT_IN_NAV if page.path.startswith(_HIDDEN_FROM_NAV) else InclusionLevel.UNDEFINED
-        files.append(File(page.path, str(sources), config.site_dir, config.use_directory_urls, inclusion=inclusion))
+        kind = _Unchanged if page.path in kept else File
+        files.append(
+            kind(page.path, str(sources), config.site_dir, config.use_directory_urls, inclusion=_inclusion(page.path))
+        )
     for path in site.files:
-        if files.get_file_from_path(path) is not None:
+        if path in known:
             raise PluginError(f"kb site: docs/{path} would hide the generated file of the same name; rename it")
-        files.append(File(path, str(sources), config.site_dir, config.use_directory_urls))
+        if path not in kept:
+            files.append(
+                File(path, str(sources), config.site_dir, config.use_directory_urls, inclusion=_inclusion(path))
+            )
+    if reuse is not None:
+        _built["serve"] = reuse, {page.path for page in site.pages} | set(site.files)
     log.info(
         "kb: %d page(s) from %d case(s) in %s (%.2f s; %d case page(s) from the cache)",
         len(site.pages),
@@ -193,6 +234,11 @@ def on_files(files: Files, /, *, config: Any) -> Files:
         cache.hits,
     )
     return files
+
+
+def _inclusion(path: str) -> InclusionLevel:
+    """What MkDocs' ``not_in_nav`` setting gives a generated file, set here: matching 20,000 paths costs a second."""
+    return InclusionLevel.NOT_IN_NAV if path.startswith(_HIDDEN_FROM_NAV) else InclusionLevel.UNDEFINED
 
 
 def on_page_content(html: str, /, *, page: Any, config: Any, files: Any) -> str:
@@ -218,6 +264,9 @@ def on_post_build(*, config: Any) -> None:
     """Index what search reads with Pagefind and gather the whole-KB download, into the built site
     (once per ``mkdocs serve``, as its first build)."""
     gc.unfreeze()
+    if "serve" in _built:  # the build is done: its files are in the site folder
+        reuse, built = _built.pop("serve")
+        reuse.built = built
     site = Path(config.site_dir)
     pages = _search.get("pages")
     if pages is None or (_command["name"] == "serve" and _index_built(config)):
@@ -243,6 +292,7 @@ def on_post_build(*, config: Any) -> None:
 def on_build_error(*, error: Exception) -> None:
     """Let the collector see the failed build's objects again (``on_files`` froze them); serve starts afresh."""
     gc.unfreeze()
+    _built.clear()
     forget_sessions()
 
 

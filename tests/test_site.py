@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import jinja2
 import markdown
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
+from mkdocs.commands import build as build_module
 from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
@@ -522,6 +524,69 @@ def test_serve_rebuilds_after_edits_equal_clean_builds(tmp_path: Path, monkeypat
     assert "An edited title" in served["cases/gen-0003/index.html"].decode()
     assert "A renamed case" in served["cases/gen-0001/index.html"].decode()
     assert "cases/old-two/index.html" in served
+
+
+def test_a_serve_rebuild_hands_mkdocs_only_the_generated_files_an_edit_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = write_generated_kb(tmp_path / "kb", cases=6)
+    monkeypatch.setattr(session_module, "_RACY_NS", 0)
+    monkeypatch.setenv(site.KB_ENV, str(kb))
+    sources = str(site.site_cache_dir(kb) / "docs")
+    handed: list[dict[str, bool]] = []
+    real = build_module.set_exclusions
+
+    def spy(files: Any, config: Any) -> None:  # what on_files handed MkDocs: generated path -> "rebuild it?"
+        real(files, config)
+        handed.append({f.src_uri: f.is_modified() for f in files if f.abs_src_path.startswith(sources)})
+
+    monkeypatch.setattr(build_module, "set_exclusions", spy)
+    plugins = load_config(config_file=str(ROOT / "mkdocs.yml")).plugins
+    plugins.on_startup(command="serve", dirty=True)
+    try:
+        out = build_site(kb, tmp_path / "served", monkeypatch, dirty=True, strict=False)
+        edited = kb / "gen-0003" / "01-failure-1.yaml"
+        edited.write_text(edited.read_text().replace("Failure 1 of case 3", "An edited title"), encoding="utf-8")
+        build_site(kb, out, monkeypatch, dirty=True, strict=False)
+    finally:
+        plugins.on_startup(command="build", dirty=False)
+    first, rebuilt = handed
+    assert {"cases/gen-0003.json", "cases/gen-0005.json", "cases/gen-0005.md"} <= first.keys()
+    assert all(first.values())  # the first build writes everything
+    assert rebuilt["cases/gen-0003.md"] and rebuilt["cases/gen-0003.json"]  # the edited case: page and JSON
+    assert rebuilt["cases/gen-0005.md"] is False  # an untouched page: known, never rebuilt
+    assert "cases/gen-0005.json" not in rebuilt  # an untouched file: already in the site folder
+    assert len([path for path in rebuilt if not path.endswith(".md")]) < len(first) // 4
+    assert "An edited title" in (out / "cases" / "gen-0003" / "index.html").read_text(encoding="utf-8")
+    assert (out / "cases" / "gen-0005.json").is_file()
+
+
+def test_serve_keeps_the_theme_environment_while_the_theme_is_the_same(tmp_path: Path) -> None:
+    custom = tmp_path / "theme"
+    custom.mkdir()
+    (custom / "main.html").write_text("{% extends 'base.html' %}", encoding="utf-8")
+    theme = type(
+        "Theme",
+        (),
+        {"custom_dir": str(custom), "dirs": [str(custom)], "locale": "en", "static_templates": {"404.html"}},
+    )
+    made: list[object] = []
+
+    def make() -> Any:
+        made.append(jinja2.Environment(loader=jinja2.FileSystemLoader(str(custom))))
+        return made[-1]
+
+    key = site._theme_key(theme)
+    env = session_module.theme_env(key, make)
+    assert (
+        session_module.theme_env(site._theme_key(theme), make) is env
+    )  # a rebuild: the same, compiled templates and all
+    assert env.list_templates() == ["main.html"]
+    (custom / "extra.html").write_text("x", encoding="utf-8")
+    assert env.list_templates() == ["main.html"]  # listed once per environment
+    changed = session_module.theme_env(site._theme_key(theme), make)  # an override added: a new environment
+    assert changed is not env and len(made) == 2
+    assert changed.list_templates() == ["extra.html", "main.html"]
 
 
 def test_hostile_records_stay_inert_in_every_page_and_in_the_search_index(

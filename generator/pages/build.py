@@ -27,7 +27,7 @@ from generator.pages.charts import Bar, bar_chart
 from generator.pages.explorer import explorer_data
 from generator.pages.feed import FEED_FILE, MODIFIED_FILE, feed_json, modified_csv
 from generator.pages.html import page_url
-from generator.pages.reference import cli_docs, schema_docs
+from generator.pages.reference import CommandDoc, ModelDoc, cli_docs, schema_docs
 from generator.pages.render import (
     BLOCK_MARKER,
     EXPLORER,
@@ -267,5 +267,17 @@ def _overview_pages(
         unknown=[g for g in groups["category"] if g.key not in {c.id for c in categories} and g.key != NONE],
     )
     pages.add("search.md", "site/search.md.j2")
-    pages.add("reference/schema.md", "site/schema.md.j2", models=schema_docs())
-    pages.add("reference/cli.md", "site/cli.md.j2", commands=cli_docs())
+    models, commands = _references()
+    pages.add("reference/schema.md", "site/schema.md.j2", models=models)
+    pages.add("reference/cli.md", "site/cli.md.j2", commands=commands)
+
+
+_REFERENCE: list[tuple[list[ModelDoc], list[CommandDoc]]] = []
+
+
+def _references() -> tuple[list[ModelDoc], list[CommandDoc]]:
+    """The schema and CLI references: made from kb's models and commands as this process imported them, so once a
+    process (each rebuild of ``mkdocs serve`` would make them again: a few tenths of a second)."""
+    if not _REFERENCE:
+        _REFERENCE.append((schema_docs(), cli_docs()))
+    return _REFERENCE[0]

@@ -139,11 +139,17 @@ class PageCache:
 
 
 def write_sources(
-    folder: Path, files: Iterable[tuple[str, str]], *, prune: bool = False, written: dict[Path, str] | None = None
+    folder: Path,
+    files: Iterable[tuple[str, str]],
+    *,
+    prune: bool = False,
+    written: dict[Path, str] | None = None,
+    touched: set[str] | None = None,
 ) -> Path:
     """Keep each file under ``folder`` (rewritten only when it changed); ``prune`` removes the others. Returns ``folder``.
 
     ``written`` holds the text this process last left in each file: one the same is not even read.
+    ``touched`` gets each path not known so to be unchanged (rewritten, or compared with what is on disk).
     """
     docs = folder
     kept: set[Path] = set()
@@ -153,6 +159,8 @@ def write_sources(
         kept.add(target)
         if written is not None and written.get(target) == text:
             continue
+        if touched is not None:
+            touched.add(path)
         try:
             same = target.stat().st_size == len(text.encode("utf-8")) and target.read_text(encoding="utf-8") == text
         except (OSError, ValueError):

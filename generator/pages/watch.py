@@ -21,6 +21,9 @@ from watchdog.observers import Observer
 __all__ = ["stop_watching", "watch_kb"]
 
 _observers: list[Any] = []
+_READS = frozenset({"opened", "closed_no_write"})
+"""Events of a file read, not changed: the build reads the records it reloads, and each read would ask for one
+more rebuild (which finds nothing changed, but holds up the one an edit asks for)."""
 
 
 class _Signal(FileSystemEventHandler):
@@ -30,7 +33,7 @@ class _Signal(FileSystemEventHandler):
         self.flag = flag
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
+        if not event.is_directory and event.event_type not in _READS:
             with contextlib.suppress(OSError):
                 self.flag.write_text(str(time.time_ns()), encoding="utf-8")
 
