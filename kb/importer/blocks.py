@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Any
 
@@ -161,21 +162,29 @@ def parse_blocks(text: str, *, rust: bool = True) -> Document:
         else:
             return Document(lines, _rust_blocks(text, lines, starts))
     tokens = _parser().parse(text)
+    spans = (
+        (token.map[0], token.map[1], partial(_make, token, tokens, index, lines, *token.map))
+        for index, token in enumerate(tokens)
+        if token.level == 0 and token.map is not None and token.type in _KINDS
+    )
+    return Document(lines, _tile(lines, spans))
+
+
+def _tile(lines: list[str], spans: Iterable[tuple[int, int, Callable[[], list[Block]]]]) -> list[Block]:
+    """The blocks of top-level spans in order: a span inside the previous one is skipped (its
+    blocks never made), and the lines no span covers become blocks of their own."""
     blocks: list[Block] = []
     covered = 0
-    for index, token in enumerate(tokens):
-        if token.level != 0 or token.map is None or token.type not in _KINDS:
-            continue
-        start, end = token.map
+    for start, end, make in spans:
         if start < covered:
             continue
         if start > covered:
             blocks.extend(_uncovered(lines, covered, start))
-        blocks.extend(_make(token, tokens, index, lines, start, end))
+        blocks.extend(make())
         covered = end
     if covered < len(lines):
         blocks.extend(_uncovered(lines, covered, len(lines)))
-    return Document(lines, blocks)
+    return blocks
 
 
 def _line_starts(text: str, lines: list[str]) -> list[int]:
@@ -186,24 +195,18 @@ def _line_starts(text: str, lines: list[str]) -> list[int]:
 
 def _rust_blocks(text: str, lines: list[str], starts: list[int]) -> list[Block]:
     """The blocks of the Rust parser's tree, made as `_make` makes them from markdown-it-py's tokens."""
-    blocks: list[Block] = []
-    covered = 0
-    for node in _rust_parser().tree(text).children:
-        kind = _RUST_KINDS.get(node.name)
-        if kind is None or node.srcmap is None:
-            continue
-        first, last = node.srcmap
-        start = bisect_right(starts, first) - 1
-        end = bisect_right(starts, max(first, last - 1))
-        if start < covered:
-            continue
-        if start > covered:
-            blocks.extend(_uncovered(lines, covered, start))
-        blocks.extend(_make_rust(node, kind, lines, starts, start, end))
-        covered = end
-    if covered < len(lines):
-        blocks.extend(_uncovered(lines, covered, len(lines)))
-    return blocks
+
+    def spans() -> Iterator[tuple[int, int, Callable[[], list[Block]]]]:
+        for node in _rust_parser().tree(text).children:
+            kind = _RUST_KINDS.get(node.name)
+            if kind is None or node.srcmap is None:
+                continue
+            first, last = node.srcmap
+            start = bisect_right(starts, first) - 1
+            end = bisect_right(starts, max(first, last - 1))
+            yield start, end, partial(_make_rust, node, kind, lines, starts, start, end)
+
+    return _tile(lines, spans())
 
 
 def _make_rust(node: Any, kind: str, lines: list[str], starts: list[int], start: int, end: int) -> list[Block]:
