@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from kb.atomic import replacing
 from kb.layout import CASE_FILE, FAILURE_FILE
 from kb.recurring.features import analyse
-from kb.recurring.vectors import Rows, count_matrix, idf, weigh
+from kb.recurring.vectors import Rows, idf, sorted_count_matrix, weigh
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -436,7 +436,7 @@ def _rebuilt(old: Index | None, keep: list[int], made: Made, cases: dict[str, Ca
     counts = Rows.stacked(parts, len(vocabulary))
     signatures = np.concatenate(sig_parts) if sig_parts else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].case, rows[i].path))
-    if order:
+    if order != list(range(len(rows))):
         perm = np.array(order, dtype=np.int64)
         rows = [rows[i] for i in order]
         counts = counts.take(perm)
@@ -693,8 +693,7 @@ def _read_chunk(items: list[Found]) -> Made:
     from kb.recurring import copies
 
     made = [m for m in map(make_row, items) if m is not None]
-    vocabulary: dict[str, int] = {}
-    counts = count_matrix([terms for _, terms, _ in made], vocabulary)
+    vocabulary, counts = sorted_count_matrix([terms for _, terms, _ in made])
     return Made([row for row, _, _ in made], vocabulary, counts, copies.signatures([words for _, _, words in made]))
 
 
@@ -725,13 +724,14 @@ def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, li
 
 
 def _merge(parts: list[Made]) -> Made:
-    """One ``Made`` of several, over the union of their vocabularies."""
+    """One ``Made`` of several, over the union of their vocabularies (in sorted order, as
+    each part's is: renumbering a part's columns keeps their order)."""
     from kb.recurring import copies
 
-    vocabulary: dict[str, int] = {}
+    union: set[str] = set()
     for part in parts:
-        for term in part.vocabulary:
-            vocabulary.setdefault(term, len(vocabulary))
+        union.update(part.vocabulary)
+    vocabulary = {term: col for col, term in enumerate(sorted(union))}
     counts = Rows.stacked([_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts], len(vocabulary))
     sigs = [part.signatures for part in parts if len(part.signatures)]
     signatures = np.concatenate(sigs) if sigs else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
