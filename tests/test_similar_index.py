@@ -130,3 +130,47 @@ def test_a_damaged_or_truncated_index_is_a_cold_cache(kb: Path) -> None:
         assert [r.id for r in load_index(kb).rows] == [r.id for r in built.rows]
     os.utime(index_path(kb), ns=(1, 1))
     assert index_path(kb).read_bytes() == whole  # rebuilt the same, byte for byte
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        (
+            "id: a\ntitle: 12\nn: ~\nq: 'null'\nyes_: yes\nno_: Off\nlist: [1, '2', null]\n",
+            {"id": "a", "title": "12", "n": None, "q": "null", "yes_": True, "no_": False, "list": ["1", "2", None]},
+        ),
+        (
+            "id: a\ntitle: !!str null\nblock: |\n  two\n  lines\nfolded: >\n  one\n  line\n",
+            {"id": "a", "title": None, "block": "two\nlines\n", "folded": "one line\n"},
+        ),
+        ("{id: a, id: b, m: {k: [x, {y: z}]}}\n", {"id": "b", "m": {"k": ["x", {"y": "z"}]}}),
+        ("---\nid: a\n...\n", {"id": "a"}),
+    ],
+)
+def test_records_are_read_as_text_with_yaml_nulls_and_booleans(text: str, data: dict[str, object]) -> None:
+    assert index_module._parse(text.encode()) == data
+
+
+def test_an_alias_shares_its_anchors_data() -> None:
+    data = index_module._parse(b"id: a\nservices: &s [S3, KMS]\nagain: *s\nself: &m {inner: *m}\n")
+    assert data is not None and data["services"] == ["S3", "KMS"] and data["again"] is data["services"]
+    assert data["self"]["inner"] is data["self"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # nothing
+        "---\n",  # an empty document
+        "- id: a\n",  # not a mapping
+        "id: a\n---\nid: b\n",  # two documents
+        "id: &x a\ntitle: &x b\n",  # a duplicate anchor
+        "id: a\ntitle: *nowhere\n",  # an undefined alias
+        "id: [a\n",  # broken
+        "? [a]\n: b\n",  # a key that is not text
+        "id: \xff\n",
+    ],
+)
+def test_a_file_that_is_not_one_records_mapping_is_left_out(text: str) -> None:
+    raw = text.encode("latin-1") if "\xff" in text else text.encode()
+    assert index_module._parse(raw) is None
