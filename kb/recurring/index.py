@@ -392,7 +392,8 @@ def _update(root: Path, old: Index | None, case_files: list[Found], failure_file
     for item in case_files:
         cached = old_cases.get(item.case)
         if cached and (cached.size, cached.mtime_ns) == (item.size, item.mtime_ns):
-            cases[item.case] = replace(cached, folder_mtime_ns=item.folder_mtime_ns)
+            same = cached.folder_mtime_ns == item.folder_mtime_ns
+            cases[item.case] = cached if same else replace(cached, folder_mtime_ns=item.folder_mtime_ns)
         else:
             case_pending.append(item)
     made, made_cases = _read_all(pending, case_pending)
@@ -475,6 +476,9 @@ def _patch(old: Index, at: list[int], made: Made, cases: dict[str, CaseRow], ski
     lists: dict[str, list[Any]] = {}
     kept: dict[str, bytes | NDArray[Any]] = {}
     for name in ROW_FIELDS:
+        if name in ("path", "case"):  # the same file's, by construction: stored again unparsed
+            kept[name] = old.columns.stored(name)
+            continue
         values = [getattr(row, name) for row in made.rows]
         column = old.columns[name]
         if all(column[i] == value for i, value in zip(at, values, strict=True)):
@@ -485,8 +489,27 @@ def _patch(old: Index, at: list[int], made: Made, cases: dict[str, CaseRow], ski
                 lists[name][i] = value
     index = Index(Columns(lists, kept), cases, terms, counts, signatures, {}, skipped)
     index.case_numbers = old.case_numbers
-    index.copy_of = _copy_groups(index)
+    if _same_copy_evidence(old, index, at):
+        index.copy_of, index.groups = old.copy_of, old.groups
+    else:
+        index.copy_of = _copy_groups(index)
     return index
+
+
+def _same_copy_evidence(old: Index, new: Index, at: list[int]) -> bool:
+    """Whether the near-copy groups of ``new`` (``old`` with the rows ``at`` replaced) are
+    ``old``'s: every case states the same `duplicate_of`, and each case of a replaced row
+    has the same signature (the minimum of its rows'), so ``_copy_groups`` has the same input."""
+    if any(new.cases[c].duplicate_of != old.cases[c].duplicate_of for c in old.cases):
+        return False
+    starts = old.case_starts
+    ends = np.append(starts[1:], len(old.signatures))
+    for k in set(np.searchsorted(starts, np.array(at, dtype=np.int64), side="right").tolist()):
+        start, end = int(starts[k - 1]), int(ends[k - 1])
+        before = np.minimum.reduce(old.signatures[start:end], axis=0)
+        if not np.array_equal(before, np.minimum.reduce(new.signatures[start:end], axis=0)):
+            return False
+    return True
 
 
 def _unchanged(old: Index, case_files: list[Found], failure_files: list[Found]) -> bool:
