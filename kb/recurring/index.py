@@ -272,13 +272,14 @@ def _inside(root: str, path: str) -> bool:
 
 
 def _listings(index: Index) -> dict[str, tuple[int, list[str]]]:
-    """Each case folder's mtime and the failure files it held when the index was made (not
-    for folders holding a file that is not a record: those are listed again every time)."""
+    """Each case folder's mtime and the failure files it held when the index was made, as
+    paths `<case>/<file>` (not for folders holding a file that is not a record: those are
+    listed again every time)."""
     paths = index.columns["path"]
     starts = index.case_starts.tolist()
     names: dict[str, list[str]] = {}
     for start, end in zip(starts, [*starts[1:], len(paths)], strict=True):
-        names[paths[start].split("/", 1)[0]] = [p.split("/", 1)[1] for p in paths[start:end]]
+        names[paths[start].split("/", 1)[0]] = paths[start:end]
     unlisted = {path.split("/", 1)[0] for path, _, _ in index.skipped}
     return {
         case: (row.folder_mtime_ns, names.get(case, []))
@@ -348,20 +349,21 @@ def scan(root: Path, listed: dict[str, tuple[int, list[str]]] | None = None) -> 
     return cases, failures
 
 
-def _stat_listed(case: str, folder: str, names: list[str], folder_mtime: int) -> tuple[Found, list[Found]] | None:
-    """The case file and the failure files ``names`` of a folder known to hold just them
-    (None when one is gone, or is a link: then the folder is listed again)."""
+def _stat_listed(case: str, folder: str, rels: list[str], folder_mtime: int) -> tuple[Found, list[Found]] | None:
+    """The case file and the failure files ``rels`` (`<case>/<file>`) of a folder known to
+    hold just them (None when one is gone, or is a link: then the folder is listed again)."""
     found: list[Found] = []
     stat, make, regular = os.stat, tuple.__new__, S_ISREG  # this loop runs for every file of the KB
-    for name in [CASE_FILE, *names]:
-        path = f"{folder}/{name}"
+    above = folder[: len(folder) - len(case)]  # the folder is ``above + case``
+    for rel in [f"{case}/{CASE_FILE}", *rels]:
+        path = above + rel
         try:
             st = stat(path, follow_symlinks=False)
         except OSError:
             return None
         if not regular(st.st_mode):  # a link, or replaced by a folder
             return None
-        found.append(make(Found, (case, f"{case}/{name}", path, st.st_size, st.st_mtime_ns, folder_mtime)))
+        found.append(make(Found, (case, rel, path, st.st_size, st.st_mtime_ns, folder_mtime)))
     return found[0], found[1:]
 
 
@@ -767,11 +769,11 @@ def _read_cases(items: list[Found]) -> list[CaseRow]:
 
 def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, list[CaseRow]]:
     """Read the changed failure files and case files, on all cores when there are many."""
-    from kb.pool import crashed, worker_pool
-
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) + len(case_pending) < POOL_MIN_FILES or workers < 2:
         return _read_chunk(pending), _read_cases(case_pending)
+    from kb.pool import crashed, worker_pool  # a process pool costs a tenth of a second to import
+
     size = max(100, len(pending) // (workers * 4))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     case_size = max(100, len(case_pending) // (workers * 2))
