@@ -608,7 +608,7 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     second document, leaves the file out as ``yaml.compose`` refuses it.
     """
     import yaml
-    from yaml.cyaml import CParser
+    from yaml._yaml import CParser
 
     try:
         parser = CParser(raw)
