@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from kb.recurring import index as index_module
 from kb.recurring.index import Index, index_path, load_index
 from kb.recurring.similar import find_similar
-from tests.recurring_kb import KMS_LOGS, small_kb, with_id, write_case
+from tests.recurring_kb import KMS_LOGS, TAGS, UNUSED, small_kb, with_id, write_case
 
 QUERY = "alpha/kms-key-policy-misses-logs-principal"
 
@@ -130,3 +131,100 @@ def test_a_damaged_or_truncated_index_is_a_cold_cache(kb: Path) -> None:
         assert [r.id for r in load_index(kb).rows] == [r.id for r in built.rows]
     os.utime(index_path(kb), ns=(1, 1))
     assert index_path(kb).read_bytes() == whole  # rebuilt the same, byte for byte
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        (
+            "id: a\ntitle: 12\nn: ~\nq: 'null'\nyes_: yes\nno_: Off\nlist: [1, '2', null]\n",
+            {"id": "a", "title": "12", "n": None, "q": "null", "yes_": True, "no_": False, "list": ["1", "2", None]},
+        ),
+        (
+            "id: a\ntitle: !!str null\nblock: |\n  two\n  lines\nfolded: >\n  one\n  line\n",
+            {"id": "a", "title": None, "block": "two\nlines\n", "folded": "one line\n"},
+        ),
+        ("{id: a, id: b, m: {k: [x, {y: z}]}}\n", {"id": "b", "m": {"k": ["x", {"y": "z"}]}}),
+        ("---\nid: a\n...\n", {"id": "a"}),
+    ],
+)
+def test_records_are_read_as_text_with_yaml_nulls_and_booleans(text: str, data: dict[str, object]) -> None:
+    assert index_module._parse(text.encode()) == data
+
+
+def test_an_alias_shares_its_anchors_data() -> None:
+    data = index_module._parse(b"id: a\nservices: &s [S3, KMS]\nagain: *s\nself: &m {inner: *m}\n")
+    assert data is not None and data["services"] == ["S3", "KMS"] and data["again"] is data["services"]
+    assert data["self"]["inner"] is data["self"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # nothing
+        "---\n",  # an empty document
+        "- id: a\n",  # not a mapping
+        "id: a\n---\nid: b\n",  # two documents
+        "id: &x a\ntitle: &x b\n",  # a duplicate anchor
+        "id: a\ntitle: *nowhere\n",  # an undefined alias
+        "id: [a\n",  # broken
+        "? [a]\n: b\n",  # a key that is not text
+        "id: \xff\n",
+    ],
+)
+def test_a_file_that_is_not_one_records_mapping_is_left_out(text: str) -> None:
+    raw = text.encode("latin-1") if "\xff" in text else text.encode()
+    assert index_module._parse(raw) is None
+
+
+def rewrite(path: Path, text: str) -> None:
+    """A file's whole text replaced in place (its folder's listing unchanged)."""
+    folder_mtime = path.parent.stat().st_mtime_ns
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.truncate()
+    os.utime(path.parent, ns=(folder_mtime, folder_mtime))
+
+
+def test_an_edit_that_makes_a_near_copy_regroups_the_cases(
+    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_case(kb, "golf", [with_id(UNUSED, "kms-x"), TAGS])
+    assert "golf" not in load_index(kb).copy_of
+    alpha_kms = next((kb / "alpha").glob("01-*.yaml")).read_text().split("\n")
+    as_golfs = [("id: kms-x" if line.startswith("id: ") else line) for line in alpha_kms]
+    rewrite(kb / "golf" / "01-kms-x.yaml", "\n".join(as_golfs))  # alpha's text: golf is alpha again
+    updated = load_index(kb)
+    assert updated.copy_of.get("golf") == "alpha"
+    assert_same(updated, fresh(kb, tmp_path, monkeypatch))
+
+
+def test_a_stated_duplicate_regroups_the_cases(kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "delta" not in load_index(kb).copy_of
+    case_file = kb / "delta" / "case.yaml"
+    rewrite(case_file, case_file.read_text() + "duplicate_of: bravo\n")
+    updated = load_index(kb)
+    assert updated.copy_of.get("delta") == "bravo"
+    assert_same(updated, fresh(kb, tmp_path, monkeypatch))
+
+
+def test_an_edit_that_leaves_its_cases_text_signature_keeps_the_groups(
+    kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.recurring import copies
+
+    load_index(kb)
+    grouped: list[int] = []
+    real = copies.copy_groups
+
+    def counting(*args: Any) -> dict[str, str]:
+        grouped.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(copies, "copy_groups", counting)
+    edit(kb / "alpha" / "01-kms-key-policy-misses-logs-principal.yaml", "impact: critical", "impact: high")
+    updated = load_index(kb)
+    assert updated.row(updated.positions[QUERY]).impact == "high"
+    assert grouped == []  # words unchanged: the groups are the old ones, not computed again
+    assert_same(updated, fresh(kb, tmp_path, monkeypatch))
+    assert grouped == [1]

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from kb.atomic import replacing
 from kb.layout import CASE_FILE, FAILURE_FILE
 from kb.recurring.features import analyse
-from kb.recurring.vectors import Rows, count_matrix, idf, weigh
+from kb.recurring.vectors import Rows, idf, sorted_count_matrix, weigh
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -272,13 +272,14 @@ def _inside(root: str, path: str) -> bool:
 
 
 def _listings(index: Index) -> dict[str, tuple[int, list[str]]]:
-    """Each case folder's mtime and the failure files it held when the index was made (not
-    for folders holding a file that is not a record: those are listed again every time)."""
+    """Each case folder's mtime and the failure files it held when the index was made, as
+    paths `<case>/<file>` (not for folders holding a file that is not a record: those are
+    listed again every time)."""
     paths = index.columns["path"]
     starts = index.case_starts.tolist()
     names: dict[str, list[str]] = {}
     for start, end in zip(starts, [*starts[1:], len(paths)], strict=True):
-        names[paths[start].split("/", 1)[0]] = [p.split("/", 1)[1] for p in paths[start:end]]
+        names[paths[start].split("/", 1)[0]] = paths[start:end]
     unlisted = {path.split("/", 1)[0] for path, _, _ in index.skipped}
     return {
         case: (row.folder_mtime_ns, names.get(case, []))
@@ -348,20 +349,21 @@ def scan(root: Path, listed: dict[str, tuple[int, list[str]]] | None = None) -> 
     return cases, failures
 
 
-def _stat_listed(case: str, folder: str, names: list[str], folder_mtime: int) -> tuple[Found, list[Found]] | None:
-    """The case file and the failure files ``names`` of a folder known to hold just them
-    (None when one is gone, or is a link: then the folder is listed again)."""
+def _stat_listed(case: str, folder: str, rels: list[str], folder_mtime: int) -> tuple[Found, list[Found]] | None:
+    """The case file and the failure files ``rels`` (`<case>/<file>`) of a folder known to
+    hold just them (None when one is gone, or is a link: then the folder is listed again)."""
     found: list[Found] = []
     stat, make, regular = os.stat, tuple.__new__, S_ISREG  # this loop runs for every file of the KB
-    for name in [CASE_FILE, *names]:
-        path = f"{folder}/{name}"
+    above = folder[: len(folder) - len(case)]  # the folder is ``above + case``
+    for rel in [f"{case}/{CASE_FILE}", *rels]:
+        path = above + rel
         try:
             st = stat(path, follow_symlinks=False)
         except OSError:
             return None
         if not regular(st.st_mode):  # a link, or replaced by a folder
             return None
-        found.append(make(Found, (case, f"{case}/{name}", path, st.st_size, st.st_mtime_ns, folder_mtime)))
+        found.append(make(Found, (case, rel, path, st.st_size, st.st_mtime_ns, folder_mtime)))
     return found[0], found[1:]
 
 
@@ -392,7 +394,8 @@ def _update(root: Path, old: Index | None, case_files: list[Found], failure_file
     for item in case_files:
         cached = old_cases.get(item.case)
         if cached and (cached.size, cached.mtime_ns) == (item.size, item.mtime_ns):
-            cases[item.case] = replace(cached, folder_mtime_ns=item.folder_mtime_ns)
+            same = cached.folder_mtime_ns == item.folder_mtime_ns
+            cases[item.case] = cached if same else replace(cached, folder_mtime_ns=item.folder_mtime_ns)
         else:
             case_pending.append(item)
     made, made_cases = _read_all(pending, case_pending)
@@ -436,7 +439,7 @@ def _rebuilt(old: Index | None, keep: list[int], made: Made, cases: dict[str, Ca
     counts = Rows.stacked(parts, len(vocabulary))
     signatures = np.concatenate(sig_parts) if sig_parts else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)
     order = sorted(range(len(rows)), key=lambda i: (rows[i].case, rows[i].path))
-    if order:
+    if order != list(range(len(rows))):
         perm = np.array(order, dtype=np.int64)
         rows = [rows[i] for i in order]
         counts = counts.take(perm)
@@ -475,6 +478,9 @@ def _patch(old: Index, at: list[int], made: Made, cases: dict[str, CaseRow], ski
     lists: dict[str, list[Any]] = {}
     kept: dict[str, bytes | NDArray[Any]] = {}
     for name in ROW_FIELDS:
+        if name in ("path", "case"):  # the same file's, by construction: stored again unparsed
+            kept[name] = old.columns.stored(name)
+            continue
         values = [getattr(row, name) for row in made.rows]
         column = old.columns[name]
         if all(column[i] == value for i, value in zip(at, values, strict=True)):
@@ -485,8 +491,27 @@ def _patch(old: Index, at: list[int], made: Made, cases: dict[str, CaseRow], ski
                 lists[name][i] = value
     index = Index(Columns(lists, kept), cases, terms, counts, signatures, {}, skipped)
     index.case_numbers = old.case_numbers
-    index.copy_of = _copy_groups(index)
+    if _same_copy_evidence(old, index, at):
+        index.copy_of, index.groups = old.copy_of, old.groups
+    else:
+        index.copy_of = _copy_groups(index)
     return index
+
+
+def _same_copy_evidence(old: Index, new: Index, at: list[int]) -> bool:
+    """Whether the near-copy groups of ``new`` (``old`` with the rows ``at`` replaced) are
+    ``old``'s: every case states the same `duplicate_of`, and each case of a replaced row
+    has the same signature (the minimum of its rows'), so ``_copy_groups`` has the same input."""
+    if any(new.cases[c].duplicate_of != old.cases[c].duplicate_of for c in old.cases):
+        return False
+    starts = old.case_starts
+    ends = np.append(starts[1:], len(old.signatures))
+    for k in set(np.searchsorted(starts, np.array(at, dtype=np.int64), side="right").tolist()):
+        start, end = int(starts[k - 1]), int(ends[k - 1])
+        before = np.minimum.reduce(old.signatures[start:end], axis=0)
+        if not np.array_equal(before, np.minimum.reduce(new.signatures[start:end], axis=0)):
+            return False
+    return True
 
 
 def _unchanged(old: Index, case_files: list[Found], failure_files: list[Found]) -> bool:
@@ -564,70 +589,111 @@ def _case_row(item: Found) -> CaseRow:
     )
 
 
-@cache
-def _text_loader() -> Any:
-    """libyaml's parser and composer, every node left untagged (``_plain`` reads them as text).
-    Made when first needed: a query of an up-to-date index reads no record, nor imports yaml."""
-    import yaml
-
-    class TextLoader(yaml.CBaseLoader):
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            return ""
-
-    return TextLoader
-
-
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
 _FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
+_PLAIN = {**dict.fromkeys(_NULL), **dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+"""The plain scalars read as a null or a boolean (YAML 1.1), and what they are."""
+_NO_KEY = object()
+"""A mapping being read whose next item is a key."""
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
     """A record file as plain data: mappings, lists and strings, plain nulls and booleans
     resolved as YAML 1.1 does, numbers left as text (the index reads text only).
 
-    libyaml composes the document; building the data from its nodes here skips the
-    per-scalar type resolution of SafeLoader, which costs more than the parse. Aliases
-    are shared, never copied.
+    The data is built from libyaml's parser events: no node is composed, and no scalar's
+    type is resolved (SafeLoader's resolution costs more than the parse). Tags are not
+    read; aliases are shared, never copied; an undefined or a duplicate anchor, or a
+    second document, leaves the file out as ``yaml.compose`` refuses it.
     """
     import yaml
+    from yaml._yaml import CParser
 
     try:
-        loader = _text_loader()(raw)
+        parser = CParser(raw)
         try:
-            node = loader.get_single_node()
+            data = _from_events(parser.get_event, _event_kinds())
         finally:
-            loader.dispose()
-        data = _plain(node, {}) if node is not None else None
+            parser.dispose()
     except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _plain(node: Any, made: dict[int, Any]) -> Any:
-    """A composed node as plain data (its kind read from `node.id`: yaml is not imported here)."""
-    if node.id == "scalar":
-        value = node.value
-        if not node.style:  # plain (libyaml gives "" where PyYAML gives None)
-            if value in _NULL:
-                return None
-            if value in _TRUE:
-                return True
-            if value in _FALSE:
-                return False
-        return value
-    if id(node) in made:
-        return made[id(node)]
-    if node.id == "sequence":
-        items: list[Any] = []
-        made[id(node)] = items
-        items.extend(_plain(item, made) for item in node.value)
-        return items
-    mapping: dict[Any, Any] = {}
-    made[id(node)] = mapping
-    for key, value in node.value:
-        mapping[_plain(key, made)] = _plain(value, made)
-    return mapping
+@cache
+def _event_kinds() -> tuple[type, ...]:
+    """The event classes ``_from_events`` tells apart (yaml is imported only when records are read)."""
+    from yaml import events as e
+
+    return (
+        e.ScalarEvent,
+        e.MappingStartEvent,
+        e.SequenceStartEvent,
+        e.MappingEndEvent,
+        e.SequenceEndEvent,
+        e.AliasEvent,
+        e.StreamEndEvent,
+    )
+
+
+def _from_events(get: Any, kinds: tuple[type, ...]) -> Any:
+    """The one document of a stream of parser events (from ``get``) as plain data (None
+    when the stream is empty)."""
+    from yaml.composer import ComposerError
+
+    scalar, mapping_start, sequence_start, mapping_end, sequence_end, alias, stream_end = kinds
+    plain = _PLAIN
+    no_key = _NO_KEY
+    get()  # the stream's start
+    if type(get()) is stream_end:  # else the document's start
+        return None
+    anchors: dict[str, Any] = {}
+    open_: list[Any] = []  # the collections being read, innermost last
+    keys: list[Any] = []  # for each, its pending key (``_NO_KEY`` when the next item is a key)
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is scalar:
+            value = event.value
+            if not event.style and value in plain:  # plain (libyaml gives "" where PyYAML gives None)
+                value = plain[value]
+        elif kind is mapping_end or kind is sequence_end:
+            value = open_.pop()
+            keys.pop()
+        elif kind is mapping_start or kind is sequence_start:
+            value = {} if kind is mapping_start else []
+            if event.anchor is not None:
+                if event.anchor in anchors:
+                    raise ComposerError("found duplicate anchor")
+                anchors[event.anchor] = value
+            open_.append(value)
+            keys.append(no_key)
+            continue
+        elif kind is alias:
+            if event.anchor not in anchors:
+                raise ComposerError("found undefined alias")
+            value = anchors[event.anchor]
+        else:
+            raise ComposerError(f"unexpected {kind.__name__}")
+        if kind is scalar and event.anchor is not None:
+            if event.anchor in anchors:
+                raise ComposerError("found duplicate anchor")
+            anchors[event.anchor] = value
+        if not open_:
+            break
+        into = open_[-1]
+        if into.__class__ is list:
+            into.append(value)
+        elif keys[-1] is no_key:
+            keys[-1] = value
+        else:
+            into[keys[-1]] = value
+            keys[-1] = no_key
+    get()  # the document's end
+    if type(get()) is not stream_end:
+        raise ComposerError("expected a single document in the stream")
+    return value
 
 
 @dataclass
@@ -693,8 +759,7 @@ def _read_chunk(items: list[Found]) -> Made:
     from kb.recurring import copies
 
     made = [m for m in map(make_row, items) if m is not None]
-    vocabulary: dict[str, int] = {}
-    counts = count_matrix([terms for _, terms, _ in made], vocabulary)
+    vocabulary, counts = sorted_count_matrix([terms for _, terms, _ in made])
     return Made([row for row, _, _ in made], vocabulary, counts, copies.signatures([words for _, _, words in made]))
 
 
@@ -704,11 +769,11 @@ def _read_cases(items: list[Found]) -> list[CaseRow]:
 
 def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, list[CaseRow]]:
     """Read the changed failure files and case files, on all cores when there are many."""
-    from kb.pool import crashed, worker_pool
-
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) + len(case_pending) < POOL_MIN_FILES or workers < 2:
         return _read_chunk(pending), _read_cases(case_pending)
+    from kb.pool import crashed, worker_pool  # a process pool costs a tenth of a second to import
+
     size = max(100, len(pending) // (workers * 4))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     case_size = max(100, len(case_pending) // (workers * 2))
@@ -725,13 +790,14 @@ def _read_all(pending: list[Found], case_pending: list[Found]) -> tuple[Made, li
 
 
 def _merge(parts: list[Made]) -> Made:
-    """One ``Made`` of several, over the union of their vocabularies."""
+    """One ``Made`` of several, over the union of their vocabularies (in sorted order, as
+    each part's is: renumbering a part's columns keeps their order)."""
     from kb.recurring import copies
 
-    vocabulary: dict[str, int] = {}
+    union: set[str] = set()
     for part in parts:
-        for term in part.vocabulary:
-            vocabulary.setdefault(term, len(vocabulary))
+        union.update(part.vocabulary)
+    vocabulary = {term: col for col, term in enumerate(sorted(union))}
     counts = Rows.stacked([_recolumn(part.counts, part.vocabulary, vocabulary) for part in parts], len(vocabulary))
     sigs = [part.signatures for part in parts if len(part.signatures)]
     signatures = np.concatenate(sigs) if sigs else np.zeros((0, copies.NUM_PERM), dtype=np.uint32)

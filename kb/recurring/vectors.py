@@ -107,6 +107,14 @@ def count_matrix(rows: Sequence[Mapping[str, float]], vocabulary: dict[str, int]
     return Rows(values[order], columns[order], indptr, len(vocabulary))
 
 
+def sorted_count_matrix(rows: Sequence[Mapping[str, float]]) -> tuple[dict[str, int], Rows]:
+    """Rows x terms weighted counts over a vocabulary of their terms in sorted order (term ->
+    column): the vocabularies of several such matrices merge into one in sorted order by a
+    renumbering that keeps each row's columns in order, so nothing is sorted again."""
+    vocabulary = {term: col for col, term in enumerate(sorted(set(chain.from_iterable(rows))))}
+    return vocabulary, count_matrix(rows, vocabulary)
+
+
 def idf(counts: Rows, rows: NDArray[np.bool_]) -> NDArray[np.float32]:
     """Smoothed inverse document frequency of each term over the ``rows`` picked (as
     scikit-learn's TfidfTransformer)."""
