@@ -15,21 +15,24 @@ into a staging folder renamed into place as a whole (:mod:`kb.export.publish`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kb import yamlio
 from kb.cache import RecordCache
 from kb.documents import PROMPT
 from kb.errors import ExistsError, KbError, LicenseError, Problem, SecretsFoundError, UsageError
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
-from kb.export.dedup import RowFilter, clusters
+from kb.export.dedup import RowFilter, case_signature, clusters, row_signature
 from kb.export.lengths import Lengths
-from kb.export.memo import Memo, report_inputs
+from kb.export.memo import NO_MEMO, Memo, report_inputs
+from kb.export.parallel import compute_in_workers, uncomputed
 from kb.export.publish import publish, write_file
 from kb.export.result import SPLITS, ExportResult
 from kb.export.rows import (
@@ -180,6 +183,11 @@ def jsonl(rows: list[Row]) -> str:
     return "".join(_line(row) + "\n" for row in rows)
 
 
+def _case_texts(case: LoadedCase) -> tuple[str, str]:
+    """The texts near-copies of a case are found by: its task prompt and its analysis."""
+    return case.document(PROMPT) or "", _analysis(case)
+
+
 def _analysis(case: LoadedCase) -> str:
     """The text of a case's analysis (what versions of one document share)."""
     parts = [case.case.title, case.case.intro or ""]
@@ -248,8 +256,6 @@ def export_dataset(
         selection = select(kb, filters)
         skipped: Counter[str] = Counter()
         chosen = _selected(kb.cases, selection, skipped)
-        cases = [case for case, failures in chosen if failures or fmt == "pairs"]
-        cluster_of = clusters([c.id for c in cases], [(c.document(PROMPT) or "", _analysis(c)) for c in cases], memo)
         options = RowOptions(min_lines=min_lines, allow_no_task=allow_no_task, structured=structured)
         render = _renderer(kb_root, memo) if fmt == "critique" and not structured else None
 
@@ -267,8 +273,11 @@ def export_dataset(
             memo=memo,
         )
         progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
+        counted = _in_workers(run, kb_root, chosen, progress) if per_case else set()
+        cases = [case for case, failures in chosen if failures or fmt == "pairs"]
+        cluster_of = clusters([c.id for c in cases], [_case_texts(c) for c in cases], memo)
         built, hits = run.build(
-            chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress
+            chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress, counted
         )
         if hits and not redact:
             raise SecretsFoundError(_problems(hits))
@@ -345,26 +354,35 @@ class _Run:
         split: Callable[[str], str],
         skipped: Counter[str],
         progress: Progress,
+        counted: set[str],
     ) -> tuple[dict[str, list[tuple[tuple[str, int], Row]]], list[Hit]]:
-        """Every row, by split with its sort key, and the credentials the rows hold."""
+        """Every row, by split with its sort key, and the credentials the rows hold (``counted``:
+        the cases whose progress was already reported)."""
         built: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
         hits: dict[Hit, None] = {}
         per_case = self.fmt in CASE_BUILDERS
         for case, failures in chosen:
+            step = 0 if case.id in counted else 1
             if per_case and not failures and self.filtered:
                 skipped["filtered out"] += 1  # a case none of whose failures the filters accept
-                progress.advance(1)
+                progress.advance(step)
                 continue
-            case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
-            documents = DocumentReader(case, case_reader, redact=self.redact, memo=self.memo)
-            for loaded in [None] if per_case else failures:
-                made = self._row(case, loaded, case_reader, documents, hits)
-                progress.advance(1)
+            for loaded, made in self.rows_of(case, failures, hits):
+                progress.advance(step)
                 if isinstance(made, str):
                     skipped[made] += 1
                 else:
                     built[split(case.id)].append(((case.id, loaded.number if loaded else 0), made))
         return built, list(hits)
+
+    def rows_of(
+        self, case: LoadedCase, failures: list[LoadedFailure], hits: dict[Hit, None]
+    ) -> Iterator[tuple[LoadedFailure | None, Row | str]]:
+        """The case's row (a row per case) or its failures' rows, each a row or why there is none."""
+        case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
+        documents = DocumentReader(case, case_reader, redact=self.redact, memo=self.memo)
+        for loaded in [None] if self.fmt in CASE_BUILDERS else failures:
+            yield loaded, self._row(case, loaded, case_reader, documents, hits)
 
     def _row(
         self,
@@ -392,6 +410,39 @@ class _Run:
             return "over the token budget"
         hits.update(dict.fromkeys(found))
         return row
+
+
+Cases = list[tuple[LoadedCase, list[LoadedFailure]]]
+
+
+def _in_workers(run: _Run, kb_root: Path, chosen: Cases, progress: Progress) -> set[str]:
+    """The per-case work kb's cache holds nothing of (documents scanned and cleaned, reports
+    rendered, signatures), done in worker processes into ``run.memo`` when there are many
+    such cases; the ids of the cases done (their progress reported)."""
+    todo = [chosen[i] for i in uncomputed([case for case, _ in chosen], run.memo, report=run.render is not None)]
+    settings = (dataclasses.replace(run, render=None, memo=NO_MEMO), kb_root, run.render is not None)
+    if not compute_in_workers(_compute, settings, todo, run.memo, progress):
+        return set()
+    return {case.id for case, _ in todo}
+
+
+def _compute(job: tuple[tuple[_Run, Path, bool], Cases]) -> dict[str, Any]:
+    """In a worker: what an export of these cases computes and keeps (``Memo.computed``), the
+    same calls with the same texts as ``export_dataset`` makes, so its ``get`` finds them."""
+    (run, kb_root, render), chosen = job
+    memo = Memo(None)
+    run = dataclasses.replace(run, memo=memo, render=_renderer(kb_root, memo) if render else None)
+    for case, failures in chosen:
+        if failures or run.fmt == "pairs":
+            for kind, text in enumerate(_case_texts(case)):
+                if text.strip():
+                    case_signature(memo, case.id, kind, text)
+        if run.fmt in CASE_BUILDERS and not failures and run.filtered:
+            continue
+        for _, made in run.rows_of(case, failures, {}):
+            if not isinstance(made, str):
+                row_signature(memo, run.fmt, made, NEAR_COLUMNS[run.fmt])
+    return memo.computed()
 
 
 def _renderer(kb_root: Path, memo: Memo) -> Callable[[LoadedCase], str]:

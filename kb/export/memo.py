@@ -58,6 +58,21 @@ class Memo:
         self._new[name] = {"digest": key, "value": dump(value)}
         return value
 
+    def has(self, kind: str, place: str) -> bool:
+        """True when a result of ``kind`` is kept for ``place`` (of some text: it may be stale)."""
+        return f"{PREFIX}{kind}:{place}" in self._kind(kind)
+
+    def computed(self) -> dict[str, Any]:
+        """The results computed since this memo was made, as they are kept (for ``adopt``)."""
+        return dict(self._new)
+
+    def adopt(self, entries: dict[str, Any]) -> None:
+        """Results another memo ``computed`` (in a worker process): later ``get`` calls for the
+        same text at the same place return them, and ``save`` keeps them."""
+        for name, entry in entries.items():
+            self._kind(name.removeprefix(PREFIX).split(":", 1)[0])[name] = entry
+        self._new.update(entries)
+
     def _kind(self, kind: str) -> dict[str, Any]:
         if kind not in self._known:
             self._known[kind] = self.cache.results(f"{PREFIX}{kind}:") if self.cache is not None else {}
