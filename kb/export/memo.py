@@ -58,9 +58,10 @@ class Memo:
         self._new[name] = {"digest": key, "value": dump(value)}
         return value
 
-    def has(self, kind: str, place: str) -> bool:
-        """True when a result of ``kind`` is kept for ``place`` (of some text: it may be stale)."""
-        return f"{PREFIX}{kind}:{place}" in self._kind(kind)
+    def kept(self, kind: str, place: str, text: str) -> bool:
+        """True when a result of ``kind`` is kept for ``text`` at ``place``."""
+        known = self._kind(kind).get(f"{PREFIX}{kind}:{place}")
+        return isinstance(known, dict) and known.get("digest") == digest(text.encode("utf-8")).hex()
 
     def computed(self) -> dict[str, Any]:
         """The results computed since this memo was made, as they are kept (for ``adopt``)."""

@@ -4,14 +4,15 @@ A row per case (``pairs``, ``critique``) costs most where kb's cache has nothing
 task document scanned for credentials and cleaned, each report rendered, each text signed
 for near-duplicates (:mod:`kb.export.memo`). Those are pure functions of their texts, so
 when many cases have none of them kept, workers (:func:`kb.pool.worker_pool`) compute
-them for a share of the cases each, and the export's memo adopts what they computed: the
-export then runs as from the cache, and its rows are the rows computed in one process.
-Records travel to the workers (a case and its failures, pickled); results come back as
-the memo keeps them (JSON data).
+them for a share of the cases each and build their rows: the export's memo adopts what they
+computed (and keeps it in the cache), and the export takes their rows, the rows the same
+calls make in one process. Forked workers inherit the records (elsewhere a case and its
+failures are pickled to them); rows and results come back.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -21,43 +22,79 @@ from kb.pool import crashed, worker_pool
 from kb.progress import Progress
 from kb.store import LoadedCase
 
+BUILT = "built"
+"""The memo's kind that says a case's rows were built (see ``built``)."""
 POOL_MIN_CASES = 24
 """Below this many cases without kept results, a process pool costs more than it saves."""
 
 T = TypeVar("T")
+R = TypeVar("R")
 Job = tuple[T, list[Any]]
 
 
-def uncomputed(cases: Sequence[LoadedCase], memo: Memo, *, report: bool) -> list[int]:
-    """The positions of the cases with a task document never scanned (or, with ``report``, a
-    report never rendered): the cases whose per-case work is still to do."""
-    return [
-        i
-        for i, case in enumerate(cases)
-        if any(not memo.has("secrets", f"{case.id}/{name}") for name in case.documents)
-        or (report and not memo.has("report", case.id))
-    ]
+def stamp(case: LoadedCase) -> str:
+    """What tells a case's task documents changed (their names, sizes and modification times)."""
+    parts = []
+    for name in case.documents:
+        try:
+            stat = (case.path / name).stat()
+        except OSError:
+            parts.append(f"{name}:-")
+        else:
+            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "\0".join(parts)
+
+
+def built(memo: Memo, name: str, case: LoadedCase) -> None:
+    """Keep in ``memo`` that the rows of export ``name`` were built from the case's documents as they are."""
+    memo.get(BUILT, f"{name}:{case.id}", stamp(case), lambda _: True, bool, bool)
+
+
+def uncomputed(cases: Sequence[LoadedCase], memo: Memo, name: str) -> list[int]:
+    """The positions of the cases whose rows of export ``name`` were never built from their
+    documents as they are: the cases whose per-case work (most of it) is still to do."""
+    return [i for i, case in enumerate(cases) if not memo.kept(BUILT, f"{name}:{case.id}", stamp(case))]
+
+
+_FORKED: Sequence[Any] = ()
+"""The items of the running ``compute_in_workers``, which forked workers inherit (not pickled)."""
+
+
+def _chunk(job: tuple[Callable[[Job[T]], Any], T, int, int, list[Any] | None]) -> Any:
+    """In a worker: ``work`` on its chunk, sent with the job or (forked) inherited."""
+    work, settings, start, stop, items = job
+    return work((settings, list(_FORKED[start:stop]) if items is None else items))
 
 
 def compute_in_workers(
-    work: Callable[[Job[T]], dict[str, Any]],
+    work: Callable[[Job[T]], tuple[dict[str, Any], R]],
     settings: T,
     items: Sequence[Any],
     memo: Memo,
     progress: Progress,
-) -> bool:
-    """Run ``work((settings, chunk))`` on chunks of ``items`` in worker processes and let ``memo``
-    adopt the results each returns (``Memo.computed``), advancing ``progress`` by a chunk's
-    items as it comes back. False (nothing done) when there are too few items or one core."""
+) -> list[R] | None:
+    """Run ``work((settings, chunk))`` on chunks of ``items`` in worker processes, in order: the
+    results each computed (``Memo.computed``) adopted by ``memo``, ``progress`` advanced by a
+    chunk's items as it comes back, and what else each returned. None (nothing done) when there
+    are too few items or one core. Forked workers inherit the items; others are sent theirs."""
+    global _FORKED
     workers = min(os.cpu_count() or 1, 8)
     if len(items) < POOL_MIN_CASES or workers < 2:
-        return False
+        return None
     size = max(4, -(-len(items) // (workers * 4)))
-    chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
+    bounds = [(i, min(i + size, len(items))) for i in range(0, len(items), size)]
+    forked = multiprocessing.get_start_method() == "fork"
+    jobs = [(work, settings, a, b, None if forked else list(items[a:b])) for a, b in bounds]
     finished = [0]
-    with crashed("exporting", finished, len(items)), worker_pool(min(workers, len(chunks))) as pool:
-        for chunk, entries in zip(chunks, pool.map(work, [(settings, chunk) for chunk in chunks]), strict=True):
-            memo.adopt(entries)
-            finished[0] += len(chunk)
-            progress.advance(len(chunk))
-    return True
+    made = []
+    _FORKED = items
+    try:
+        with crashed("exporting", finished, len(items)), worker_pool(min(workers, len(jobs))) as pool:
+            for (start, stop), (entries, result) in zip(bounds, pool.map(_chunk, jobs), strict=True):
+                memo.adopt(entries)
+                made.append(result)
+                finished[0] += stop - start
+                progress.advance(stop - start)
+    finally:
+        _FORKED = ()
+    return made
