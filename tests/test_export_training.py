@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import KbError, SecretsFoundError, UsageError
+from kb.export import dataset as dataset_module
 from kb.export import export_dataset, split_of
 from kb.export import parallel as parallel_module
 from kb.export import parquet as parquet_module
@@ -31,6 +32,7 @@ from kb.export.dedup import clusters
 from kb.export.lengths import Lengths
 from kb.export.parallel import POOL_MIN_CASES
 from kb.importer import import_documents
+from kb.pool import WorkerCrashedError
 from tests.helpers import RecordedProgress
 
 LICENSE = "cc-by-4.0"
@@ -500,6 +502,30 @@ def test_what_workers_computed_is_kept_for_the_next_export(
     export(many, "pairs", tmp_path / "pairs", redact=True)  # its documents scanned by critique, cleaned by workers
     assert len(pools) == 2, "the same export again found everything kept; pairs had its ideal answers to clean"
     assert _exported(tmp_path / "first") == _exported(tmp_path / "again")
+
+
+def test_workers_sent_their_cases_make_the_export_that_forked_ones_make(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = _pools(monkeypatch)
+    export(many, "pairs", tmp_path / "forked", redact=True, use_cache=False)
+    monkeypatch.setattr(parallel_module.multiprocessing, "get_start_method", lambda: "spawn")  # cases pickled
+    export(many, "pairs", tmp_path / "sent", redact=True, use_cache=False)
+    assert len(pools) == 2 and _exported(tmp_path / "forked") == _exported(tmp_path / "sent")
+
+
+def _die(job: object) -> None:
+    os._exit(1)  # as the out-of-memory killer would end a worker
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pools(monkeypatch)
+    monkeypatch.setattr(dataset_module, "_compute", _die)
+    with pytest.raises(WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"):
+        export(many, "critique", tmp_path / "out", redact=True)
+    assert not (tmp_path / "out").exists()
 
 
 # -- credentials --------------------------------------------------------------------------------

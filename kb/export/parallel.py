@@ -56,14 +56,15 @@ def uncomputed(cases: Sequence[LoadedCase], memo: Memo, name: str) -> list[int]:
     return [i for i, case in enumerate(cases) if not memo.kept(BUILT, f"{name}:{case.id}", stamp(case))]
 
 
-_FORKED: Sequence[Any] = ()
-"""The items of the running ``compute_in_workers``, which forked workers inherit (not pickled)."""
+_FORKED: dict[int, Sequence[Any]] = {}
+"""The items of each running ``compute_in_workers`` (by a number of its own: calls from two
+threads do not mix), which forked workers inherit instead of having them pickled."""
 
 
-def _chunk(job: tuple[Callable[[Job[T]], Any], T, int, int, list[Any] | None]) -> Any:
+def _chunk(job: tuple[Callable[[Job[T]], Any], T, int, int, int, list[Any] | None]) -> Any:
     """In a worker: ``work`` on its chunk, sent with the job or (forked) inherited."""
-    work, settings, start, stop, items = job
-    return work((settings, list(_FORKED[start:stop]) if items is None else items))
+    work, settings, key, start, stop, items = job
+    return work((settings, list(_FORKED[key][start:stop]) if items is None else items))
 
 
 def compute_in_workers(
@@ -77,17 +78,17 @@ def compute_in_workers(
     results each computed (``Memo.computed``) adopted by ``memo``, ``progress`` advanced by a
     chunk's items as it comes back, and what else each returned. None (nothing done) when there
     are too few items or one core. Forked workers inherit the items; others are sent theirs."""
-    global _FORKED
     workers = min(os.cpu_count() or 1, 8)
     if len(items) < POOL_MIN_CASES or workers < 2:
         return None
     size = max(4, -(-len(items) // (workers * 4)))
     bounds = [(i, min(i + size, len(items))) for i in range(0, len(items), size)]
     forked = multiprocessing.get_start_method() == "fork"
-    jobs = [(work, settings, a, b, None if forked else list(items[a:b])) for a, b in bounds]
+    key = id(items)
+    jobs = [(work, settings, key, a, b, None if forked else list(items[a:b])) for a, b in bounds]
     finished = [0]
     made = []
-    _FORKED = items
+    _FORKED[key] = items
     try:
         with crashed("exporting", finished, len(items)), worker_pool(min(workers, len(jobs))) as pool:
             for (start, stop), (entries, result) in zip(bounds, pool.map(_chunk, jobs), strict=True):
@@ -96,5 +97,5 @@ def compute_in_workers(
                 finished[0] += stop - start
                 progress.advance(stop - start)
     finally:
-        _FORKED = ()
+        del _FORKED[key]
     return made
