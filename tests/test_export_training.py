@@ -523,7 +523,9 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
 ) -> None:
     _pools(monkeypatch)
     monkeypatch.setattr(dataset_module, "_compute", _die)
-    with pytest.raises(WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"):
+    with pytest.raises(
+        WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"
+    ):
         export(many, "critique", tmp_path / "out", redact=True)
     assert not (tmp_path / "out").exists()
 
