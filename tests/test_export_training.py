@@ -23,12 +23,17 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import KbError, SecretsFoundError, UsageError
+from kb.export import dataset as dataset_module
 from kb.export import export_dataset, split_of
+from kb.export import parallel as parallel_module
 from kb.export import parquet as parquet_module
 from kb.export import publish as publish_module
 from kb.export.dedup import clusters
 from kb.export.lengths import Lengths
+from kb.export.parallel import POOL_MIN_CASES
 from kb.importer import import_documents
+from kb.pool import WorkerCrashedError
+from tests.helpers import RecordedProgress
 
 LICENSE = "cc-by-4.0"
 SPLITS = ("train", "validation", "test")
@@ -418,6 +423,111 @@ def test_a_record_or_template_changed_after_an_export_gives_a_new_critique(kb: P
     completions = {r["case"]: r["completion"][0]["content"] for r in every_row(tmp_path / "out")}
     assert "Bucket is world-readable" in completions["task-05"] and "Bucket is public" in completions["task-06"]
     assert all(text.startswith("Reviewed.") for text in completions.values())
+
+
+# -- the first export of many cases, in worker processes ---------------------------------------
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    """Enough tasks for worker processes: two versions of one analysis, one ideal answer with a
+    placeholder, one model answer holding a credential."""
+    kb = imported(tmp_path, [f"task-{i:02d}" for i in range(POOL_MIN_CASES + 6)], task_07="task-03")
+    ideal = kb / "task-09" / "IDEAL_RESPONSE.md"
+    ideal.write_text(ideal.read_text().replace('export("name", bucket.id)', "# ... rest of the stack"))
+    model = kb / "task-11" / "MODEL_RESPONSE.md"
+    model.write_text(model.read_text() + f"\nUse aws_secret_access_key = {FAKE_SECRET}\n")
+    return kb
+
+
+real_cpu_count = os.cpu_count
+
+
+def _pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker pools exports start from here on (each one's size), on a machine of two cores at least."""
+    started: list[int] = []
+    pool = parallel_module.worker_pool
+
+    def counted(workers: int) -> Any:
+        started.append(workers)
+        return pool(workers)
+
+    monkeypatch.setattr(parallel_module, "worker_pool", counted)
+    monkeypatch.setattr(os, "cpu_count", lambda: max(2, real_cpu_count() or 1))
+    return started
+
+
+def _exported(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt, options", [("pairs", {}), ("critique", {}), ("critique", {"structured": True})])
+def test_a_first_export_made_in_worker_processes_is_the_export_made_in_one(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, options: dict[str, Any]
+) -> None:
+    pools = _pools(monkeypatch)
+    results = {}
+    for name, minimum in (("one", 10**9), ("workers", POOL_MIN_CASES)):
+        monkeypatch.setattr(parallel_module, "POOL_MIN_CASES", minimum)
+        monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / f"cache-{name}"))  # nothing kept yet
+        with pytest.raises(SecretsFoundError) as caught:
+            export(many, fmt, tmp_path / f"{name}-refused", **options)
+        results[name, "refused"] = [str(p) for p in caught.value.problems]
+        results[name] = export(many, fmt, tmp_path / name, redact=True, use_cache=False, **options)
+        results[name, "files"] = _exported(tmp_path / name)
+    assert len(pools) == 2, "the workers' exports (refused, then redacted) each started a pool"
+    assert results["one", "refused"] == results["workers", "refused"] != []
+    assert results["one", "files"] == results["workers", "files"]
+    one, workers = results["one"], results["workers"]
+    assert (one.splits, one.skipped, one.redacted, one.clusters) == (
+        workers.splits,
+        workers.skipped,
+        workers.redacted,
+        workers.clusters,
+    )
+    assert one.redacted == 1 and one.clusters["cases"] < POOL_MIN_CASES + 6
+    if fmt == "pairs":
+        assert one.skipped.get("placeholder in code") == 1
+
+
+def test_what_workers_computed_is_kept_for_the_next_export(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = _pools(monkeypatch)
+    progress = RecordedProgress()
+    export(many, "critique", tmp_path / "first", redact=True, progress=progress)
+    assert len(pools) == 1
+    assert progress.started == [("Exporting", POOL_MIN_CASES + 6)] and sum(progress.advanced) == POOL_MIN_CASES + 6
+    export(many, "critique", tmp_path / "again", redact=True)
+    export(many, "pairs", tmp_path / "pairs", redact=True)  # its documents scanned by critique, cleaned by workers
+    assert len(pools) == 2, "the same export again found everything kept; pairs had its ideal answers to clean"
+    assert _exported(tmp_path / "first") == _exported(tmp_path / "again")
+
+
+def test_workers_sent_their_cases_make_the_export_that_forked_ones_make(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = _pools(monkeypatch)
+    export(many, "pairs", tmp_path / "forked", redact=True, use_cache=False)
+    monkeypatch.setattr(parallel_module.multiprocessing, "get_start_method", lambda: "spawn")  # cases pickled
+    export(many, "pairs", tmp_path / "sent", redact=True, use_cache=False)
+    assert len(pools) == 2 and _exported(tmp_path / "forked") == _exported(tmp_path / "sent")
+
+
+def _die(job: object) -> None:
+    os._exit(1)  # as the out-of-memory killer would end a worker
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pools(monkeypatch)
+    monkeypatch.setattr(dataset_module, "_compute", _die)
+    with pytest.raises(
+        WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"
+    ):
+        export(many, "critique", tmp_path / "out", redact=True)
+    assert not (tmp_path / "out").exists()
 
 
 # -- credentials --------------------------------------------------------------------------------

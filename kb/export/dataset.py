@@ -15,21 +15,26 @@ into a staging folder renamed into place as a whole (:mod:`kb.export.publish`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
 
 from kb import yamlio
 from kb.cache import RecordCache
 from kb.documents import PROMPT
 from kb.errors import ExistsError, KbError, LicenseError, Problem, SecretsFoundError, UsageError
 from kb.export.card import CARD_FILE, features, is_export_card, render_card
-from kb.export.dedup import RowFilter, clusters
+from kb.export.dedup import RowFilter, case_signature, clusters, row_signature
 from kb.export.lengths import Lengths
-from kb.export.memo import Memo, report_inputs
+from kb.export.memo import NO_MEMO, Memo, report_inputs
+from kb.export.parallel import built, compute_in_workers, uncomputed
 from kb.export.publish import publish, write_file
 from kb.export.result import SPLITS, ExportResult
 from kb.export.rows import (
@@ -180,6 +185,11 @@ def jsonl(rows: list[Row]) -> str:
     return "".join(_line(row) + "\n" for row in rows)
 
 
+def _case_texts(case: LoadedCase) -> tuple[str, str]:
+    """The texts near-copies of a case are found by: its task prompt and its analysis."""
+    return case.document(PROMPT) or "", _analysis(case)
+
+
 def _analysis(case: LoadedCase) -> str:
     """The text of a case's analysis (what versions of one document share)."""
     parts = [case.case.title, case.case.intro or ""]
@@ -248,8 +258,6 @@ def export_dataset(
         selection = select(kb, filters)
         skipped: Counter[str] = Counter()
         chosen = _selected(kb.cases, selection, skipped)
-        cases = [case for case, failures in chosen if failures or fmt == "pairs"]
-        cluster_of = clusters([c.id for c in cases], [(c.document(PROMPT) or "", _analysis(c)) for c in cases], memo)
         options = RowOptions(min_lines=min_lines, allow_no_task=allow_no_task, structured=structured)
         render = _renderer(kb_root, memo) if fmt == "critique" and not structured else None
 
@@ -267,8 +275,11 @@ def export_dataset(
             memo=memo,
         )
         progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
+        done = _in_workers(run, kb_root, chosen, progress) if per_case else {}
+        cases = [case for case, failures in chosen if failures or fmt == "pairs"]
+        cluster_of = clusters([c.id for c in cases], [_case_texts(c) for c in cases], memo)
         built, hits = run.build(
-            chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress
+            chosen, lambda case_id: split_of(cluster_of.get(case_id, case_id), ratio), skipped, progress, done
         )
         if hits and not redact:
             raise SecretsFoundError(_problems(hits))
@@ -327,6 +338,14 @@ def export_dataset(
 
 
 @dataclass
+class Made:
+    """A case's rows (its failure's number, and the row or why there is none) and their credentials."""
+
+    rows: list[tuple[int, Row | str]]
+    hits: list[Hit]
+
+
+@dataclass
 class _Run:
     """How the rows of one export are built: the format, its options, and what the user asked."""
 
@@ -345,26 +364,49 @@ class _Run:
         split: Callable[[str], str],
         skipped: Counter[str],
         progress: Progress,
+        done: dict[str, Made | None],
     ) -> tuple[dict[str, list[tuple[tuple[str, int], Row]]], list[Hit]]:
-        """Every row, by split with its sort key, and the credentials the rows hold."""
+        """Every row, by split with its sort key, and the credentials the rows hold. ``done``: the
+        cases whose progress was reported already, with their rows and credentials when built."""
         built: dict[str, list[tuple[tuple[str, int], Row]]] = {s: [] for s in SPLITS}
         hits: dict[Hit, None] = {}
         per_case = self.fmt in CASE_BUILDERS
         for case, failures in chosen:
+            step = 0 if case.id in done else 1
             if per_case and not failures and self.filtered:
                 skipped["filtered out"] += 1  # a case none of whose failures the filters accept
-                progress.advance(1)
+                progress.advance(step)
                 continue
-            case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
-            documents = DocumentReader(case, case_reader, redact=self.redact, memo=self.memo)
-            for loaded in [None] if per_case else failures:
-                made = self._row(case, loaded, case_reader, documents, hits)
-                progress.advance(1)
+            made_here = done.get(case.id)
+            if made_here is None:
+                made_here = self.made(case, failures)
+            for number, made in made_here.rows:
+                progress.advance(step)
                 if isinstance(made, str):
                     skipped[made] += 1
                 else:
-                    built[split(case.id)].append(((case.id, loaded.number if loaded else 0), made))
+                    built[split(case.id)].append(((case.id, number), made))
+            hits.update(dict.fromkeys(made_here.hits))
         return built, list(hits)
+
+    def made(self, case: LoadedCase, failures: list[LoadedFailure]) -> Made:
+        """The case's row (a row per case) or its failures' rows, each a row or why there is none
+        (with its failure's number, 0 for a row per case), and the credentials the rows hold."""
+        case_reader = FieldReader(case.path / CASE_FILE, case.case, redact=self.redact)
+        documents = DocumentReader(case, case_reader, redact=self.redact, memo=self.memo)
+        hits: dict[Hit, None] = {}
+        rows = [
+            (loaded.number if loaded else 0, self._row(case, loaded, case_reader, documents, hits))
+            for loaded in ([None] if self.fmt in CASE_BUILDERS else failures)
+        ]
+        if self.fmt in CASE_BUILDERS:
+            built(self.memo, self.name, case)
+        return Made(rows, list(hits))
+
+    @property
+    def name(self) -> str:
+        """The export's name for what it keeps about its cases (its format, and structured critiques apart)."""
+        return f"{self.fmt}-structured" if self.options.structured else self.fmt
 
     def _row(
         self,
@@ -394,11 +436,66 @@ class _Run:
         return row
 
 
-def _renderer(kb_root: Path, memo: Memo) -> Callable[[LoadedCase], str]:
-    """A case's failure report as Markdown, rendered or (its inputs unchanged) from ``memo``."""
+Cases = list[tuple[LoadedCase, list[LoadedFailure]]]
+
+
+def _in_workers(run: _Run, kb_root: Path, chosen: Cases, progress: Progress) -> dict[str, Made | None]:
+    """The cases kb's cache holds nothing of (documents scanned and cleaned, reports rendered,
+    signatures), when there are many, done in worker processes: what they computed adopted by
+    ``run.memo``, and each case's rows (None for one that has no row to build)."""
+    chosen = [(case, failures) for case, failures in chosen if failures or not run.filtered]  # (not a row)
+    todo = [chosen[i] for i in uncomputed([case for case, _ in chosen], run.memo, run.name)]
+    settings = (dataclasses.replace(run, render=None, memo=NO_MEMO), kb_root, run.render is not None)
+    done: dict[str, Made | None] = dict.fromkeys(case.id for case, _ in todo)
+    results = compute_in_workers(_compute, settings, todo, run.memo, progress)
+    if results is None:
+        return {}
+    for made in results:
+        done.update(made)
+    return done
+
+
+_WORKER_ENVIRONMENTS: dict[Path, tuple[Environment, str]] = {}
+"""A worker's report environment (its templates compiled once for all its chunks; a worker
+lives for one export, so the templates cannot change under it)."""
+
+
+def _compute(job: tuple[tuple[_Run, Path, bool], Cases]) -> tuple[dict[str, Any], dict[str, Made]]:
+    """In a worker: the rows of these cases and what building them computes and keeps
+    (``Memo.computed``): the same calls with the same texts as ``export_dataset`` makes, so
+    its own ``get`` calls (for the signatures of cases and rows) find them."""
+    (run, kb_root, render), chosen = job
+    memo = Memo(None)
+    if render and kb_root not in _WORKER_ENVIRONMENTS:
+        _WORKER_ENVIRONMENTS[kb_root] = _environment(kb_root)
+    renderer = _renderer(kb_root, memo, _WORKER_ENVIRONMENTS[kb_root]) if render else None
+    run = dataclasses.replace(run, memo=memo, render=renderer)
+    built = {}
+    for case, failures in chosen:
+        if failures or run.fmt == "pairs":
+            for kind, text in enumerate(_case_texts(case)):
+                if text.strip():
+                    case_signature(memo, case.id, kind, text)
+        if run.fmt in CASE_BUILDERS and not failures and run.filtered:
+            continue
+        built[case.id] = made = run.made(case, failures)
+        for _, row in made.rows:
+            if not isinstance(row, str):
+                row_signature(memo, run.fmt, row, NEAR_COLUMNS[run.fmt])
+    return memo.computed(), built
+
+
+def _environment(kb_root: Path) -> tuple[Environment, str]:
+    """The Jinja environment of the KB's reports and its templates' digest."""
     templates = project_templates_dir(kb_root)
-    env = make_env(templates)
-    fingerprint = templates_digest(templates)
+    return make_env(templates), templates_digest(templates)
+
+
+def _renderer(
+    kb_root: Path, memo: Memo, environment: tuple[Environment, str] | None = None
+) -> Callable[[LoadedCase], str]:
+    """A case's failure report as Markdown, rendered or (its inputs unchanged) from ``memo``."""
+    env, fingerprint = environment or _environment(kb_root)
 
     def render(case: LoadedCase) -> str:
         return memo.get("report", case.id, report_inputs(case, fingerprint), lambda _: render_case(case, env), str, str)

@@ -51,6 +51,16 @@ def _signed(memo: Memo, place: str, text: str) -> NDArray[np.uint32]:
     return memo.get("minhash", place, text, sign, dump_signature, load_signature)
 
 
+def case_signature(memo: Memo, case_id: str, kind: int, text: str) -> NDArray[np.uint32]:
+    """The signature of a case's text of ``kind`` (0 the task prompt, 1 the analysis), from ``memo`` when kept."""
+    return _signed(memo, f"case:{case_id}:{kind}", text)
+
+
+def row_signature(memo: Memo, name: str, row: dict[str, object], near: Sequence[str]) -> NDArray[np.uint32]:
+    """The signature of a row's ``near`` columns, kept in ``memo`` under the export's ``name`` and the row's id."""
+    return _signed(memo, f"row:{name}:{row.get('id')}", "\n".join(row_text(row.get(c)) for c in near))
+
+
 class NearIndex:
     """Signatures added one by one; ``near`` finds an added one at or above a threshold."""
 
@@ -99,7 +109,7 @@ def clusters(case_ids: Sequence[str], texts: Sequence[Sequence[str]], memo: Memo
             text = texts[i][kind] if kind < len(texts[i]) else ""
             if not text.strip():
                 continue
-            sig = _signed(memo, f"case:{case_ids[i]}:{kind}", text)
+            sig = case_signature(memo, case_ids[i], kind, text)
             for j in index.near(sig):
                 a, b = root(i), root(owners[j])
                 if a != b:
@@ -168,7 +178,7 @@ class RowFilter:
         answer = hashlib.sha256(row_text(row.get(self.answer)).encode("utf-8")).hexdigest()
         if split != "train" and answer in self._train_answers:
             return "answer also in train"
-        sig = _signed(self.memo, f"row:{self.name}:{row.get('id')}", "\n".join(row_text(row.get(c)) for c in self.near))
+        sig = row_signature(self.memo, self.name, row, self.near)
         if self._index.near(sig):
             return "near-duplicate row"
         self._keys.add(key)

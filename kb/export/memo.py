@@ -58,6 +58,22 @@ class Memo:
         self._new[name] = {"digest": key, "value": dump(value)}
         return value
 
+    def kept(self, kind: str, place: str, text: str) -> bool:
+        """True when a result of ``kind`` is kept for ``text`` at ``place``."""
+        known = self._kind(kind).get(f"{PREFIX}{kind}:{place}")
+        return isinstance(known, dict) and known.get("digest") == digest(text.encode("utf-8")).hex()
+
+    def computed(self) -> dict[str, Any]:
+        """The results computed since this memo was made, as they are kept (for ``adopt``)."""
+        return dict(self._new)
+
+    def adopt(self, entries: dict[str, Any]) -> None:
+        """Results another memo ``computed`` (in a worker process): later ``get`` calls for the
+        same text at the same place return them, and ``save`` keeps them."""
+        for name, entry in entries.items():
+            self._kind(name.removeprefix(PREFIX).split(":", 1)[0])[name] = entry
+        self._new.update(entries)
+
     def _kind(self, kind: str) -> dict[str, Any]:
         if kind not in self._known:
             self._known[kind] = self.cache.results(f"{PREFIX}{kind}:") if self.cache is not None else {}
