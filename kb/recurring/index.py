@@ -223,7 +223,8 @@ def index_path(root: Path) -> Path:
 def fingerprint() -> str:
     """Changes when the code that turns records into rows changes."""
     here = Path(__file__).parent
-    sources = b"".join((here / name).read_bytes() for name in ("features.py", "copies.py", "index.py"))
+    files = [here / name for name in ("features.py", "copies.py", "index.py")] + [here.parent / "yamlio.py"]
+    sources = b"".join(path.read_bytes() for path in files)
     return f"{FORMAT}:{hashlib.blake2b(sources, digest_size=8).hexdigest()}"
 
 
@@ -589,111 +590,18 @@ def _case_row(item: Found) -> CaseRow:
     )
 
 
-_NULL = frozenset({"", "~", "null", "Null", "NULL"})
-_TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
-_FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
-_PLAIN = {**dict.fromkeys(_NULL), **dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
-"""The plain scalars read as a null or a boolean (YAML 1.1), and what they are."""
-_NO_KEY = object()
-"""A mapping being read whose next item is a key."""
-
-
 def _parse(raw: bytes) -> dict[str, Any] | None:
-    """A record file as plain data: mappings, lists and strings, plain nulls and booleans
-    resolved as YAML 1.1 does, numbers left as text (the index reads text only).
-
-    The data is built from libyaml's parser events: no node is composed, and no scalar's
-    type is resolved (SafeLoader's resolution costs more than the parse). Tags are not
-    read; aliases are shared, never copied; an undefined or a duplicate anchor, or a
-    second document, leaves the file out as ``yaml.compose`` refuses it.
-    """
-    import yaml
-    from yaml._yaml import CParser
+    """A record file's data as `kb check` reads it (`kb.yamlio`: libyaml's events, CSafeLoader's
+    types), or None when check would refuse it as YAML or it is not a mapping. The index reads
+    its text fields only."""
+    from kb.errors import RecordError
+    from kb.yamlio import decode, parse
 
     try:
-        parser = CParser(raw)
-        try:
-            data = _from_events(parser.get_event, _event_kinds())
-        finally:
-            parser.dispose()
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
+        data = parse("", decode("", raw))
+    except RecordError:
         return None
     return data if isinstance(data, dict) else None
-
-
-@cache
-def _event_kinds() -> tuple[type, ...]:
-    """The event classes ``_from_events`` tells apart (yaml is imported only when records are read)."""
-    from yaml import events as e
-
-    return (
-        e.ScalarEvent,
-        e.MappingStartEvent,
-        e.SequenceStartEvent,
-        e.MappingEndEvent,
-        e.SequenceEndEvent,
-        e.AliasEvent,
-        e.StreamEndEvent,
-    )
-
-
-def _from_events(get: Any, kinds: tuple[type, ...]) -> Any:
-    """The one document of a stream of parser events (from ``get``) as plain data (None
-    when the stream is empty)."""
-    from yaml.composer import ComposerError
-
-    scalar, mapping_start, sequence_start, mapping_end, sequence_end, alias, stream_end = kinds
-    plain = _PLAIN
-    no_key = _NO_KEY
-    get()  # the stream's start
-    if type(get()) is stream_end:  # else the document's start
-        return None
-    anchors: dict[str, Any] = {}
-    open_: list[Any] = []  # the collections being read, innermost last
-    keys: list[Any] = []  # for each, its pending key (``_NO_KEY`` when the next item is a key)
-    while True:
-        event = get()
-        kind = type(event)
-        if kind is scalar:
-            value = event.value
-            if not event.style and value in plain:  # plain (libyaml gives "" where PyYAML gives None)
-                value = plain[value]
-        elif kind is mapping_end or kind is sequence_end:
-            value = open_.pop()
-            keys.pop()
-        elif kind is mapping_start or kind is sequence_start:
-            value = {} if kind is mapping_start else []
-            if event.anchor is not None:
-                if event.anchor in anchors:
-                    raise ComposerError("found duplicate anchor")
-                anchors[event.anchor] = value
-            open_.append(value)
-            keys.append(no_key)
-            continue
-        elif kind is alias:
-            if event.anchor not in anchors:
-                raise ComposerError("found undefined alias")
-            value = anchors[event.anchor]
-        else:
-            raise ComposerError(f"unexpected {kind.__name__}")
-        if kind is scalar and event.anchor is not None:
-            if event.anchor in anchors:
-                raise ComposerError("found duplicate anchor")
-            anchors[event.anchor] = value
-        if not open_:
-            break
-        into = open_[-1]
-        if into.__class__ is list:
-            into.append(value)
-        elif keys[-1] is no_key:
-            keys[-1] = value
-        else:
-            into[keys[-1]] = value
-            keys[-1] = no_key
-    get()  # the document's end
-    if type(get()) is not stream_end:
-        raise ComposerError("expected a single document in the stream")
-    return value
 
 
 @dataclass
