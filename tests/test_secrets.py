@@ -295,3 +295,18 @@ def test_a_key_on_its_own_line_is_redacted_whatever_the_lines_around_it_hold(bef
     at = len(before) + len(line) - len(SECRET_KEY) + 1
     assert any(s.start <= at and at + len(SECRET_KEY) <= s.end for s in find_secrets(text))
     assert f"= {SECRET_KEY}" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("aws_secret_access_key", "SecretAccessKey", "session_token", "SecurityToken", "api_key", "ApiToken"),
+        *("auth_token", "ACCESS_TOKEN", "clientSecret", "private_token", "Bearer", "AccountKey", "SharedAccessKey"),
+        *("db_password", "PASSWD", "pwd"),
+    ],
+)
+@pytest.mark.parametrize("before", ["", "ascii text, ", "ünïcode ✅ ", "İ "])
+def test_every_name_a_rule_starts_from_is_found_in_any_text(name: str, before: str) -> None:
+    value = "Zq8#mLp2vRt7" if name.lower().startswith(("db_pass", "passwd", "pwd")) else SECRET_KEY
+    text = f"{before}{name}={value}"
+    assert [text[s.start : s.end] for s in find_secrets(text)] == [value]
