@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.secrets import find_secrets, redact
+from kb import secrets
+from kb.secrets import Secret, find_secrets, redact
 
 B64 = string.ascii_letters + string.digits + "+/"
 UPPER_DIGITS = string.ascii_uppercase + string.digits
@@ -222,3 +224,89 @@ def test_random_secret_keys_are_found(seed: int) -> None:
 )
 def test_prefilters_find_exactly_what_the_rules_find(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(s.kind, text[s.start : s.end]) for s in find_secrets(text)] == expected
+
+
+# Texts built from the pieces the scanner's prefilters and rules look at, to check what must hold of
+# any result: the prefilters (grouped name and prefix searches) may only skip work, never a credential.
+FRAGMENTS = [
+    *("secret", "SECRET", "Secret", "session", "Security", "api", "API", "auth", "access", "Access", "client"),
+    *("private", "Bearer", "pass", "PASS", "pwd", "passwd", "password", "AccountKey", "SharedAccessKey", "shared"),
+    *("_", "-", ".", " ", ":", "=", ": ", " = ", "=>", '"', "'", "\n", "://", "@", "key", "_key", "token", "aws_"),
+    *("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AIza", "ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xapp-"),
+    *("sk_live_", "rk_test_", "sk-ant-", "sk-", "T3BlbkFJ", "npm_", "pypi-AgEIcHlwaS5vcmc", "eyJ", "EXAMPLE"),
+    *("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "PuTTY-User-Key-File-2: ", "Private-MAC: 0f"),
+    *("https://hooks.slack.com/services/", "postgres://app:", "\u200b", "\u00ad", "İ", "ſ", "\u212a", "ı", "é", "✅"),
+]
+PIECES = st.one_of(
+    st.sampled_from(FRAGMENTS),
+    st.sampled_from([8, 16, 20, 36, 40, 64]).flatmap(lambda n: st.text(alphabet=B64, min_size=n, max_size=n)),
+    st.integers(min_value=0, max_value=10**6).map(lambda seed: made_up(B64, 40, seed)),
+)
+TEXTS = st.lists(PIECES, min_size=1, max_size=16).map("".join)
+
+_VALUE_RULES = {
+    "aws-secret-access-key": [secrets._AWS_SECRET],
+    "token": [secrets._GENERIC],
+    "aws-session-token": [secrets._SESSION_TOKEN],
+    "azure-key": [secrets._AZURE_KEY],
+    "password": [secrets._PASSWORD],
+    "url-password": [secrets._URL_PASSWORD],
+}
+_PREFIX_RULES = {kind: pattern for kind, _, pattern in secrets._PREFIXED}
+
+
+def matches_its_rule(text: str, found: Secret) -> bool:
+    """Whether the span is what one of the rules of its kind matches in ``text``."""
+    span = (found.start, found.end)
+    if found.kind in _PREFIX_RULES:
+        return _PREFIX_RULES[found.kind].fullmatch(text[found.start : found.end]) is not None
+    if found.kind == "private-key":
+        return any(rule.match(text, found.start) for rule in (secrets._KEY_BEGIN, secrets._PUTTY))
+    if found.kind == "aws-secret-access-key" and secrets._BASE64_40.fullmatch(text, *span):
+        return True
+    return any(
+        (m := rule.match(text, at)) is not None and m.span("value") == span
+        for rule in _VALUE_RULES[found.kind]
+        for at in range(found.start + 1)
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXTS)
+def test_found_spans_are_in_order_apart_and_each_matches_its_rule(text: str) -> None:
+    found = find_secrets(text)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(found))
+    assert all(0 <= s.start < s.end <= len(text) for s in found)
+    plain = secrets._ZERO_WIDTH.sub("", text)
+    spans = find_secrets(plain)
+    for secret in spans:
+        assert matches_its_rule(plain, secret), (secret, plain[secret.start : secret.end])
+    # spans refer to the text as given: dropping its zero-width characters gives the scan of the plain text
+    assert [(secrets._ZERO_WIDTH.sub("", text[s.start : s.end]), s.kind) for s in found] == [
+        (plain[s.start : s.end], s.kind) for s in spans
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, TEXTS)
+def test_a_key_on_its_own_line_is_redacted_whatever_the_lines_around_it_hold(before: str, after: str) -> None:
+    line = f"aws_secret_access_key = {SECRET_KEY}"
+    text = f"{before}\n{line}\n{after}"
+    at = len(before) + len(line) - len(SECRET_KEY) + 1
+    assert any(s.start <= at and at + len(SECRET_KEY) <= s.end for s in find_secrets(text))
+    assert f"= {SECRET_KEY}" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("aws_secret_access_key", "SecretAccessKey", "session_token", "SecurityToken", "api_key", "ApiToken"),
+        *("auth_token", "ACCESS_TOKEN", "clientSecret", "private_token", "Bearer", "AccountKey", "SharedAccessKey"),
+        *("db_password", "PASSWD", "pwd"),
+    ],
+)
+@pytest.mark.parametrize("before", ["", "ascii text, ", "ünïcode ✅ ", "İ "])
+def test_every_name_a_rule_starts_from_is_found_in_any_text(name: str, before: str) -> None:
+    value = "Zq8#mLp2vRt7" if name.lower().startswith(("db_pass", "passwd", "pwd")) else SECRET_KEY
+    text = f"{before}{name}={value}"
+    assert [text[s.start : s.end] for s in find_secrets(text)] == [value]
