@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import KbError, SecretsFoundError, UsageError
+from kb.export import build as build_module
 from kb.export import dataset as dataset_module
 from kb.export import export_dataset, split_of
 from kb.export import parallel as parallel_module
@@ -522,7 +523,7 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
     many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _pools(monkeypatch)
-    monkeypatch.setattr(dataset_module, "_compute", _die)
+    monkeypatch.setattr(build_module, "_compute", _die)
     with pytest.raises(
         WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"
     ):
@@ -583,7 +584,6 @@ def test_a_full_disk_is_one_clear_error_and_the_old_export_stays(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     written: list[Path] = []
     real = publish_module.write_file
-    from kb.export import dataset as dataset_module
 
     def fills_up(path: Path, data: bytes) -> None:
         if written:
