@@ -76,6 +76,8 @@ class Run:
     max_tokens: int | None
     filtered: bool
     memo: Memo
+    templates: str = ""
+    """The digest of the report templates the rows hold a rendering of ("" when none)."""
 
     def build(
         self,
@@ -119,7 +121,7 @@ class Run:
             for loaded in ([None] if self.fmt in CASE_BUILDERS else failures)
         ]
         if self.fmt in CASE_BUILDERS:
-            built(self.memo, self.name, case)
+            built(self.memo, self.name, case, self.templates)
         return Made(rows, list(hits))
 
     @property
@@ -163,7 +165,7 @@ def in_workers(run: Run, kb_root: Path, chosen: Cases, progress: Progress) -> di
     signatures), when there are many, done in worker processes: what they computed adopted by
     ``run.memo``, and each case's rows (None for one that has no row to build)."""
     chosen = [(case, failures) for case, failures in chosen if failures or not run.filtered]  # (not a row)
-    todo = [chosen[i] for i in uncomputed([case for case, _ in chosen], run.memo, run.name)]
+    todo = [chosen[i] for i in uncomputed([case for case, _ in chosen], run.memo, run.name, run.templates)]
     settings = (dataclasses.replace(run, render=None, memo=NO_MEMO), kb_root, run.render is not None)
     done: dict[str, Made | None] = dict.fromkeys(case.id for case, _ in todo)
     results = compute_in_workers(_compute, settings, todo, run.memo, progress)
@@ -186,7 +188,7 @@ def _compute(job: tuple[tuple[Run, Path, bool], Cases]) -> tuple[dict[str, Any],
     (run, kb_root, render), chosen = job
     memo = Memo(None)
     if render and kb_root not in _WORKER_ENVIRONMENTS:
-        _WORKER_ENVIRONMENTS[kb_root] = _environment(kb_root)
+        _WORKER_ENVIRONMENTS[kb_root] = environment(kb_root)
     report = renderer(kb_root, memo, _WORKER_ENVIRONMENTS[kb_root]) if render else None
     run = dataclasses.replace(run, memo=memo, render=report)
     built = {}
@@ -204,17 +206,15 @@ def _compute(job: tuple[tuple[Run, Path, bool], Cases]) -> tuple[dict[str, Any],
     return memo.computed(), built
 
 
-def _environment(kb_root: Path) -> tuple[Environment, str]:
+def environment(kb_root: Path) -> tuple[Environment, str]:
     """The Jinja environment of the KB's reports and its templates' digest."""
     templates = project_templates_dir(kb_root)
     return make_env(templates), templates_digest(templates)
 
 
-def renderer(
-    kb_root: Path, memo: Memo, environment: tuple[Environment, str] | None = None
-) -> Callable[[LoadedCase], str]:
+def renderer(kb_root: Path, memo: Memo, reports: tuple[Environment, str] | None = None) -> Callable[[LoadedCase], str]:
     """A case's failure report as Markdown, rendered or (its inputs unchanged) from ``memo``."""
-    env, fingerprint = environment or _environment(kb_root)
+    env, fingerprint = reports or environment(kb_root)
 
     def render(case: LoadedCase) -> str:
         return memo.get("report", case.id, report_inputs(case, fingerprint), lambda _: render_case(case, env), str, str)

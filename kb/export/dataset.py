@@ -21,7 +21,7 @@ from pathlib import Path
 from kb import yamlio
 from kb.cache import RecordCache
 from kb.errors import KbError, Problem, SecretsFoundError, UsageError
-from kb.export.build import Run, case_texts, in_workers, renderer
+from kb.export.build import Run, case_texts, environment, in_workers, renderer
 from kb.export.card import CARD_FILE, features, render_card
 from kb.export.dedup import RowFilter, clusters
 from kb.export.files import dataset_files, split_of_file
@@ -157,7 +157,8 @@ def export_dataset(
         skipped: Counter[str] = Counter()
         chosen = _selected(kb.cases, selection, skipped)
         options = RowOptions(min_lines=min_lines, allow_no_task=allow_no_task, structured=structured)
-        render = renderer(kb_root, memo) if fmt == "critique" and not structured else None
+        reports = environment(kb_root) if fmt == "critique" and not structured else None
+        render = renderer(kb_root, memo, reports) if reports else None
 
         per_case = fmt in CASE_BUILDERS
         if per_case:
@@ -171,6 +172,7 @@ def export_dataset(
             max_tokens=max_tokens,
             filtered=bool(filters.describe()),
             memo=memo,
+            templates=reports[1] if reports else "",
         )
         progress.start("Exporting", len(chosen) if per_case else sum(len(f) for _, f in chosen))
         done = in_workers(run, kb_root, chosen, progress) if per_case else {}
