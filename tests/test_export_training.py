@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.errors import KbError, SecretsFoundError, UsageError
+from kb.export import build as build_module
 from kb.export import dataset as dataset_module
 from kb.export import export_dataset, split_of
 from kb.export import parallel as parallel_module
@@ -504,6 +505,29 @@ def test_what_workers_computed_is_kept_for_the_next_export(
     assert _exported(tmp_path / "first") == _exported(tmp_path / "again")
 
 
+def test_changed_report_templates_make_every_critique_again_in_workers(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = _pools(monkeypatch)
+    export(many, "critique", tmp_path / "first", redact=True)
+    export(many, "critique", tmp_path / "structured", redact=True, structured=True)
+    assert len(pools) == 2
+    templates = many.parent / "templates" / "report"  # the project's templates, beside the KB folder
+    shutil.copytree(Path(__file__).parents[1] / "templates" / "report", templates)
+    template = templates / "MODEL_FAILURES.md.j2"
+    template.write_text("Reviewed.\n" + template.read_text())
+    export(many, "critique", tmp_path / "again", redact=True)
+    assert len(pools) == 3, "every report is to render again: the rows built with the old templates are not done"
+    export(many, "critique", tmp_path / "structured-again", redact=True, structured=True)
+    assert len(pools) == 3, "structured rows hold no rendered report: the templates do not touch them"
+    completions = [r["completion"][0]["content"] for r in every_row(tmp_path / "again")]
+    assert completions and all(text.startswith("Reviewed.") for text in completions)
+    monkeypatch.setattr(parallel_module, "POOL_MIN_CASES", 10**9)
+    export(many, "critique", tmp_path / "one", redact=True, use_cache=False)  # in one process, nothing kept
+    assert _exported(tmp_path / "again") == _exported(tmp_path / "one")
+    assert _exported(tmp_path / "structured") == _exported(tmp_path / "structured-again")
+
+
 def test_workers_sent_their_cases_make_the_export_that_forked_ones_make(
     many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -522,7 +546,7 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
     many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _pools(monkeypatch)
-    monkeypatch.setattr(dataset_module, "_compute", _die)
+    monkeypatch.setattr(build_module, "_compute", _die)
     with pytest.raises(
         WorkerCrashedError, match=rf"^exporting: a worker process died .* after 0 of {POOL_MIN_CASES + 6} were done"
     ):
@@ -583,7 +607,6 @@ def test_a_full_disk_is_one_clear_error_and_the_old_export_stays(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     written: list[Path] = []
     real = publish_module.write_file
-    from kb.export import dataset as dataset_module
 
     def fills_up(path: Path, data: bytes) -> None:
         if written:

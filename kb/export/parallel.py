@@ -45,15 +45,19 @@ def stamp(case: LoadedCase) -> str:
     return "\0".join(parts)
 
 
-def built(memo: Memo, name: str, case: LoadedCase) -> None:
-    """Keep in ``memo`` that the rows of export ``name`` were built from the case's documents as they are."""
-    memo.get(BUILT, f"{name}:{case.id}", stamp(case), lambda _: True, bool, bool)
+def built(memo: Memo, name: str, case: LoadedCase, templates: str = "") -> None:
+    """Keep in ``memo`` that the rows of export ``name`` were built from the case's documents as
+    they are and (rows holding a rendered report) the templates of digest ``templates``."""
+    memo.get(BUILT, f"{name}:{case.id}", f"{templates}\0{stamp(case)}", lambda _: True, bool, bool)
 
 
-def uncomputed(cases: Sequence[LoadedCase], memo: Memo, name: str) -> list[int]:
+def uncomputed(cases: Sequence[LoadedCase], memo: Memo, name: str, templates: str = "") -> list[int]:
     """The positions of the cases whose rows of export ``name`` were never built from their
-    documents as they are: the cases whose per-case work (most of it) is still to do."""
-    return [i for i, case in enumerate(cases) if not memo.kept(BUILT, f"{name}:{case.id}", stamp(case))]
+    documents as they are (and the templates of digest ``templates``): the cases whose per-case
+    work (most of it) is still to do. Changed templates make every report to render again."""
+    return [
+        i for i, case in enumerate(cases) if not memo.kept(BUILT, f"{name}:{case.id}", f"{templates}\0{stamp(case)}")
+    ]
 
 
 _FORKED: dict[int, Sequence[Any]] = {}
