@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +106,25 @@ class RuleContext:
     names: Names
     """Every id and alias of the knowledge base (for `related` links)."""
     strict: bool
+    documents: Mapping[Path, Problem | None] = field(default_factory=dict)
+    """Task documents already checked this run (in the pool that read the records: ``Scan.documents``)."""
 
     @classmethod
-    def of(cls, root: Path, taxonomy: Taxonomy | None, names: Names, *, strict: bool) -> RuleContext:
+    def of(
+        cls,
+        root: Path,
+        taxonomy: Taxonomy | None,
+        names: Names,
+        *,
+        strict: bool,
+        documents: Mapping[Path, Problem | None] | None = None,
+    ) -> RuleContext:
         categories = frozenset(c.id for c in taxonomy.categories) if taxonomy else None
-        return cls(project_root(root), categories, names, strict)
+        return cls(project_root(root), categories, names, strict, documents if documents is not None else {})
+
+    def document_problem(self, path: Path) -> Problem | None:
+        """Why the task document at ``path`` is not a valid one, or None (``kb.documents.document_problem``)."""
+        return self.documents[path] if path in self.documents else document_problem(path)
 
 
 def kb_rules(root: Path, taxonomy: Taxonomy | None, cases: Sequence[CaseSummary], names: Names) -> list[Problem]:
@@ -125,7 +139,7 @@ def case_rules(case: LoadedCase, context: RuleContext) -> list[Problem]:
     return [
         *_check_case(case, context.categories, strict=context.strict),
         *case_dates(case),
-        *(p for name in case.documents if (p := document_problem(case.path / name))),
+        *(p for name in case.documents if (p := context.document_problem(case.path / name))),
         *case_references(context.project, case),
         *case_recurring(case, context.names, strict=context.strict),
     ]
@@ -186,7 +200,7 @@ def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[
     loaded = {case.path.name: case for case in kb.cases}
     summaries.update((name, CaseSummary.of(case)) for name, case in loaded.items())
     cases = [summary for name in names if (summary := summaries[name]) is not None]
-    context = RuleContext.of(scan.root, kb.taxonomy, names_from(cases), strict=strict)
+    context = RuleContext.of(scan.root, kb.taxonomy, names_from(cases), strict=strict, documents=scan.documents)
     found = kb_rules(scan.root, kb.taxonomy, cases, context.names)
     kept = {
         name: reused
@@ -209,7 +223,7 @@ def _cached_rules(scan: Scan, record_cache: RecordCache, strict: bool) -> tuple[
             problems, count = case_rules(case, context) + credentials, outdated(case)
             refs = {ref: context.names.resolve(ref) for f in case.failures for ref in f.failure.related_refs}
             new[slot] = _stored(keys[name], examples.of(case), problems, refs, count) | {
-                "summary": CaseSummary.of(case).dumps()
+                "summary": (summaries[name] or CaseSummary.of(case)).dumps()  # made from the same bytes
             }
         else:
             continue

@@ -29,7 +29,7 @@ from kb import yamlio
 from kb.atomic import write_text
 from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
 from kb.credentials import credentials_in
-from kb.documents import PROMPT, TASK_DOCUMENTS, read_document
+from kb.documents import PROMPT, TASK_DOCUMENTS, document_problem, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
 from kb.layout import CASE_FILE as CASE_FILE
 from kb.layout import FAILURE_FILE as FAILURE_FILE
@@ -222,11 +222,26 @@ class Scan:
     slim: bool
     pending: list[str] = field(default_factory=list)
     """Files changed since the cache saw them (or new), not read yet."""
+    documents: dict[Path, Problem | None] = field(default_factory=dict)
+    """Task documents checked (``document_problem``) while the records were read in worker processes."""
 
     def parse_pending(self) -> None:
-        """Read and parse the pending files (in parallel when there are many)."""
-        pending = [(self.root / key, self.models[key]) for key in self.pending]
-        self.adopt(list(zip(self.pending, _parse_all(pending, self.slim), strict=True)))
+        """Read and parse the pending files (in parallel when there are many, each worker's part
+        taken in, and written to the cache, while the others still read; the task documents of
+        the cases read are checked in the same pool)."""
+        keys = list(self.pending)
+        pending = [(self.root / key, self.models[key]) for key in keys]
+        cases = {key for key in keys if key.endswith(f"/{CASE_FILE}")}
+        documents = [
+            folder.path / name
+            for folder in self.layout.cases
+            if folder.documents and f"{folder.path.name}/{CASE_FILE}" in cases
+            for name in folder.documents
+        ]
+        done = 0
+        for chunk in _parse_chunks(pending, self.slim, documents, self.documents):
+            self.adopt(list(zip(keys[done : done + len(chunk)], chunk, strict=True)))
+            done += len(chunk)
 
     def adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
         """Take in files read (here or in a worker process) and remember them in the cache."""
@@ -591,20 +606,45 @@ def _load_chunk(chunk: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[P
 
 def _parse_all(pending: list[tuple[Path, type[BaseModel]]], slim: bool) -> list[Parsed]:
     """What each pending file holds, in order (in parallel when there are many)."""
+    return [parsed for chunk in _parse_chunks(pending, slim) for parsed in chunk]
+
+
+def _parse_chunks(
+    pending: list[tuple[Path, type[BaseModel]]],
+    slim: bool,
+    documents: list[Path] | None = None,
+    checked: dict[Path, Problem | None] | None = None,
+) -> Iterator[list[Parsed]]:
+    """What each pending file holds, in order, a chunk at a time as the workers finish them (in
+    parallel when there are many). With a pool, the task ``documents`` are checked in it too,
+    their problems put in ``checked``, after the last chunk of records (left alone without a pool:
+    the rules check them as before)."""
     workers = min(os.cpu_count() or 1, 8)
     if len(pending) < POOL_MIN_FILES or workers < 2:
-        return _load_chunk(pending, slim)
+        yield _load_chunk(pending, slim)
+        return
     from kb.pool import crashed, worker_pool
 
     size = max(50, len(pending) // (workers * 8))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     finished = [0]
-    done: list[Parsed] = []
     with crashed("reading records", finished, len(pending)), worker_pool(workers) as pool:
-        for entries in pool.map(_load_chunk, chunks, [slim] * len(chunks)):
-            done.extend(entries)
-            finished[0] = len(done)
-    return done
+        results = pool.map(_load_chunk, chunks, [slim] * len(chunks))  # every chunk submitted here
+        docs = []
+        if documents and checked is not None:
+            step = max(50, len(documents) // (workers * 4))
+            parts = [documents[i : i + step] for i in range(0, len(documents), step)]
+            docs = [pool.submit(_check_documents, part) for part in parts]
+        for entries in results:
+            finished[0] += len(entries)
+            yield entries
+        if checked is not None:
+            for future in docs:
+                checked.update(future.result())
+
+
+def _check_documents(paths: list[Path]) -> list[tuple[Path, Problem | None]]:
+    return [(path, document_problem(path)) for path in paths]
 
 
 PRESENT = "…"

@@ -218,3 +218,23 @@ def test_a_damaged_summary_is_rebuilt_from_the_records(three_cases: Path, loaded
     report = check_kb(three_cases)
     assert sorted(loaded_cases) == ["copy-a", SEED]
     assert report.problems == from_scratch(three_cases) == first.problems
+
+
+def test_pooled_cold_check_checks_task_documents_in_the_pool(
+    three_cases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold check reading its records in a process pool checks the task documents there too:
+    the same report as the serial check (a document that is not UTF-8, one that is a folder), and
+    the rules read no document again in the main process."""
+    (three_cases / "copy-a" / "PROMPT.md").write_bytes(b"ok\n\xff\n")
+    (three_cases / "copy-b" / "MODEL_RESPONSE.md").mkdir()
+    (three_cases / SEED / "IDEAL_RESPONSE.md").write_text("fine\n")
+    expected = from_scratch(three_cases)
+    assert any("not UTF-8" in p.message for p in expected) and any("not a regular" in p.message for p in expected)
+    monkeypatch.setattr(kb.store, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(kb.store.os, "cpu_count", lambda: 2)
+    read: list[Path] = []
+    real = kb.check.document_problem
+    monkeypatch.setattr(kb.check, "document_problem", lambda path: read.append(path) or real(path))
+    assert check_kb(three_cases).problems == expected
+    assert read == []

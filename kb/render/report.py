@@ -28,6 +28,7 @@ from urllib.parse import quote
 from kb.atomic import write_bytes
 from kb.cache import RACY_NS, RecordCache, digest
 from kb.check import check_scan
+from kb.documents import document_problem
 from kb.errors import InvalidKbError, KbError, Problem, Severity
 from kb.examples import BrokenReferenceError, resolve_reference
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
@@ -407,7 +408,13 @@ def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_ro
         return {}
     size = max(10, len(unread) // (workers * 8))
     jobs = [
-        (scan.root, templates_dir, out, project_root, [(f.path.name, f.names) for f in unread[i : i + size]])
+        (
+            scan.root,
+            templates_dir,
+            out,
+            project_root,
+            [(f.path.name, f.names, f.documents) for f in unread[i : i + size]],
+        )
         for i in range(0, len(unread), size)
     ]
     _warm_env(templates_dir)
@@ -416,20 +423,22 @@ def _render_unread(scan: Scan, templates_dir: Path | None, out: Path, project_ro
     with crashed("rendering reports", finished, len(unread)), worker_pool(workers) as pool:
         for chunk in pool.map(_render_chunk, jobs):
             finished[0] += len(chunk)
-            scan.adopt([file for _, files, _ in chunk for file in files])
-            texts.update((name, rendered) for name, _, rendered in chunk if rendered is not None)
+            scan.adopt([file for _, files, _, _ in chunk for file in files])
+            texts.update((name, rendered) for name, _, rendered, _ in chunk if rendered is not None)
+            scan.documents.update(checked for _, _, _, documents in chunk for checked in documents)
     return texts
 
 
 def _render_chunk(
-    job: tuple[Path, Path | None, Path, Path, list[tuple[str, list[tuple[int, str]]]]],
-) -> list[tuple[str, list[tuple[str, Parsed]], Rendered | None]]:
-    """Read the files of each case folder and render the case when they are all valid (in a worker)."""
+    job: tuple[Path, Path | None, Path, Path, list[tuple[str, list[tuple[int, str]], tuple[str, ...]]]],
+) -> list[tuple[str, list[tuple[str, Parsed]], Rendered | None, list[tuple[Path, Problem | None]]]]:
+    """Read the files of each case folder, render the case when they are all valid and check its
+    task documents for `kb check` (in a worker)."""
     root, templates_dir, out, project_root, folders = job
     env = _worker_env(templates_dir)
     done = []
-    for name, names in folders:
-        folder = CaseFolder(root / name, names)
+    for name, names, documents in folders:
+        folder = CaseFolder(root / name, names, documents)
         keys = folder.record_keys()
         parsed = [(key, read_file(root / key, Case if i == 0 else Failure)) for i, key in enumerate(keys)]
         rendered = None
@@ -445,7 +454,8 @@ def _render_chunk(
                 text = render_case(case, env, report_dir=report_dir.resolve(), project_root=project_root)
                 rendered = (report_dir / REPORT_FILE, text.encode("utf-8"), _references(case))
         files = [(key, (stat, entry._replace(record=None), payloads)) for key, (stat, entry, payloads) in parsed]
-        done.append((name, files, rendered))
+        checked = [(folder.path / document, document_problem(folder.path / document)) for document in documents]
+        done.append((name, files, rendered, checked))
     return done
 
 
