@@ -1,6 +1,6 @@
 """CPU cost of the credential scan on real texts, next to the bare cost of reading them once.
 
-    python benchmarks/secrets.py [--corpus DIR] [--kb DIR] [--repeat R]
+    python benchmarks/credential_scan.py [--corpus DIR] [--kb DIR] [--repeat R]
 
 Reads every task document of the corpus (PROMPT.md, MODEL_RESPONSE.md, IDEAL_RESPONSE.md,
 MODEL_FAILURES.md, metadata.json) and, with ``--kb``, every file of an imported KB (its records
