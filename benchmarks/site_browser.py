@@ -2,7 +2,7 @@
 
     python benchmarks/site_browser.py SITE_DIR [--repeat 3] [--case ID]
 
-Serves SITE_DIR (a `mkdocs build` output, e.g. ``benchmarks/site.py --keep DIR``'s
+Serves SITE_DIR (a `mkdocs build` output, e.g. ``benchmarks/site_build.py --keep DIR``'s
 ``DIR/site-ours``) over HTTP on 127.0.0.1 and opens each page in a fresh browser context
 (an empty cache), as a first-time visitor. Times are ``performance.now()`` in the page,
 so they exclude Playwright's own overhead:

@@ -1,6 +1,6 @@
 """The site at scale: `mkdocs build` of N cases against a bare mkdocs-material site of the same N reports.
 
-    python benchmarks/site.py [--cases 1000] [--corpus DIR] [--repeat 3] [--keep DIR] [--browser] [--check]
+    python benchmarks/site_build.py [--cases 1000] [--corpus DIR] [--repeat 3] [--keep DIR] [--browser] [--check]
 
 Imports the corpus (``$KB_CORPUS``, else ``../shared/corpus``) with ``kb import``, repeats
 the cases with fresh ids until the knowledge base holds N of them, renders their
