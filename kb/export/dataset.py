@@ -38,17 +38,7 @@ from kb.progress import NO_PROGRESS, Progress
 from kb.secrets import KIND_LABELS
 from kb.store import CASE_FILE, LoadedCase, LoadedFailure, load_kb
 
-__all__ = [
-    "FILE_FORMATS",
-    "FORMATS",
-    "SPLITS",
-    "ExportResult",
-    "SecretsFoundError",
-    "Style",
-    "export_dataset",
-    "parse_split",
-    "split_of",
-]
+__all__ = ["SecretsFoundError", "export_dataset"]
 
 _METADATA = ("id", "case", "impact", "category", "services", "platform", "language")
 
