@@ -9,20 +9,25 @@ owns, outside the knowledge base: ``$KB_CACHE_DIR``, else ``$XDG_CACHE_HOME/kb``
   ctime_ns, inode)`` equal its entry's: no byte is read. ctime changes on every write,
   even when an editor or ``touch -d`` puts the mtime back. A file whose stat changed is
   hashed (BLAKE2), and parsed again only when its bytes changed.
-- **Folder listings** of case folders are kept the same way: a folder whose own stat is
-  unchanged had no file added, removed or renamed, so it is not listed again.
+- **One index.** The entries of all files (stat, digest, problems, id) are one blob
+  (``kb.fileindex``), as git's index is one file: a warm run reads it in one query and
+  checks one checksum, not one row and one checksum a file.
+- **Folder listings** of case folders are kept the same way (one blob): a folder whose own
+  stat is unchanged had no file added, removed or renamed, so it is not listed again.
 - **Racy entries.** A file written in the same clock tick as its entry could change
   again without changing its stat; so an entry is trusted on stat alone only when the
   file's mtime is older than the time the entry was written by ``RACY_NS``; otherwise
   the file is hashed again (and the entry renewed), as git does for racily clean files.
-- **Data, never code.** Entries are JSON text, each checksummed with keyed BLAKE2 over
-  the path, the file's digest and the payload (the key: the fingerprint of kb's code), so
-  a damaged or edited entry, or one from another version of kb, is ignored and rebuilt.
+- **Data, never code.** Entries are bytes, integers and JSON text, each blob, payload and
+  result checksummed with keyed BLAKE2 over its name (a payload's: also the digest of the
+  file it was made from) and its content (the key: the fingerprint of kb's code), so a
+  damaged or edited entry, or one from another version of kb, is ignored and rebuilt.
   The folder must belong to the user and not be writable by group or others, else the
   cache is not used at all (with a ``CacheWarning``).
 - **Concurrent runs**: WAL journal and a busy timeout; a write that cannot get the lock
   in time is skipped (a cache that cannot be written is never an error); a file that is
-  not a database is deleted and rebuilt.
+  not a database is deleted and rebuilt. The blobs are merged under the write lock
+  (``RecordCache.flush``), so runs at once lose none of each other's entries.
 """
 
 from __future__ import annotations
@@ -35,18 +40,17 @@ import sqlite3
 import stat as stat_mode
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from kb.errors import Problem, Severity
+from kb import fileindex
+from kb.errors import Problem
+from kb.fileindex import RACY_NS, Known, problems_json
 
 FORMAT = 4
-RACY_NS = 2_000_000_000
-"""An entry is trusted on its stat alone only for a file last modified this long before the
-entry was written (two seconds: the coarsest timestamps in use, FAT's, tick that slowly)."""
 BUSY_MS = 10_000
 """How long a run waits for another run's write to the cache before giving up on its own."""
 
@@ -116,44 +120,6 @@ class Stat:
         return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-class Known(NamedTuple):
-    """A file as its cache entry last saw it."""
-
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    inode: int
-    seen_ns: int
-    """When the entry was written (``time.time_ns``)."""
-    digest: bytes
-    valid: bool
-    """True when the file gave a record (then its payloads may hold that record)."""
-    problems_json: str
-    ident: str | None
-    """The record's id (a case's or a failure's)."""
-    credentials_json: str
-    """The credentials found in the file, as `kb check` reports them (JSON, like ``problems_json``)."""
-
-    def unchanged(self, st: os.stat_result) -> bool:
-        """True when the stat says the file is as the entry saw it, and the entry is not racy:
-        the file was last modified ``RACY_NS`` or more before the entry was written."""
-        return (
-            st.st_size == self.size
-            and st.st_mtime_ns == self.mtime_ns
-            and st.st_ctime_ns == self.ctime_ns
-            and st.st_ino == self.inode
-            and st.st_mtime_ns < self.seen_ns - RACY_NS
-        )
-
-    def problems(self, path: str) -> tuple[Problem, ...]:
-        """The problems reading the file gave (at ``path``, the file's path as the KB is named)."""
-        return _problems(self.problems_json, path) if self.problems_json != "[]" else ()
-
-    def credentials(self, path: str) -> tuple[Problem, ...]:
-        """The credentials in the file, as errors at ``path``."""
-        return _problems(self.credentials_json, path) if self.credentials_json != "[]" else ()
-
-
 @dataclass(frozen=True)
 class Stored:
     """A file's new entry: ``payloads`` by kind (`slim`, `full`), JSON text of its record."""
@@ -205,17 +171,16 @@ class Listings:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    key TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER,
-    seen_ns INTEGER, digest BLOB, valid INTEGER, problems TEXT, ident TEXT, credentials TEXT,
-    checksum BLOB
-);
+CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, body BLOB NOT NULL, checksum BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS payloads (
     key TEXT, kind TEXT, digest BLOB, payload TEXT, checksum BLOB, PRIMARY KEY (key, kind)
 );
-CREATE TABLE IF NOT EXISTS listings (name TEXT PRIMARY KEY, stat TEXT NOT NULL, names TEXT NOT NULL, checksum BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS results (name TEXT PRIMARY KEY, value TEXT NOT NULL, checksum BLOB NOT NULL);
 """
+_FILES = "files"
+"""The blob of the file index (``kb.fileindex``)."""
+_LISTINGS = "listings"
+"""The blob of the case folders' listings (JSON: name -> [stat, [[NN, name], ...]])."""
 
 
 @cache
@@ -229,31 +194,36 @@ def _sum(name: str, file_digest: bytes, text: str) -> bytes:
     return hashlib.blake2b(file_digest + f"{name}\0{text}".encode(), digest_size=16, key=_key()).digest()
 
 
-_FILE_COLUMNS = "size, mtime_ns, ctime_ns, inode, seen_ns, digest, valid, problems, ident, credentials"
+def _blob_sum(name: str, body: bytes) -> bytes:
+    """The checksum of a blob: keyed BLAKE2 over its name and bytes."""
+    return hashlib.blake2b(f"{name}\0".encode() + body, digest_size=16, key=_key()).digest()
 
 
-def _row_text(row: tuple[Any, ...]) -> str:
-    """What a file entry's checksum covers beside its key and digest: stat, time, validity, problems, id, credentials."""
-    return repr(row[:5] + row[6:])
-
-
-def _problems_json(problems: Iterable[Problem]) -> str:
-    listed = [[p.line, p.col, p.message, p.severity.value] for p in problems]
-    return json.dumps(listed) if listed else "[]"
-
-
-def _problems(text: str, path: str) -> tuple[Problem, ...]:
-    return tuple(
-        Problem(path, line, col, message, Severity(severity)) for line, col, message, severity in json.loads(text)
-    )
+def _unpack_listings(body: bytes) -> dict[str, tuple[str, list[tuple[int, str]]]]:
+    folders = json.loads(body)
+    if not isinstance(folders, dict) or not all(
+        isinstance(stat, str) and isinstance(names, list) for stat, names in folders.values()
+    ):
+        raise ValueError("not listings")
+    return folders
 
 
 class RecordCache:
-    """The cache of one knowledge base; a disabled one (no file) answers nothing and stores nothing."""
+    """The cache of one knowledge base; a disabled one (no file) answers nothing and stores nothing.
+
+    Payloads and results are written as they come; the file index and the listings, one blob
+    each, are written once, by ``flush`` (at the latest when the cache is closed): merged,
+    under the write lock, into what other runs may have written since they were read."""
 
     def __init__(self, db: sqlite3.Connection | None, root: Path) -> None:
         self.db = db
         self.root = root
+        self._read: dict[str, tuple[bytes, Any]] = {}
+        """Each blob as this run read it: its checksum, and what it decoded to."""
+        self._files: dict[str, Known | None] = {}
+        """File entries to write (None: to forget)."""
+        self._listings: dict[str, tuple[str, list[tuple[int, str]]]] = {}
+        """Listings to write."""
 
     @classmethod
     def open(cls, root: Path, *, enabled: bool = True) -> RecordCache:
@@ -267,6 +237,7 @@ class RecordCache:
 
     def close(self) -> None:
         if self.db is not None:
+            self.flush()
             self.db.close()
             self.db = None
 
@@ -279,20 +250,8 @@ class RecordCache:
     # -- files -------------------------------------------------------------------------
 
     def known(self) -> dict[str, Known]:
-        """Every file entry whose checksum holds, by key (the path relative to the KB)."""
-        found: dict[str, Known] = {}
-        rows = self._query(f"SELECT checksum, key, {_FILE_COLUMNS} FROM files")  # noqa: S608 (a constant)
-        keyed = hashlib.blake2b(digest_size=16, key=_key())  # copied for each row: keyed once
-        for row in rows:  # _sum and _row_text, inlined: this loop runs once a file
-            checksum, key, values = row[0], row[1], row[2:]
-            file_digest = values[5]
-            if not isinstance(file_digest, bytes):
-                continue
-            h = keyed.copy()
-            h.update(file_digest)
-            h.update(f"{key}\0{values[:5] + values[6:]!r}".encode())
-            if checksum == h.digest():
-                found[key] = Known._make(values)
+        """Every file entry, by key (the path relative to the KB); none when the index's checksum fails."""
+        found: dict[str, Known] = self._blob(_FILES, fileindex.unpack, self._query_blob(_FILES)) or {}
         return found
 
     def payloads(self, kind: str, wanted: dict[str, bytes]) -> dict[str, str]:
@@ -317,68 +276,102 @@ class RecordCache:
         renewed: Iterable[tuple[str, os.stat_result, Known]] = (),
         forget: Iterable[str] = (),
     ) -> None:
-        """Write new entries (with their payloads, replacing the file's old ones), renew the stat
-        and time of files hashed unchanged, forget files gone."""
-        renewed, forget = list(renewed), list(forget)
-        if self.db is None or not (entries or renewed or forget):
+        """Write new entries' payloads (replacing the file's old ones) now; their index entries,
+        the renewed stat and time of files hashed unchanged, and the files gone, at ``flush``."""
+        if self.db is None:
             return
         now = time.time_ns()
-        rows = []
         payloads: list[tuple[str, str, bytes, str, bytes]] = []
         for e in entries:
             s = e.stat
-            values = (
-                s.size,
-                s.mtime_ns,
-                s.ctime_ns,
-                s.inode,
-                now,
-                e.digest,
-                int(e.valid),
-                _problems_json(e.problems),
-                e.ident,
-                _problems_json(e.credentials),
+            problems, credentials = problems_json(e.problems), problems_json(e.credentials)
+            known = Known(
+                s.size, s.mtime_ns, s.ctime_ns, s.inode, now, e.digest, e.valid, problems, e.ident, credentials
             )
-            rows.append((e.key, *values, _sum(e.key, e.digest, _row_text(values))))
+            self._files[e.key] = known
             payloads.extend(
                 (e.key, kind, e.digest, payload, _sum(f"{kind}:{e.key}", e.digest, payload))
                 for kind, payload in e.payloads.items()
             )
-        renew = []
         for key, st, k in renewed:
-            values = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, now, *k[5:])
-            renew.append((*values[:5], _sum(key, k.digest, _row_text(values)), key))
-        gone = [(e.key,) for e in entries] + [(key,) for key in forget]
+            self._files[key] = k._replace(
+                size=st.st_size, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns, inode=st.st_ino, seen_ns=now
+            )
+        gone = [(e.key,) for e in entries]
+        for key in forget:
+            self._files[key] = None
+            gone.append((key,))
+        if not gone:
+            return
 
         def write(db: sqlite3.Connection) -> None:
             db.executemany("DELETE FROM payloads WHERE key=?", gone)
-            db.executemany("DELETE FROM files WHERE key=?", [(key,) for key in forget])
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("INSERT OR REPLACE INTO payloads VALUES (?,?,?,?,?)", payloads)
-            db.executemany(
-                "UPDATE files SET size=?, mtime_ns=?, ctime_ns=?, inode=?, seen_ns=?, checksum=? WHERE key=?", renew
-            )
 
         self._write(write)
 
     # -- folders -----------------------------------------------------------------------
 
     def listings(self) -> Listings:
-        """The cached listings of the KB's case folders (checksums holding)."""
-        found: dict[str, tuple[str, list[tuple[int, str]]]] = {}
-        for name, stat, names, checksum in self._query("SELECT name, stat, names, checksum FROM listings"):
-            if checksum == _sum(f"listing:{name}", b"", f"{stat}|{names}"):
-                with contextlib.suppress(ValueError):
-                    found[name] = (stat, json.loads(names))  # [NN, name] pairs, as stored
-        return Listings(found)
+        """The cached listings of the KB's case folders (none when their checksum fails)."""
+        return Listings(self._blob(_LISTINGS, _unpack_listings, self._query_blob(_LISTINGS)) or {})
 
     def store_listings(self, listings: Listings) -> None:
-        rows = []
-        for name, (stat, names) in listings.new.items():
-            text = json.dumps(names)
-            rows.append((name, stat, text, _sum(f"listing:{name}", b"", f"{stat}|{text}")))
-        if self.db is not None and rows:
-            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO listings VALUES (?,?,?,?)", rows))
+        """Remember the folders ``listings`` listed anew (written at ``flush``)."""
+        if self.db is not None:
+            self._listings.update(listings.new)
+
+    def flush(self) -> None:
+        """Write the file entries and listings stored since the last flush, in one transaction,
+        into the blobs as they are now (another run may have written them since this one read them)."""
+        if self.db is None or not (self._files or self._listings):
+            return
+        files, listings = self._files, self._listings
+        self._files, self._listings = {}, {}
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")  # the read below is under the write lock
+            if files:
+                index = dict(self._current(db, _FILES, fileindex.unpack))
+                for key, known in files.items():
+                    if known is None:
+                        index.pop(key, None)
+                    else:
+                        index[key] = known
+                self._put_blob(db, _FILES, fileindex.pack(index), index)
+            if listings:
+                folders = {**self._current(db, _LISTINGS, _unpack_listings), **listings}
+                self._put_blob(db, _LISTINGS, json.dumps(folders, separators=(",", ":")).encode(), folders)
+
+        self._write(write)
+
+    def _current(self, db: sqlite3.Connection, name: str, decode: Callable[[bytes], Any]) -> Any:
+        """A blob's value as the database holds it now (decoded again only when another run changed it)."""
+        row = db.execute("SELECT checksum FROM blobs WHERE name=?", (name,)).fetchone()
+        if row is not None and name in self._read and self._read[name][0] == row[0]:
+            return self._read[name][1]
+        rows = db.execute("SELECT body, checksum FROM blobs WHERE name=?", (name,)).fetchall()
+        return self._blob(name, decode, rows) or {}
+
+    def _put_blob(self, db: sqlite3.Connection, name: str, body: bytes, value: Any) -> None:
+        checksum = _blob_sum(name, body)
+        db.execute("INSERT OR REPLACE INTO blobs VALUES (?,?,?)", (name, body, checksum))
+        self._read[name] = (checksum, value)
+
+    def _query_blob(self, name: str) -> Iterator[tuple[Any, ...]]:
+        return self._query("SELECT body, checksum FROM blobs WHERE name=?", (name,))
+
+    def _blob(self, name: str, decode: Callable[[bytes], Any], rows: Iterable[tuple[Any, ...]]) -> Any:
+        """The decoded blob of ``rows`` (body, checksum), when its checksum holds and it decodes; else None."""
+        for body, checksum in rows:
+            if isinstance(body, bytes) and checksum == _blob_sum(name, body):
+                try:
+                    value = decode(body)
+                except (ValueError, TypeError, IndexError, UnicodeDecodeError):
+                    return None
+                self._read[name] = (checksum, value)
+                return value
+        return None
 
     # -- results -----------------------------------------------------------------------
 

@@ -27,10 +27,11 @@ from pydantic import BaseModel
 
 from kb import yamlio
 from kb.atomic import write_text
-from kb.cache import Known, Listings, RecordCache, Stat, Stored, digest
+from kb.cache import Listings, RecordCache, Stat, Stored, digest
 from kb.credentials import credentials_in
 from kb.documents import PROMPT, TASK_DOCUMENTS, document_problem, read_document
 from kb.errors import InvalidKbError, Problem, RecordError, Severity, UnsafePathError
+from kb.fileindex import Known
 from kb.layout import CASE_FILE as CASE_FILE
 from kb.layout import FAILURE_FILE as FAILURE_FILE
 from kb.models import SLUG_PATTERN, Case, Failure, IdealResponse, Summary, Task, Taxonomy
@@ -242,6 +243,7 @@ class Scan:
         for chunk in _parse_chunks(pending, self.slim, documents, self.documents):
             self.adopt(list(zip(keys[done : done + len(chunk)], chunk, strict=True)))
             done += len(chunk)
+        self.cache.flush()
 
     def adopt(self, parsed: list[tuple[str, Parsed]]) -> None:
         """Take in files read (here or in a worker process) and remember them in the cache."""

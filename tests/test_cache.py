@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import kb.store
-from kb import cache
+from kb import cache, fileindex
 from kb.check import check_kb
 from kb.render.report import render_reports
 from kb.store import load_kb
@@ -99,7 +99,7 @@ def test_corrupt_cache_is_a_cold_cache(kb_copy: Path, private_cache: Path) -> No
     (cache_file,) = private_cache.iterdir()
     cache_file.write_bytes(b"not a database" * 100)
     assert check_kb(kb_copy).ok
-    assert _tables(cache_file) >= {"files", "payloads", "results"}  # discarded and rebuilt
+    assert _tables(cache_file) >= {"blobs", "payloads", "results"}  # discarded and rebuilt
 
 
 def _tables(path: Path) -> set[str]:
@@ -250,8 +250,11 @@ def test_tampered_check_findings_are_recomputed(kb_copy: Path) -> None:
     path = kb_copy / SEED / FAILURE
     path.write_text(path.read_text().replace("impact: high", "impact: hugh"))
     assert len(check_kb(kb_copy).errors) == 1
-    with sqlite3.connect(cache.cache_file(kb_copy)) as db:
-        db.execute("UPDATE files SET problems = '[]', valid = 1")
+    with sqlite3.connect(cache.cache_file(kb_copy)) as db:  # the error's entry: problems gone, valid
+        (body,) = db.execute("SELECT body FROM blobs WHERE name = 'files'").fetchone()
+        index = fileindex.unpack(body)
+        forged = {key: known._replace(problems_json="[]", valid=True) for key, known in index.items()}
+        db.execute("UPDATE blobs SET body = ? WHERE name = 'files'", (fileindex.pack(forged),))
     assert len(check_kb(kb_copy).errors) == 1
 
 

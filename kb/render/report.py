@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import quote
 
 from kb.atomic import write_bytes
-from kb.cache import RACY_NS, RecordCache, digest
+from kb.cache import RecordCache, digest
 from kb.check import check_scan
 from kb.documents import document_problem
 from kb.errors import InvalidKbError, KbError, Problem, Severity
 from kb.examples import BrokenReferenceError, resolve_reference
+from kb.fileindex import RACY_NS
 from kb.models import Case, Failure, FailureField, Impact, Reference, Section
 from kb.pool import crashed, worker_pool
 from kb.progress import NO_PROGRESS, Progress
