@@ -15,6 +15,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable
+from functools import partial
 from typing import NamedTuple
 
 from kb.errors import Problem, Severity
@@ -133,4 +134,9 @@ def unpack(blob: bytes) -> dict[str, Known]:
     for i, (found, creds) in sparse.items():
         problems[int(i)], credentials[int(i)] = str(found), str(creds)
     columns = (ints[k::_INTS] for k in range(_INTS))
-    return dict(zip(keys, map(Known, *columns, digests, valid, problems, idents, credentials), strict=True))
+    rows = zip(*columns, digests, valid, problems, idents, credentials, strict=True)
+    return dict(zip(keys, map(_known, rows), strict=True))
+
+
+_known = partial(tuple.__new__, Known)
+"""``Known`` from a tuple of its fields, in C (half the time of ``Known(...)``, once a file a run)."""

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any, NamedTuple
@@ -383,7 +383,9 @@ def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, 
                 continue
             renewed.append((key, st, hit))
         path = base + key
-        entries[key] = Entry(hit.problems(path), hit.valid, hit.digest, hit.ident, credentials=hit.credentials(path))
+        problems = hit.problems(path) if hit.problems_json != "[]" else ()
+        credentials = hit.credentials(path) if hit.credentials_json != "[]" else ()
+        entries[key] = _entry((problems, hit.valid, hit.digest, hit.ident, None, credentials))
     forget = known.keys() - models.keys() if cases is None else set()
     record_cache.store([], renewed=renewed, forget=forget)
     record_cache.store_listings(listings)
@@ -391,6 +393,10 @@ def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, 
     if parse:
         scan.parse_pending()
     return scan
+
+
+_entry = partial(tuple.__new__, Entry)
+"""``Entry`` from a tuple of all its fields, in C (half the time of ``Entry(...)``, once a file a run)."""
 
 
 def _read_digest(path: str) -> bytes | None:
