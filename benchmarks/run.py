@@ -334,8 +334,8 @@ def table(sizes: list[Size]) -> str:
         found = [next((m for m in s.measures if m.name == name), None) for s in sizes]
         first = next(m for m in found if m is not None)
         cells = [f"{m.seconds:.2f} s / {m.floor_seconds:.2f} s = **{m.ratio:.2f}x**" if m else "" for m in found]
-        ok = all(m.ratio <= first.goal for m in found if m is not None)
-        mark = "ok" if ok else "MISSED"
+        missed = [f"{s.cases:,}" for s, m in zip(sizes, found, strict=True) if m is not None and m.ratio > first.goal]
+        mark = f"MISSED at {', '.join(missed)}" if missed else "ok"
         lines.append(f"| {name} | {first.floor} | " + " | ".join(cells) + f" | <= {first.goal}x {mark} |")
     for name in ("kb check, cold cache", "kb render, cold", "kb stats, warm"):
         cells = [f"{next(m for m in s.measures if m.name == name).peak_mb:.0f} MB" for s in sizes]
