@@ -190,11 +190,12 @@ def paired(corpus: Path, documents: int, repeat: int, code: Path) -> dict[str, A
     try:
         tree = grow_tree(corpus, documents, work / "tree")
         imports, floors = [], []
-        for _ in range(repeat):
+        for n in range(repeat):  # a folder each, none deleted before the last run (see run.measure_import)
             floors.append(run(python(FLOOR_MARKDOWN, str(tree))).seconds)
-            shutil.rmtree(work / "kb", ignore_errors=True)
             imports.append(
-                run([sys.executable, "-m", "kb.cli", "import", str(tree), "--into", str(work / "kb")], env=env).seconds
+                run(
+                    [sys.executable, "-m", "kb.cli", "import", str(tree), "--into", str(work / f"kb-{n}")], env=env
+                ).seconds
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
