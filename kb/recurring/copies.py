@@ -45,13 +45,16 @@ _HASHES: dict[str, int] = {}
 _HASHES_KEPT = 1 << 20
 
 
-def _word_hash(word: str) -> int:
-    found = _HASHES.get(word)
-    if found is None:
-        if len(_HASHES) >= _HASHES_KEPT:
-            _HASHES.clear()
-        found = _HASHES[word] = zlib.crc32(word.lower().encode("utf-8"))
-    return found
+def _word_hashes(words: Sequence[str]) -> NDArray[np.uint64]:
+    """Each word's CRC-32 (of its lower case), as an array: computed once for each new word,
+    then looked up in C (``map`` over the dict's own ``__getitem__``, no Python call a word)."""
+    new = [word for word in dict.fromkeys(words) if word not in _HASHES]
+    if len(_HASHES) + len(new) > _HASHES_KEPT:
+        _HASHES.clear()
+        new = list(dict.fromkeys(words))
+    for word in new:
+        _HASHES[word] = zlib.crc32(word.lower().encode("utf-8"))
+    return np.fromiter(map(_HASHES.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def signature(words: Sequence[str], shingle: int = SHINGLE) -> NDArray[np.uint32]:
@@ -70,7 +73,7 @@ BATCH = 1 << 15
 
 
 def _shingles(words: Sequence[str], shingle: int) -> NDArray[np.uint64]:
-    hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    hashes = _word_hashes(words)
     if len(hashes) < shingle:
         return hashes
     with np.errstate(over="ignore"):
