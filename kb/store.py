@@ -383,9 +383,7 @@ def _scan_files(root: Path, record_cache: RecordCache, cases: list[str] | None, 
                 continue
             renewed.append((key, st, hit))
         path = base + key
-        problems = hit.problems(path) if hit.problems_json != "[]" else ()
-        credentials = hit.credentials(path) if hit.credentials_json != "[]" else ()
-        entries[key] = _entry((problems, hit.valid, hit.digest, hit.ident, None, credentials))
+        entries[key] = _entry((hit.problems(path), hit.valid, hit.digest, hit.ident, None, hit.credentials(path)))
     forget = known.keys() - models.keys() if cases is None else set()
     record_cache.store([], renewed=renewed, forget=forget)
     record_cache.store_listings(listings)
