@@ -181,6 +181,7 @@ _FILES = "files"
 """The blob of the file index (``kb.fileindex``)."""
 _LISTINGS = "listings"
 """The blob of the case folders' listings (JSON: name -> [stat, [[NN, name], ...]])."""
+_BLOB = "SELECT body, checksum FROM blobs WHERE name=?"
 
 
 @cache
@@ -350,7 +351,7 @@ class RecordCache:
         row = db.execute("SELECT checksum FROM blobs WHERE name=?", (name,)).fetchone()
         if row is not None and name in self._read and self._read[name][0] == row[0]:
             return self._read[name][1]
-        rows = db.execute("SELECT body, checksum FROM blobs WHERE name=?", (name,)).fetchall()
+        rows = db.execute(_BLOB, (name,)).fetchall()
         return self._blob(name, decode, rows) or {}
 
     def _put_blob(self, db: sqlite3.Connection, name: str, body: bytes, value: Any) -> None:
@@ -359,7 +360,7 @@ class RecordCache:
         self._read[name] = (checksum, value)
 
     def _query_blob(self, name: str) -> Iterator[tuple[Any, ...]]:
-        return self._query("SELECT body, checksum FROM blobs WHERE name=?", (name,))
+        return self._query(_BLOB, (name,))
 
     def _blob(self, name: str, decode: Callable[[bytes], Any], rows: Iterable[tuple[Any, ...]]) -> Any:
         """The decoded blob of ``rows`` (body, checksum), when its checksum holds and it decodes; else None."""
